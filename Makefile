@@ -1,0 +1,40 @@
+# Kitchen Pantry CRM. `make run` and `make test` work on a fresh machine with Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test test-postgres test-sqlite lint schema bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## API on http://127.0.0.1:8000/graphql (GraphiQL) + arq worker; embedded SQLite unless DATABASE_URL is set.
+run: install
+	$(BIN)/crm migrate
+	$(BIN)/crm seed-demo
+	exec $(BIN)/crm serve --with-worker
+
+## The whole suite on PostgreSQL, then on SQLite.
+test: install lint test-postgres test-sqlite
+
+test-postgres: install
+	CRM_TEST_DATABASE=postgres $(BIN)/pytest -q
+
+test-sqlite: install
+	CRM_TEST_DATABASE=sqlite $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/lint-imports
+
+## Regenerate the published contract after a schema change.
+schema: install
+	$(BIN)/crm export-schema --output schema.graphql
+
+clean:
+	rm -rf $(VENV) data *.egg-info

@@ -1,0 +1,1 @@
+"""Kitchen Pantry CRM: GraphQL-first sales pipeline for food-service suppliers."""

@@ -1,0 +1,1 @@
+"""GraphQL layer (Strawberry only): types, inputs, resolvers that call services, loaders, context."""

@@ -1,0 +1,75 @@
+"""The ASGI application: GraphQL over HTTP and WebSocket, health and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from tortoise import Tortoise, connections
+
+from app.api.context import build_context
+from app.api.schema import build_schema
+from app.db import tortoise_config
+from app.settings import get_settings
+from app.services.redis import ping_redis
+
+log = logging.getLogger(__name__)
+
+
+class CRMGraphQL(GraphQL):
+    async def get_context(self, request: Any, response: Any = None) -> Any:
+        return await build_context(request, response, request.headers.get("authorization"))
+
+
+async def healthz(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(_: Request) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), 3)
+        checks["database"] = "ok"
+    except Exception as exc:  # report, don't crash the probe
+        checks["database"] = f"error: {type(exc).__name__}"
+    checks["redis"] = "ok" if await ping_redis() else "error: unreachable"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+
+
+def create_app(*, manage_database: bool = True) -> Starlette:
+    settings = get_settings()
+    graphql = CRMGraphQL(
+        build_schema(),
+        graphql_ide="graphiql" if settings.is_development else None,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        allowed_origins=tuple(settings.allowed_origins),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        if manage_database:
+            await Tortoise.init(config=tortoise_config(), _enable_global_fallback=True)
+        try:
+            yield
+        finally:
+            if manage_database:
+                await Tortoise.close_connections()
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,102 @@
+"""Turning service outcomes into GraphQL: payload errors for expected failures, top-level for auth."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable, Optional, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from strawberry import UNSET
+
+from app.api.context import CtxInfo
+from app.api.inputs import AddressInput
+from app.api.types import UserError
+from app.domain.errors import ErrorCode, NotAuthenticated, PermissionDenied, ValidationFailed
+from app.queries.visibility import Scope
+
+T = TypeVar("T")
+
+
+def camel(name: str | None) -> str | None:
+    if name is None:
+        return None
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def user_errors(exc: ValidationFailed) -> list[UserError]:
+    return [UserError(field=camel(e.field), message=e.message, code=e.code) for e in exc.errors]
+
+
+def parse_id(value: Any, field: str) -> int:
+    try:
+        parsed = int(str(value))
+    except (TypeError, ValueError):
+        raise ValidationFailed.single(field, "not a valid id", ErrorCode.NOT_FOUND) from None
+    if parsed <= 0 or parsed > 2**31 - 1:
+        raise ValidationFailed.single(field, "not a valid id", ErrorCode.NOT_FOUND)
+    return parsed
+
+
+def _convert(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name.endswith("_id"):
+        return parse_id(value, name)
+    if isinstance(value, AddressInput):
+        return {
+            "street": value.street, "city": value.city, "region": value.region,
+            "postalCode": value.postal_code, "country": value.country,
+        }
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)  # naive datetimes are read as UTC
+    return value
+
+
+def input_data(value: Any) -> dict[str, Any]:
+    """The fields the client actually sent, with ids parsed and datetimes made UTC-aware."""
+    data: dict[str, Any] = {}
+    for f in dataclasses.fields(value):
+        v = getattr(value, f.name)
+        if v is UNSET:
+            continue
+        data[f.name] = _convert(f.name, v)
+    return data
+
+
+def top_level_error(message: str, code: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})
+
+
+def require_scope(info: CtxInfo) -> Scope:
+    try:
+        return info.context.require_scope()
+    except NotAuthenticated as exc:
+        raise top_level_error(str(exc), "UNAUTHENTICATED") from None
+
+
+async def run_mutation(
+    info: CtxInfo, payload: Callable[..., T], field: str, action: Callable[[Scope], Awaitable[Any]]
+) -> T:
+    """Run a use case; expected failures become payload errors, permission failures top-level errors."""
+    scope = require_scope(info)
+    try:
+        result = await action(scope)
+    except ValidationFailed as exc:
+        return payload(**{field: None, "errors": user_errors(exc)})
+    except PermissionDenied as exc:
+        raise top_level_error(str(exc), "FORBIDDEN") from None
+    return payload(**{field: result, "errors": []})
+
+
+def payload_type(name: str, field: str, node_type: Any, description: str = "") -> type:
+    """A mutation payload: the result (null on failure) and the list of errors."""
+    cls = type(name, (), {
+        "__annotations__": {field: Optional[node_type], "errors": list[UserError]},
+        "__module__": __name__,
+        field: None,
+        "errors": strawberry.field(default_factory=list),
+    })
+    return strawberry.type(cls, description=description or None)

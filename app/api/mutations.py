@@ -1,0 +1,208 @@
+"""Mutation root: each resolver parses input and calls one use case in app.services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+import strawberry
+
+from app.api import inputs as i
+from app.api import types as t
+from app.api.context import CtxInfo
+from app.api.errors import input_data, parse_id, payload_type, run_mutation
+from app.services import accounts, auth, catalog, opportunities
+
+ID = strawberry.ID
+
+AccountPayload = payload_type("AccountPayload", "account", t.Account)
+LocationPayload = payload_type("LocationPayload", "location", t.Location)
+TeamMemberPayload = payload_type("AccountTeamMemberPayload", "team_member", t.AccountTeamMember)
+ContractPayload = payload_type("ContractPayload", "contract", t.Contract)
+ContactPayload = payload_type("ContactPayload", "contact", t.Contact)
+ProductPayload = payload_type("ProductPayload", "product", t.Product)
+OpportunityPayload = payload_type("OpportunityPayload", "opportunity", t.Opportunity)
+OpportunityProductPayload = payload_type("OpportunityProductPayload", "opportunity_product", t.OpportunityProduct)
+ActivityPayload = payload_type("OpportunityActivityPayload", "activity", t.OpportunityActivity)
+DocumentPayload = payload_type("OpportunityDocumentPayload", "document", t.OpportunityDocument)
+DeletePayload = payload_type("DeletePayload", "deleted_id", ID, "The id of what was deleted, or errors.")
+
+
+@strawberry.type
+class LoginPayload:
+    token: Optional[str] = None
+    expires_at: Optional[datetime] = None
+    user: Optional[t.User] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+def _with(data: dict, **extra) -> dict:
+    data.update(extra)
+    return data
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Exchange email and password for a bearer token.")
+    async def login(self, email: str, password: str) -> LoginPayload:
+        from app.api.types import UserError
+        from app.domain.errors import ErrorCode
+
+        user = await auth.authenticate(email, password)
+        if user is None:
+            return LoginPayload(errors=[UserError(field="password", message="unknown email or wrong password",
+                                                  code=ErrorCode.INVALID)])
+        token, expires = auth.issue_token(user)
+        return LoginPayload(token=token, expires_at=expires, user=user)
+
+    # Accounts
+    @strawberry.mutation
+    async def create_account(self, info: CtxInfo, input: i.CreateAccountInput) -> AccountPayload:
+        return await run_mutation(info, AccountPayload, "account",
+                                  lambda s: accounts.create_account(s, input_data(input)))
+
+    @strawberry.mutation
+    async def update_account(self, info: CtxInfo, id: ID, input: i.UpdateAccountInput) -> AccountPayload:
+        return await run_mutation(info, AccountPayload, "account",
+                                  lambda s: accounts.update_account(s, parse_id(id, "id"), input_data(input)))
+
+    @strawberry.mutation
+    async def delete_account(self, info: CtxInfo, id: ID) -> DeletePayload:
+        return await run_mutation(info, DeletePayload, "deleted_id",
+                                  lambda s: accounts.delete_account(s, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def create_location(self, info: CtxInfo, account_id: ID, input: i.LocationInput) -> LocationPayload:
+        return await run_mutation(info, LocationPayload, "location", lambda s: accounts.create_location(
+            s, _with(input_data(input), account_id=parse_id(account_id, "account_id"))))
+
+    @strawberry.mutation
+    async def update_location(self, info: CtxInfo, id: ID, input: i.LocationInput) -> LocationPayload:
+        return await run_mutation(info, LocationPayload, "location",
+                                  lambda s: accounts.update_location(s, parse_id(id, "id"), input_data(input)))
+
+    @strawberry.mutation
+    async def delete_location(self, info: CtxInfo, id: ID) -> DeletePayload:
+        return await run_mutation(info, DeletePayload, "deleted_id",
+                                  lambda s: accounts.delete_location(s, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def add_account_team_member(self, info: CtxInfo, input: i.AddTeamMemberInput) -> TeamMemberPayload:
+        return await run_mutation(info, TeamMemberPayload, "team_member",
+                                  lambda s: accounts.add_team_member(s, input_data(input)))
+
+    @strawberry.mutation
+    async def update_account_team_member(self, info: CtxInfo, id: ID, input: i.UpdateTeamMemberInput) -> TeamMemberPayload:
+        return await run_mutation(info, TeamMemberPayload, "team_member",
+                                  lambda s: accounts.update_team_member(s, parse_id(id, "id"), input_data(input)))
+
+    @strawberry.mutation
+    async def remove_account_team_member(self, info: CtxInfo, id: ID) -> DeletePayload:
+        return await run_mutation(info, DeletePayload, "deleted_id",
+                                  lambda s: accounts.remove_team_member(s, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def create_contract(self, info: CtxInfo, account_id: ID, input: i.ContractInput) -> ContractPayload:
+        return await run_mutation(info, ContractPayload, "contract", lambda s: accounts.create_contract(
+            s, _with(input_data(input), account_id=parse_id(account_id, "account_id"))))
+
+    @strawberry.mutation
+    async def update_contract(self, info: CtxInfo, id: ID, input: i.ContractInput) -> ContractPayload:
+        return await run_mutation(info, ContractPayload, "contract",
+                                  lambda s: accounts.update_contract(s, parse_id(id, "id"), input_data(input)))
+
+    @strawberry.mutation
+    async def delete_contract(self, info: CtxInfo, id: ID) -> DeletePayload:
+        return await run_mutation(info, DeletePayload, "deleted_id",
+                                  lambda s: accounts.delete_contract(s, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def create_contact(self, info: CtxInfo, account_id: ID, input: i.ContactInput) -> ContactPayload:
+        return await run_mutation(info, ContactPayload, "contact", lambda s: accounts.create_contact(
+            s, _with(input_data(input), account_id=parse_id(account_id, "account_id"))))
+
+    @strawberry.mutation
+    async def update_contact(self, info: CtxInfo, id: ID, input: i.ContactInput) -> ContactPayload:
+        return await run_mutation(info, ContactPayload, "contact",
+                                  lambda s: accounts.update_contact(s, parse_id(id, "id"), input_data(input)))
+
+    @strawberry.mutation
+    async def delete_contact(self, info: CtxInfo, id: ID) -> DeletePayload:
+        return await run_mutation(info, DeletePayload, "deleted_id",
+                                  lambda s: accounts.delete_contact(s, parse_id(id, "id")))
+
+    # Products
+    @strawberry.mutation
+    async def create_product(self, info: CtxInfo, input: i.ProductInput) -> ProductPayload:
+        return await run_mutation(info, ProductPayload, "product",
+                                  lambda s: catalog.create_product(s, input_data(input)))
+
+    @strawberry.mutation
+    async def update_product(self, info: CtxInfo, id: ID, input: i.ProductInput) -> ProductPayload:
+        return await run_mutation(info, ProductPayload, "product",
+                                  lambda s: catalog.update_product(s, parse_id(id, "id"), input_data(input)))
+
+    @strawberry.mutation
+    async def delete_product(self, info: CtxInfo, id: ID) -> DeletePayload:
+        return await run_mutation(info, DeletePayload, "deleted_id",
+                                  lambda s: catalog.delete_product(s, parse_id(id, "id")))
+
+    # Opportunities
+    @strawberry.mutation
+    async def create_opportunity(self, info: CtxInfo, input: i.CreateOpportunityInput) -> OpportunityPayload:
+        return await run_mutation(info, OpportunityPayload, "opportunity",
+                                  lambda s: opportunities.create_opportunity(s, input_data(input)))
+
+    @strawberry.mutation
+    async def update_opportunity(
+        self, info: CtxInfo, id: ID, input: i.UpdateOpportunityInput, expected_version: Optional[int] = None
+    ) -> OpportunityPayload:
+        return await run_mutation(info, OpportunityPayload, "opportunity", lambda s: opportunities.update_opportunity(
+            s, parse_id(id, "id"), input_data(input), expected_version))
+
+    @strawberry.mutation
+    async def delete_opportunity(self, info: CtxInfo, id: ID) -> DeletePayload:
+        return await run_mutation(info, DeletePayload, "deleted_id",
+                                  lambda s: opportunities.delete_opportunity(s, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def add_opportunity_product(self, info: CtxInfo, input: i.AddOpportunityProductInput) -> OpportunityProductPayload:
+        return await run_mutation(info, OpportunityProductPayload, "opportunity_product",
+                                  lambda s: opportunities.add_opportunity_product(s, input_data(input)))
+
+    @strawberry.mutation
+    async def update_opportunity_product(
+        self, info: CtxInfo, id: ID, input: i.UpdateOpportunityProductInput
+    ) -> OpportunityProductPayload:
+        return await run_mutation(info, OpportunityProductPayload, "opportunity_product",
+                                  lambda s: opportunities.update_opportunity_product(s, parse_id(id, "id"), input_data(input)))
+
+    @strawberry.mutation
+    async def remove_opportunity_product(self, info: CtxInfo, id: ID) -> DeletePayload:
+        return await run_mutation(info, DeletePayload, "deleted_id",
+                                  lambda s: opportunities.remove_opportunity_product(s, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def add_opportunity_activity(self, info: CtxInfo, opportunity_id: ID, input: i.ActivityInput) -> ActivityPayload:
+        return await run_mutation(info, ActivityPayload, "activity", lambda s: opportunities.add_activity(
+            s, _with(input_data(input), opportunity_id=parse_id(opportunity_id, "opportunity_id"))))
+
+    @strawberry.mutation
+    async def update_opportunity_activity(self, info: CtxInfo, id: ID, input: i.ActivityInput) -> ActivityPayload:
+        return await run_mutation(info, ActivityPayload, "activity",
+                                  lambda s: opportunities.update_activity(s, parse_id(id, "id"), input_data(input)))
+
+    @strawberry.mutation
+    async def delete_opportunity_activity(self, info: CtxInfo, id: ID) -> DeletePayload:
+        return await run_mutation(info, DeletePayload, "deleted_id",
+                                  lambda s: opportunities.delete_activity(s, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def add_opportunity_document(self, info: CtxInfo, input: i.AddDocumentInput) -> DocumentPayload:
+        return await run_mutation(info, DocumentPayload, "document",
+                                  lambda s: opportunities.add_document(s, input_data(input)))
+
+    @strawberry.mutation
+    async def delete_opportunity_document(self, info: CtxInfo, id: ID) -> DeletePayload:
+        return await run_mutation(info, DeletePayload, "deleted_id",
+                                  lambda s: opportunities.delete_document(s, parse_id(id, "id")))

@@ -1,0 +1,189 @@
+"""Query root: thin resolvers that apply visibility and pagination from app.queries."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import strawberry
+from tortoise.expressions import Q
+
+from app import models as m
+from app.api.context import CtxInfo
+from app.api.enums import SortDirection
+from app.api.errors import parse_id, require_scope, top_level_error
+from app.api.inputs import (
+    AccountFilter,
+    AccountOrder,
+    ContactFilter,
+    OpportunityFilter,
+    OpportunityOrder,
+    ProductFilter,
+    UserFilter,
+)
+from app.api.relay import Connection, to_connection
+from app.api.types import Account, Contact, Opportunity, Pipeline, Product, User
+from app.domain.errors import ValidationFailed
+from app.queries.pagination import paginate
+from app.queries.visibility import account_filter, contact_filter, opportunity_filter, user_filter
+
+
+def _ids(values, field: str) -> list[int]:
+    return [parse_id(v, field) for v in values]
+
+
+async def _page(qs, first, after, field: str, direction) -> Connection:
+    try:
+        page = await paginate(qs, first=first, after=after, sort_field=field, descending=direction == SortDirection.DESC)
+    except ValidationFailed as exc:
+        error = exc.errors[0]
+        raise top_level_error(f"{error.field}: {error.message}", "BAD_USER_INPUT") from None
+    return to_connection(page)
+
+
+async def _node(qs, raw_id) -> object | None:
+    try:
+        pk = parse_id(raw_id, "id")
+    except ValidationFailed:
+        return None
+    return await qs.filter(id=pk).first()
+
+
+def _opportunity_query(f: OpportunityFilter | None, visible: Q):
+    qs = m.Opportunity.filter(visible)
+    if f is None:
+        return qs
+    if f.stage:
+        qs = qs.filter(stage__key__in=f.stage)
+    if f.assigned_to:
+        qs = qs.filter(assigned_to_id__in=_ids(f.assigned_to, "assigned_to"))
+    if f.account_id:
+        qs = qs.filter(account_id=parse_id(f.account_id, "account_id"))
+    if f.pipeline_id:
+        qs = qs.filter(pipeline_id=parse_id(f.pipeline_id, "pipeline_id"))
+    if f.value_min is not None:
+        qs = qs.filter(value__gte=f.value_min)
+    if f.value_max is not None:
+        qs = qs.filter(value__lte=f.value_max)
+    if f.expected_close_from:
+        qs = qs.filter(expected_close_date__gte=f.expected_close_from)
+    if f.expected_close_to:
+        qs = qs.filter(expected_close_date__lte=f.expected_close_to)
+    if f.search:
+        qs = qs.filter(name__icontains=f.search.strip())
+    return qs
+
+
+def _account_query(f: AccountFilter | None, visible: Q):
+    qs = m.Account.filter(visible)
+    if f is None:
+        return qs
+    if f.search:
+        qs = qs.filter(name__icontains=f.search.strip())
+    if f.industry:
+        qs = qs.filter(industry__in=f.industry)
+    if f.tier:
+        qs = qs.filter(tier__in=f.tier)
+    if f.status:
+        qs = qs.filter(status__in=f.status)
+    if f.assigned_to:
+        qs = qs.filter(assigned_to_id__in=_ids(f.assigned_to, "assigned_to"))
+    if f.parent_id:
+        qs = qs.filter(parent_id=parse_id(f.parent_id, "parent_id"))
+    return qs
+
+
+def _guard_filters(build):
+    try:
+        return build()
+    except ValidationFailed as exc:
+        error = exc.errors[0]
+        raise top_level_error(f"{error.field}: {error.message}", "BAD_USER_INPUT") from None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in user.")
+    async def me(self, info: CtxInfo) -> User:
+        require_scope(info)
+        return info.context.user
+
+    @strawberry.field
+    async def opportunity(self, info: CtxInfo, id: strawberry.ID) -> Optional[Opportunity]:
+        scope = require_scope(info)
+        return await _node(m.Opportunity.filter(opportunity_filter(scope)), id)
+
+    @strawberry.field
+    async def opportunities(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
+        filter: Optional[OpportunityFilter] = None, order_by: Optional[OpportunityOrder] = None,
+    ) -> Connection[Opportunity]:
+        scope = require_scope(info)
+        order = order_by or OpportunityOrder()
+        qs = _guard_filters(lambda: _opportunity_query(filter, opportunity_filter(scope)))
+        return await _page(qs, first, after, order.field.value, order.direction)
+
+    @strawberry.field
+    async def account(self, info: CtxInfo, id: strawberry.ID) -> Optional[Account]:
+        scope = require_scope(info)
+        return await _node(m.Account.filter(account_filter(scope)), id)
+
+    @strawberry.field
+    async def accounts(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
+        filter: Optional[AccountFilter] = None, order_by: Optional[AccountOrder] = None,
+    ) -> Connection[Account]:
+        scope = require_scope(info)
+        order = order_by or AccountOrder()
+        qs = _guard_filters(lambda: _account_query(filter, account_filter(scope)))
+        return await _page(qs, first, after, order.field.value, order.direction)
+
+    @strawberry.field
+    async def contacts(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
+        filter: Optional[ContactFilter] = None,
+    ) -> Connection[Contact]:
+        scope = require_scope(info)
+        qs = m.Contact.filter(contact_filter(scope))
+        if filter and filter.account_id:
+            account_id = _guard_filters(lambda: parse_id(filter.account_id, "account_id"))
+            qs = qs.filter(account_id=account_id)
+        if filter and filter.search:
+            term = filter.search.strip()
+            qs = qs.filter(Q(first_name__icontains=term) | Q(last_name__icontains=term) | Q(email__icontains=term))
+        return await _page(qs, first, after, "id", SortDirection.ASC)
+
+    @strawberry.field
+    async def products(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
+        filter: Optional[ProductFilter] = None,
+    ) -> Connection[Product]:
+        require_scope(info)
+        f = filter or ProductFilter()
+        qs = m.Product.all()
+        if f.active_only:
+            qs = qs.filter(is_active=True)
+        if f.category:
+            qs = qs.filter(category__in=f.category)
+        if f.search:
+            term = f.search.strip()
+            qs = qs.filter(Q(name__icontains=term) | Q(sku__icontains=term))
+        return await _page(qs, first, after, "name", SortDirection.ASC)
+
+    @strawberry.field
+    async def users(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
+        filter: Optional[UserFilter] = None,
+    ) -> Connection[User]:
+        scope = require_scope(info)
+        qs = m.User.filter(user_filter(scope))
+        if filter and filter.role:
+            qs = qs.filter(role__in=filter.role)
+        if filter and filter.search:
+            term = filter.search.strip()
+            qs = qs.filter(Q(name__icontains=term) | Q(email__icontains=term))
+        return await _page(qs, first, after, "name", SortDirection.ASC)
+
+    @strawberry.field
+    async def pipelines(self, info: CtxInfo) -> list[Pipeline]:
+        require_scope(info)
+        return await m.Pipeline.all().order_by("id")

@@ -1,0 +1,43 @@
+"""Relay-style connections over keyset pages."""
+
+from __future__ import annotations
+
+from typing import Generic, Optional, TypeVar
+
+import strawberry
+
+from app.api.types import PageInfo
+from app.queries.pagination import Page
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+    @strawberry.field(description="The nodes of the edges, for clients that need no cursors.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def to_connection(page: Page) -> Connection:
+    edges = [Edge(cursor=c, node=row) for row, c in zip(page.rows, page.cursors)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        ),
+        total_count=page.total_count,
+    )

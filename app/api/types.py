@@ -1,0 +1,375 @@
+"""GraphQL object types. Each resolves from its Tortoise model; relations go through DataLoaders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Optional
+
+import strawberry
+
+from app.api.context import CtxInfo
+from app.api.enums import (
+    AccountSize,
+    AccountStatus,
+    AccountTier,
+    ActivityType,
+    ContactRole,
+    ContractStatus,
+    DocumentType,
+    ErrorCode,
+    ForecastCategory,
+    Industry,
+    OpportunitySource,
+    Outcome,
+    Pricing,
+    ProductCategory,
+    ProductUnit,
+    Role,
+    StageKind,
+    TeamRole,
+    TransitionSource,
+)
+
+
+@strawberry.type(description="An expected failure: which input field, why, and a machine-readable code.")
+class UserError:
+    field: Optional[str]
+    message: str
+    code: ErrorCode
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: Optional[str]
+    end_cursor: Optional[str]
+
+
+@strawberry.type
+class Address:
+    street: Optional[str] = None
+    city: Optional[str] = None
+    region: Optional[str] = None
+    postal_code: Optional[str] = None
+    country: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> Optional["Address"]:
+        if not data:
+            return None
+        return cls(
+            street=data.get("street"), city=data.get("city"), region=data.get("region"),
+            postal_code=data.get("postalCode"), country=data.get("country"),
+        )
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    email: str
+    name: str
+    role: Role
+    timezone: str
+    is_active: bool
+    created_at: datetime
+
+    @strawberry.field
+    async def manager(self, info: CtxInfo) -> Optional["User"]:
+        return await info.context.loaders.user.load(self.manager_id) if self.manager_id else None
+
+
+@strawberry.type
+class Location:
+    id: strawberry.ID
+    name: str
+    street: str
+    city: str
+    region: str
+    postal_code: str
+    country: str
+    phone: str
+    delivery_notes: str
+    is_primary: bool
+
+
+@strawberry.type
+class AccountTeamMember:
+    id: strawberry.ID
+    role: TeamRole
+    is_primary: bool
+    start_date: date
+    end_date: Optional[date]
+
+    @strawberry.field
+    async def user(self, info: CtxInfo) -> User:
+        return await info.context.loaders.user.load(self.user_id)
+
+
+@strawberry.type
+class Contract:
+    id: strawberry.ID
+    name: str
+    value: Decimal
+    start_date: date
+    end_date: date
+    status: ContractStatus
+
+
+@strawberry.type
+class Contact:
+    id: strawberry.ID
+    first_name: str
+    last_name: str
+    email: Optional[str]
+    phone: str
+    title: str
+    role: ContactRole
+    is_primary: bool
+
+    @strawberry.field
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @strawberry.field
+    async def account(self, info: CtxInfo) -> "Account":
+        return await info.context.loaders.account.load(self.account_id)
+
+
+@strawberry.type
+class Account:
+    id: strawberry.ID
+    name: str
+    industry: Industry
+    size: AccountSize
+    annual_revenue: Optional[Decimal]
+    status: AccountStatus
+    tier: AccountTier
+    health_score: Optional[int]
+    last_activity_date: Optional[datetime]
+    renewal_date: Optional[date]
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field
+    def headquarters(self) -> Optional[Address]:
+        return Address.from_json(self.headquarters)
+
+    @strawberry.field
+    async def parent(self, info: CtxInfo) -> Optional["Account"]:
+        return await info.context.loaders.account.load(self.parent_id) if self.parent_id else None
+
+    @strawberry.field
+    async def subsidiaries(self, info: CtxInfo) -> list["Account"]:
+        return await info.context.loaders.account_subsidiaries.load(self.id)
+
+    @strawberry.field
+    async def assigned_to(self, info: CtxInfo) -> User:
+        return await info.context.loaders.user.load(self.assigned_to_id)
+
+    @strawberry.field
+    async def locations(self, info: CtxInfo) -> list[Location]:
+        return await info.context.loaders.account_locations.load(self.id)
+
+    @strawberry.field
+    async def team_members(self, info: CtxInfo) -> list[AccountTeamMember]:
+        return await info.context.loaders.account_team.load(self.id)
+
+    @strawberry.field
+    async def contracts(self, info: CtxInfo) -> list[Contract]:
+        return await info.context.loaders.account_contracts.load(self.id)
+
+    @strawberry.field
+    async def contacts(self, info: CtxInfo) -> list[Contact]:
+        return await info.context.loaders.account_contacts.load(self.id)
+
+    @strawberry.field(description="The account's opportunities that the caller may see.")
+    async def opportunities(self, info: CtxInfo) -> list["Opportunity"]:
+        return await info.context.loaders.account_opportunities.load(self.id)
+
+
+@strawberry.type
+class Product:
+    id: strawberry.ID
+    sku: str
+    name: str
+    category: ProductCategory
+    unit: ProductUnit
+    unit_price: Decimal
+    description: str
+    is_active: bool
+
+
+@strawberry.type
+class PipelineStage:
+    id: strawberry.ID
+    key: str
+    name: str
+    order: int
+    kind: StageKind
+    probability: int
+    expected_duration_days: int
+    forecast_category: ForecastCategory
+    requirements: strawberry.scalars.JSON
+    automations: strawberry.scalars.JSON
+
+
+@strawberry.type
+class Pipeline:
+    id: strawberry.ID
+    name: str
+    is_default: bool
+
+    @strawberry.field
+    async def stages(self, info: CtxInfo) -> list[PipelineStage]:
+        return await info.context.loaders.pipeline_stages.load(self.id)
+
+
+@strawberry.type
+class OpportunityProduct:
+    id: strawberry.ID
+    quantity: Decimal
+    unit_price: Decimal
+    discount: Decimal
+    total_price: Decimal
+
+    @strawberry.field
+    async def product(self, info: CtxInfo) -> Product:
+        return await info.context.loaders.product.load(self.product_id)
+
+    @strawberry.field
+    async def name(self, info: CtxInfo) -> str:
+        return (await info.context.loaders.product.load(self.product_id)).name
+
+
+@strawberry.type
+class OpportunityActivity:
+    id: strawberry.ID
+    type: ActivityType
+    subject: str
+    description: str
+    outcome: Optional[Outcome]
+    next_steps: str
+    scheduled_at: Optional[datetime]
+    completed_at: Optional[datetime]
+    created_at: datetime
+
+    @strawberry.field
+    async def created_by(self, info: CtxInfo) -> Optional[User]:
+        return await info.context.loaders.user.load(self.created_by_id) if self.created_by_id else None
+
+
+@strawberry.type
+class OpportunityDocument:
+    id: strawberry.ID
+    name: str
+    type: DocumentType
+    url: Optional[str]
+    content_type: str
+    created_at: datetime
+
+
+@strawberry.type
+class StageTransition:
+    id: strawberry.ID
+    at: datetime
+    source: TransitionSource
+    amount_before: Optional[Decimal]
+    amount_after: Decimal
+    probability_before: Optional[int]
+    probability_after: int
+
+    @strawberry.field
+    async def from_stage(self, info: CtxInfo) -> Optional[PipelineStage]:
+        return await info.context.loaders.stage.load(self.from_stage_id) if self.from_stage_id else None
+
+    @strawberry.field
+    async def to_stage(self, info: CtxInfo) -> PipelineStage:
+        return await info.context.loaders.stage.load(self.to_stage_id)
+
+    @strawberry.field
+    async def by(self, info: CtxInfo) -> Optional[User]:
+        return await info.context.loaders.user.load(self.by_id) if self.by_id else None
+
+
+@strawberry.type
+class Competitor:
+    id: strawberry.ID
+    name: str
+    website: str
+    description: str
+    strengths: list[str]
+    weaknesses: list[str]
+    pricing: Pricing
+    market_share: Decimal
+    incumbent_categories: list[str]
+
+
+@strawberry.type
+class Opportunity:
+    id: strawberry.ID
+    name: str
+    probability: int
+    probability_overridden: bool
+    value: Decimal
+    budget: Optional[Decimal]
+    expected_close_date: date
+    actual_close_date: Optional[date]
+    source: OpportunitySource
+    lost_reason: Optional[str]
+    next_step: str
+    description: str
+    forecast_category: ForecastCategory
+    version: int
+    stage_entered_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field(description="The key of the current stage, e.g. 'proposal'.")
+    async def stage(self, info: CtxInfo) -> str:
+        return (await info.context.loaders.stage.load(self.stage_id)).key
+
+    @strawberry.field
+    async def pipeline_stage(self, info: CtxInfo) -> PipelineStage:
+        return await info.context.loaders.stage.load(self.stage_id)
+
+    @strawberry.field
+    async def pipeline(self, info: CtxInfo) -> Pipeline:
+        return await info.context.loaders.pipeline.load(self.pipeline_id)
+
+    @strawberry.field
+    async def account(self, info: CtxInfo) -> Account:
+        return await info.context.loaders.account.load(self.account_id)
+
+    @strawberry.field
+    async def contact(self, info: CtxInfo) -> Optional[Contact]:
+        return await info.context.loaders.contact.load(self.contact_id) if self.contact_id else None
+
+    @strawberry.field
+    async def assigned_to(self, info: CtxInfo) -> User:
+        return await info.context.loaders.user.load(self.assigned_to_id)
+
+    @strawberry.field
+    async def products(self, info: CtxInfo) -> list[OpportunityProduct]:
+        return await info.context.loaders.opportunity_products.load(self.id)
+
+    @strawberry.field
+    async def activities(self, info: CtxInfo) -> list[OpportunityActivity]:
+        return await info.context.loaders.opportunity_activities.load(self.id)
+
+    @strawberry.field
+    async def documents(self, info: CtxInfo) -> list[OpportunityDocument]:
+        return await info.context.loaders.opportunity_documents.load(self.id)
+
+    @strawberry.field
+    async def competitors(self, info: CtxInfo) -> list[Competitor]:
+        return await info.context.loaders.opportunity_competitors.load(self.id)
+
+    @strawberry.field(description="Every stage move, oldest first (append-only log).")
+    async def stage_history(self, info: CtxInfo) -> list[StageTransition]:
+        return await info.context.loaders.stage_history.load(self.id)
+
+    @strawberry.field
+    def days_in_stage(self) -> int:
+        return (datetime.now(timezone.utc) - self.stage_entered_at).days

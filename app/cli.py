@@ -1,0 +1,178 @@
+"""The `crm` command: serve, worker, migrate, create-user, seed-demo, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from tortoise import Tortoise
+
+from app.db import DatabaseUnreachable, check_database, tortoise_config
+from app.domain.enums import Role
+from app.domain.errors import ValidationFailed
+from app.settings import get_settings
+
+cli = typer.Typer(help="Kitchen Pantry CRM", no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _require_database() -> None:
+    settings = get_settings()
+    try:
+        asyncio.run(check_database(settings.effective_database_url, settings.connect_timeout_seconds))
+    except DatabaseUnreachable as exc:
+        _fail(f"{exc}. Check DATABASE_URL, or unset it to use the embedded SQLite database.")
+
+
+async def _with_orm(coro_factory):
+    await Tortoise.init(config=tortoise_config(), _enable_global_fallback=True)
+    try:
+        return await coro_factory()
+    finally:
+        await Tortoise.close_connections()
+
+
+def _resolve_redis() -> "EmbeddedRedis | None":  # noqa: F821
+    """A configured REDIS_URL must answer; with none, use the default or start an embedded one."""
+    from app.runtime import EmbeddedRedis
+    from app.services.redis import ping_redis, redis_url
+
+    settings = get_settings()
+    if settings.redis_url:
+        if not asyncio.run(ping_redis(settings.redis_url, settings.connect_timeout_seconds)):
+            _fail(f"cannot reach Redis at REDIS_URL={settings.redis_url}. Start it, or unset REDIS_URL "
+                  "to use a local or embedded Redis.")
+        return None
+    if asyncio.run(ping_redis(redis_url(), timeout=1.0)):
+        return None
+    embedded = EmbeddedRedis()
+    typer.echo(f"no Redis at {redis_url()}: starting an embedded Redis on {embedded.url}")
+    embedded.start()
+    return embedded
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    from tortoise.migrations.api import migrate as run_migrations
+
+    _require_database()
+
+    async def go():
+        await run_migrations(config=tortoise_config())
+        await Tortoise.close_connections()
+
+    asyncio.run(go())
+    typer.echo("migrations applied")
+
+
+@cli.command("seed-demo")
+def seed_demo(seed: int = typer.Option(42, help="Random seed for the demo data.")) -> None:
+    """Fill an empty database with believable food-service demo data."""
+    from app.services.demo_data import seed_demo as run_seed
+
+    _require_database()
+    summary = asyncio.run(_with_orm(lambda: run_seed(seed)))
+    if summary is None:
+        typer.echo("the database already has data: demo data not loaded")
+        return
+    counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items())
+    typer.echo(f"demo data loaded: {counts}")
+    typer.echo(f"demo login: {summary.login_email} / {summary.login_password}")
+
+
+@cli.command("create-user")
+def create_user(
+    email: str,
+    role: Role = typer.Option(..., help="admin, manager or rep"),
+    manager: Optional[str] = typer.Option(None, help="Email of the user's manager."),
+    name: Optional[str] = typer.Option(None),
+    password: Optional[str] = typer.Option(None, help="Default: $CRM_PASSWORD, else prompted."),
+) -> None:
+    """Create a user."""
+    from app.services.users import create_user as run_create
+
+    password = password or os.environ.get("CRM_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            _fail("no password: pass --password or set CRM_PASSWORD")
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _require_database()
+    try:
+        user = asyncio.run(_with_orm(lambda: run_create(email, name, role, password, manager)))
+    except ValidationFailed as exc:
+        _fail("; ".join(f"{e.field}: {e.message}" for e in exc.errors))
+    typer.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@cli.command("export-schema")
+def export_schema(output: Optional[Path] = typer.Option(None, help="File to write; default stdout.")) -> None:
+    """Print the GraphQL SDL (the published contract in schema.graphql)."""
+    from app.api.schema import schema
+
+    sdl = schema.as_str() + "\n"
+    if output:
+        output.write_text(sdl)
+    else:
+        sys.stdout.write(sdl)
+
+
+@cli.command()
+def worker() -> None:
+    """Run the arq worker."""
+    from arq.worker import run_worker
+
+    from workers.settings import WorkerSettings
+
+    from app.services.redis import ping_redis, redis_url
+
+    _require_database()
+    if not asyncio.run(ping_redis(redis_url(), get_settings().connect_timeout_seconds)):
+        _fail(f"cannot reach Redis at {redis_url()}: start it or set REDIS_URL")
+    run_worker(WorkerSettings)
+
+
+@cli.command()
+def serve(
+    with_worker: bool = typer.Option(False, "--with-worker", help="Also run the arq worker."),
+    host: Optional[str] = typer.Option(None),
+    port: Optional[int] = typer.Option(None),
+    workers: int = typer.Option(1, help="uvicorn worker processes"),
+) -> None:
+    """Run the GraphQL API (and optionally the worker)."""
+    import uvicorn
+
+    from app.runtime import spawn_child, stop_child
+
+    settings = get_settings()
+    _require_database()
+    embedded = _resolve_redis()
+    worker_proc = None
+    try:
+        if with_worker:
+            worker_proc = spawn_child([sys.executable, "-m", "app.cli", "worker"], env=dict(os.environ))
+        host, port = host or settings.host, port or settings.port
+        typer.echo(f"GraphQL API on http://{host}:{port}/graphql")
+        uvicorn.run("app.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="info", lifespan="on")
+    finally:
+        if worker_proc is not None:
+            stop_child(worker_proc)
+        if embedded is not None:
+            embedded.stop()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pure business rules over plain values: no Tortoise, no Strawberry."""

@@ -1,0 +1,23 @@
+"""Tortoise models: persistence only; rules live in app.domain, writes in app.services."""
+
+from app.models.accounts import Account, AccountTeamMember, Contact, Contract, Location
+from app.models.catalog import Product
+from app.models.competition import BattleCard, Competitor
+from app.models.interactions import CustomerInteraction, InteractionParticipant
+from app.models.opportunities import (
+    Opportunity,
+    OpportunityActivity,
+    OpportunityDocument,
+    OpportunityProduct,
+    StageTransition,
+)
+from app.models.pipeline import Pipeline, PipelineStage
+from app.models.users import User
+from app.models.work import Notification, Task
+
+__all__ = [
+    "Account", "AccountTeamMember", "BattleCard", "Competitor", "Contact", "Contract",
+    "CustomerInteraction", "InteractionParticipant", "Location", "Notification", "Opportunity",
+    "OpportunityActivity", "OpportunityDocument", "OpportunityProduct", "Pipeline", "PipelineStage",
+    "Product", "StageTransition", "Task", "User",
+]

@@ -1,0 +1,49 @@
+"""Customer interactions (calls, emails, meetings, …) and who took part."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from app.domain.enums import Direction, InteractionType, Outcome, ParticipantRole
+from app.models.base import created_at
+
+
+class CustomerInteraction(Model):
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField("models.Account", related_name="interactions", on_delete=fields.CASCADE)
+    contact = fields.ForeignKeyField("models.Contact", related_name="interactions", null=True, on_delete=fields.SET_NULL)
+    opportunity = fields.ForeignKeyField(
+        "models.Opportunity", related_name="interactions", null=True, on_delete=fields.SET_NULL
+    )
+    type = fields.CharEnumField(InteractionType, max_length=16)
+    direction = fields.CharEnumField(Direction, max_length=16, default=Direction.OUTBOUND)
+    subject = fields.CharField(max_length=300)
+    description = fields.TextField(default="")
+    outcome = fields.CharEnumField(Outcome, max_length=16, null=True)
+    sentiment = fields.FloatField(null=True)
+    sentiment_label = fields.CharField(max_length=16, null=True)
+    next_steps = fields.TextField(default="")
+    follow_up_date = fields.DatetimeField(null=True)
+    attachments = fields.JSONField(default=list)
+    duration_minutes = fields.IntField(null=True)
+    location = fields.CharField(max_length=300, default="")
+    occurred_at = fields.DatetimeField(db_index=True)
+    created_by = fields.ForeignKeyField("models.User", related_name="interactions", null=True, on_delete=fields.SET_NULL)
+    created_at = created_at()
+
+    class Meta:
+        table = "customer_interactions"
+        indexes = (("account_id", "occurred_at"),)
+
+
+class InteractionParticipant(Model):
+    id = fields.IntField(primary_key=True)
+    interaction = fields.ForeignKeyField(
+        "models.CustomerInteraction", related_name="participants", on_delete=fields.CASCADE
+    )
+    contact = fields.ForeignKeyField("models.Contact", related_name="participations", on_delete=fields.CASCADE)
+    role = fields.CharEnumField(ParticipantRole, max_length=16, default=ParticipantRole.ATTENDEE)
+    attended = fields.BooleanField(default=True)
+    feedback = fields.TextField(default="")
+
+    class Meta:
+        table = "interaction_participants"

@@ -1,0 +1,117 @@
+"""Opportunities with their products, activities, documents and stage history."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from app.domain.enums import (
+    ActivityType,
+    DocumentType,
+    ForecastCategory,
+    OpportunitySource,
+    Outcome,
+    TransitionSource,
+)
+from app.models.base import created_at, money, updated_at
+
+
+class Opportunity(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200, db_index=True)
+    account = fields.ForeignKeyField("models.Account", related_name="opportunities", on_delete=fields.RESTRICT)
+    contact = fields.ForeignKeyField(
+        "models.Contact", related_name="opportunities", null=True, on_delete=fields.SET_NULL
+    )
+    pipeline = fields.ForeignKeyField("models.Pipeline", related_name="opportunities", on_delete=fields.RESTRICT)
+    stage = fields.ForeignKeyField("models.PipelineStage", related_name="opportunities", on_delete=fields.RESTRICT)
+    stage_entered_at = fields.DatetimeField()
+    probability = fields.IntField()
+    probability_overridden = fields.BooleanField(default=False)
+    value = money(default=0)
+    budget = money(null=True)
+    expected_close_date = fields.DateField()
+    actual_close_date = fields.DateField(null=True)
+    source = fields.CharEnumField(OpportunitySource, max_length=32, default=OpportunitySource.OTHER)
+    assigned_to = fields.ForeignKeyField("models.User", related_name="opportunities", on_delete=fields.RESTRICT)
+    lost_reason = fields.TextField(null=True)
+    next_step = fields.CharField(max_length=500, default="")
+    description = fields.TextField(default="")
+    forecast_category = fields.CharEnumField(ForecastCategory, max_length=16, default=ForecastCategory.PIPELINE)
+    version = fields.IntField(default=1)
+    competitors = fields.ManyToManyField(
+        "models.Competitor", related_name="opportunities", through="opportunity_competitors"
+    )
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        table = "opportunities"
+        indexes = (("assigned_to_id", "stage_id"), ("expected_close_date",))
+
+
+class OpportunityProduct(Model):
+    id = fields.IntField(primary_key=True)
+    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="products", on_delete=fields.CASCADE)
+    product = fields.ForeignKeyField("models.Product", related_name="opportunity_lines", on_delete=fields.RESTRICT)
+    quantity = fields.DecimalField(max_digits=12, decimal_places=3)
+    unit_price = money()
+    discount = fields.DecimalField(max_digits=5, decimal_places=2, default=0)
+    # Derived on every write by app.domain.opportunities.line_total; stored for SQL aggregates.
+    total_price = money()
+    created_at = created_at()
+
+    class Meta:
+        table = "opportunity_products"
+
+
+class OpportunityActivity(Model):
+    id = fields.IntField(primary_key=True)
+    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="activities", on_delete=fields.CASCADE)
+    type = fields.CharEnumField(ActivityType, max_length=32)
+    subject = fields.CharField(max_length=300)
+    description = fields.TextField(default="")
+    outcome = fields.CharEnumField(Outcome, max_length=16, null=True)
+    next_steps = fields.TextField(default="")
+    scheduled_at = fields.DatetimeField(null=True)
+    completed_at = fields.DatetimeField(null=True)
+    created_by = fields.ForeignKeyField("models.User", related_name="activities", null=True, on_delete=fields.SET_NULL)
+    created_at = created_at()
+
+    class Meta:
+        table = "opportunity_activities"
+
+
+class OpportunityDocument(Model):
+    id = fields.IntField(primary_key=True)
+    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="documents", on_delete=fields.CASCADE)
+    name = fields.CharField(max_length=300)
+    type = fields.CharEnumField(DocumentType, max_length=32, default=DocumentType.OTHER)
+    url = fields.CharField(max_length=2000, null=True)
+    stored_path = fields.CharField(max_length=500, null=True)
+    content_type = fields.CharField(max_length=100, default="")
+    size_bytes = fields.BigIntField(null=True)
+    uploaded_by = fields.ForeignKeyField("models.User", related_name="documents", null=True, on_delete=fields.SET_NULL)
+    created_at = created_at()
+
+    class Meta:
+        table = "opportunity_documents"
+
+
+class StageTransition(Model):
+    """Append-only log of stage moves: time in stage, conversion and rotting derive from it."""
+
+    id = fields.IntField(primary_key=True)
+    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="stage_transitions", on_delete=fields.CASCADE)
+    from_stage = fields.ForeignKeyField(
+        "models.PipelineStage", related_name="transitions_out", null=True, on_delete=fields.RESTRICT
+    )
+    to_stage = fields.ForeignKeyField("models.PipelineStage", related_name="transitions_in", on_delete=fields.RESTRICT)
+    at = fields.DatetimeField(db_index=True)
+    by = fields.ForeignKeyField("models.User", related_name="stage_transitions", null=True, on_delete=fields.SET_NULL)
+    source = fields.CharEnumField(TransitionSource, max_length=16, default=TransitionSource.API)
+    amount_before = money(null=True)
+    amount_after = money()
+    probability_before = fields.IntField(null=True)
+    probability_after = fields.IntField()
+
+    class Meta:
+        table = "stage_transitions"

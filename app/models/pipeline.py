@@ -1,0 +1,36 @@
+"""Pipelines and their stages: configuration stored as data."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from app.domain.enums import ForecastCategory, StageKind
+from app.models.base import created_at
+
+
+class Pipeline(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100, unique=True)
+    is_default = fields.BooleanField(default=False)
+    created_at = created_at()
+
+    class Meta:
+        table = "pipelines"
+
+
+class PipelineStage(Model):
+    id = fields.IntField(primary_key=True)
+    pipeline = fields.ForeignKeyField("models.Pipeline", related_name="stages", on_delete=fields.CASCADE)
+    key = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=100)
+    order = fields.IntField()
+    kind = fields.CharEnumField(StageKind, max_length=8, default=StageKind.OPEN)
+    probability = fields.IntField()
+    expected_duration_days = fields.IntField(default=14)
+    forecast_category = fields.CharEnumField(ForecastCategory, max_length=16, default=ForecastCategory.PIPELINE)
+    # Lists of requirement / automation dicts, validated by app.domain on write.
+    requirements = fields.JSONField(default=list)
+    automations = fields.JSONField(default=list)
+
+    class Meta:
+        table = "pipeline_stages"
+        unique_together = (("pipeline", "key"),)

@@ -1,0 +1,1 @@
+"""Read side: visibility scopes, keyset pagination, batch loaders and SQL aggregates."""

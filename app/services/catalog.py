@@ -1,0 +1,62 @@
+"""The product catalogue: managers and admins maintain it, everyone reads it."""
+
+from __future__ import annotations
+
+from app.domain.enums import Role
+from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed
+from app.models import OpportunityProduct, Product
+from app.queries.visibility import Scope
+from app.services.common import Checks, assign, strip_text
+
+PRODUCT_FIELDS = {"sku", "name", "category", "unit", "unit_price", "description", "is_active"}
+
+
+def _require_catalog_editor(scope: Scope) -> None:
+    if scope.role not in (Role.ADMIN, Role.MANAGER):
+        raise PermissionDenied("only managers and admins maintain the product catalogue")
+
+
+async def _save_product(product: Product, data: dict, *, creating: bool) -> Product:
+    strip_text(data, "sku", "name")
+    checks = Checks()
+    checks.required_text(data, "sku", required=creating)
+    checks.required_text(data, "name", required=creating)
+    checks.money(data, "unit_price")
+    if creating and data.get("unit_price") is None:
+        checks.add("unit_price", "is required", ErrorCode.REQUIRED)
+    if data.get("sku"):
+        clash = Product.filter(sku=data["sku"])
+        if product.id is not None:
+            clash = clash.exclude(id=product.id)
+        if await clash.exists():
+            checks.add("sku", "a product with this SKU exists", ErrorCode.DUPLICATE)
+    checks.raise_if_any()
+    assign(product, data, PRODUCT_FIELDS)
+    await product.save()
+    return product
+
+
+async def create_product(scope: Scope, data: dict) -> Product:
+    _require_catalog_editor(scope)
+    return await _save_product(Product(), data, creating=True)
+
+
+async def update_product(scope: Scope, product_id: int, data: dict) -> Product:
+    _require_catalog_editor(scope)
+    product = await Product.get_or_none(id=product_id)
+    if product is None:
+        raise ValidationFailed.single("id", "product not found", ErrorCode.NOT_FOUND)
+    return await _save_product(product, data, creating=False)
+
+
+async def delete_product(scope: Scope, product_id: int) -> int:
+    _require_catalog_editor(scope)
+    product = await Product.get_or_none(id=product_id)
+    if product is None:
+        raise ValidationFailed.single("id", "product not found", ErrorCode.NOT_FOUND)
+    if await OpportunityProduct.exists(product_id=product_id):
+        raise ValidationFailed.single(
+            "id", "the product is on opportunities; deactivate it instead", ErrorCode.IN_USE
+        )
+    await product.delete()
+    return product_id

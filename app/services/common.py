@@ -1,0 +1,80 @@
+"""Helpers every use case shares: visible look-ups, validation collection, field updates."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+from tortoise.expressions import Q
+from tortoise.models import Model
+
+from app.domain.errors import ErrorCode, FieldError, ValidationFailed
+from app.domain.validation import blank_error, money_error
+from app.queries.visibility import Scope
+
+M = TypeVar("M", bound=Model)
+
+
+async def get_visible(model: type[M], pk: int | None, visible: Q, field: str, what: str) -> M:
+    """The record if it exists and the caller may see it; otherwise the same NOT_FOUND."""
+    obj = None if pk is None else await model.filter(visible, id=pk).first()
+    if obj is None:
+        raise ValidationFailed.single(field, f"{what} not found", ErrorCode.NOT_FOUND)
+    return obj
+
+
+class Checks:
+    """Collects every field error of an input before anything is written."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, field: str | None, message: str, code: ErrorCode = ErrorCode.INVALID) -> None:
+        self.errors.append(FieldError(field, message, code))
+
+    def check(self, field: str, message: str | None, code: ErrorCode = ErrorCode.INVALID) -> None:
+        if message is not None:
+            self.add(field, message, code)
+
+    def required_text(self, data: dict, field: str, *, required: bool) -> None:
+        if field in data:
+            if data[field] is None:
+                self.add(field, "is required", ErrorCode.REQUIRED)
+            else:
+                self.check(field, blank_error(data[field]), ErrorCode.REQUIRED)
+        elif required:
+            self.add(field, "is required", ErrorCode.REQUIRED)
+
+    def money(self, data: dict, *fields: str) -> None:
+        for field in fields:
+            if data.get(field) is not None:
+                self.check(field, money_error(data[field]), ErrorCode.OUT_OF_RANGE)
+
+    def date_order(self, start_field: str, start, end_field: str, end) -> None:
+        if start is not None and end is not None and end < start:
+            self.add(end_field, f"must not be before {start_field}", ErrorCode.OUT_OF_RANGE)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationFailed(self.errors)
+
+
+def assign(obj: Model, data: dict[str, Any], allowed: set[str]) -> None:
+    for key, value in data.items():
+        if key in allowed:
+            setattr(obj, key, value)
+
+
+def require_assignable(checks: Checks, scope: Scope, user_id: int | None, field: str = "assigned_to_id") -> None:
+    """Callers can give records only to users inside their own scope."""
+    if user_id is not None and not scope.covers_user(user_id):
+        checks.add(field, "user not found or outside your team", ErrorCode.NOT_FOUND)
+
+
+def strip_text(data: dict, *fields: str) -> dict:
+    for f in fields:
+        if isinstance(data.get(f), str):
+            data[f] = data[f].strip()
+    return data
+
+
+Loader = Callable[[int], Any]

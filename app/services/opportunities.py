@@ -1,0 +1,305 @@
+"""Opportunities and their lines, activities and documents (stage moves live in the pipeline engine)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from urllib.parse import urlparse
+
+from tortoise.transactions import in_transaction
+
+from app.domain.enums import ActivityType, Role, StageKind, TransitionSource
+from app.domain.errors import ErrorCode, ValidationFailed
+from app.domain.opportunities import line_total, products_value
+from app.domain.validation import percent_error, positive_error
+from app.models import (
+    Contact,
+    Opportunity,
+    OpportunityActivity,
+    OpportunityDocument,
+    OpportunityProduct,
+    Pipeline,
+    PipelineStage,
+    Product,
+    StageTransition,
+    User,
+)
+from app.queries.visibility import Scope, opportunity_filter
+from app.services.accounts import visible_account
+from app.services.common import Checks, assign, get_visible, require_assignable, strip_text
+from app.services.pipelines import ensure_default_pipeline
+
+OPPORTUNITY_FIELDS = {
+    "name", "contact_id", "value", "budget", "expected_close_date", "source", "assigned_to_id",
+    "next_step", "description",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+async def visible_opportunity(scope: Scope, opportunity_id: int | None, field: str = "opportunity_id") -> Opportunity:
+    return await get_visible(Opportunity, opportunity_id, opportunity_filter(scope), field, "opportunity")
+
+
+async def _check_common(checks: Checks, scope: Scope, data: dict, account_id: int | None) -> None:
+    checks.required_text(data, "name", required=False)
+    checks.money(data, "value", "budget")
+    if data.get("contact_id") is not None and account_id is not None:
+        if not await Contact.exists(id=data["contact_id"], account_id=account_id):
+            checks.add("contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
+    if "assigned_to_id" in data:
+        user_id = data["assigned_to_id"]
+        if user_id is None:
+            checks.add("assigned_to_id", "is required", ErrorCode.REQUIRED)
+        else:
+            require_assignable(checks, scope, user_id)
+            if scope.covers_user(user_id) and not await User.exists(id=user_id, is_active=True):
+                checks.add("assigned_to_id", "user not found", ErrorCode.NOT_FOUND)
+    if "probability" in data:
+        checks.check("probability", percent_error(data["probability"]), ErrorCode.OUT_OF_RANGE)
+        if scope.role == Role.REP:
+            checks.add("probability", "only a manager or admin can override the stage probability", ErrorCode.FORBIDDEN)
+
+
+async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
+    if data.get("probability") is None:
+        data.pop("probability", None)
+    strip_text(data, "name")
+    checks = Checks()
+    checks.required_text(data, "name", required=True)
+    if data.get("expected_close_date") is None:
+        checks.add("expected_close_date", "is required", ErrorCode.REQUIRED)
+    account = await visible_account(scope, data.get("account_id"))
+    data.setdefault("assigned_to_id", scope.user_id)
+    await _check_common(checks, scope, data, account.id)
+    pipeline = await _pipeline(checks, data.get("pipeline_id"))
+    stage = None
+    if pipeline is not None:
+        stage_q = PipelineStage.filter(pipeline_id=pipeline.id, kind=StageKind.OPEN)
+        stage_key = data.get("stage")
+        stage = await (stage_q.filter(key=stage_key).first() if stage_key else stage_q.order_by("order").first())
+        if stage is None:
+            checks.add("stage", "not an open stage of this pipeline", ErrorCode.INVALID)
+    checks.raise_if_any()
+    now = _now()
+    probability = data.get("probability", stage.probability)
+    async with in_transaction():
+        opportunity = Opportunity(
+            account_id=account.id, pipeline_id=pipeline.id, stage_id=stage.id, stage_entered_at=now,
+            probability=probability, probability_overridden="probability" in data,
+            forecast_category=stage.forecast_category,
+        )
+        assign(opportunity, data, OPPORTUNITY_FIELDS)
+        await opportunity.save()
+        await StageTransition.create(
+            opportunity_id=opportunity.id, from_stage_id=None, to_stage_id=stage.id, at=now,
+            by_id=scope.user_id, source=TransitionSource.API, amount_before=None,
+            amount_after=opportunity.value, probability_before=None, probability_after=probability,
+        )
+    return opportunity
+
+
+async def _pipeline(checks: Checks, pipeline_id: int | None) -> Pipeline | None:
+    if pipeline_id is None:
+        return await ensure_default_pipeline()
+    pipeline = await Pipeline.get_or_none(id=pipeline_id)
+    if pipeline is None:
+        checks.add("pipeline_id", "pipeline not found", ErrorCode.NOT_FOUND)
+    return pipeline
+
+
+def check_version(opportunity: Opportunity, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != opportunity.version:
+        raise ValidationFailed.single(
+            "expected_version",
+            f"the opportunity changed since you read it; current version is {opportunity.version}",
+            ErrorCode.STALE_VERSION,
+        )
+
+
+async def _bump_version(opportunity: Opportunity, expected_version: int | None, **changes) -> None:
+    """Compare-and-set on version: a concurrent writer makes this a STALE_VERSION, never a lost update."""
+    updated = await Opportunity.filter(id=opportunity.id, version=opportunity.version).update(
+        version=opportunity.version + 1, updated_at=_now(), **changes
+    )
+    if not updated:
+        current = await Opportunity.get(id=opportunity.id)
+        raise ValidationFailed.single(
+            "expected_version",
+            f"the opportunity changed concurrently; current version is {current.version}",
+            ErrorCode.STALE_VERSION,
+        )
+    opportunity.version += 1
+    for key, value in changes.items():
+        setattr(opportunity, key, value)
+
+
+async def update_opportunity(scope: Scope, opportunity_id: int, data: dict, expected_version: int | None) -> Opportunity:
+    opportunity = await visible_opportunity(scope, opportunity_id, "id")
+    check_version(opportunity, expected_version)
+    strip_text(data, "name")
+    checks = Checks()
+    await _check_common(checks, scope, data, opportunity.account_id)
+    if "expected_close_date" in data and data["expected_close_date"] is None:
+        checks.add("expected_close_date", "is required", ErrorCode.REQUIRED)
+    if "value" in data and await OpportunityProduct.exists(opportunity_id=opportunity.id):
+        checks.add("value", "the value is the sum of the opportunity's products; change the products", ErrorCode.INVALID)
+    if data.get("value") is None and "value" in data:
+        checks.add("value", "is required", ErrorCode.REQUIRED)
+    checks.raise_if_any()
+    changes = {k: v for k, v in data.items() if k in OPPORTUNITY_FIELDS}
+    if "probability" in data:
+        changes.update(probability=data["probability"], probability_overridden=True)
+    await _bump_version(opportunity, expected_version, **changes)
+    return opportunity
+
+
+async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
+    opportunity = await visible_opportunity(scope, opportunity_id, "id")
+    await opportunity.delete()
+    return opportunity_id
+
+
+# Products on an opportunity -----------------------------------------------------------
+
+
+async def _recompute_value(opportunity: Opportunity) -> None:
+    totals = await OpportunityProduct.filter(opportunity_id=opportunity.id).values_list("total_price", flat=True)
+    await _bump_version(opportunity, None, value=products_value(totals))
+
+
+def _check_line(checks: Checks, quantity: Decimal | None, unit_price: Decimal | None, discount: Decimal | None) -> None:
+    checks.check("quantity", positive_error(quantity), ErrorCode.OUT_OF_RANGE)
+    checks.money({"unit_price": unit_price}, "unit_price")
+    checks.check("discount", percent_error(discount), ErrorCode.OUT_OF_RANGE)
+
+
+async def add_opportunity_product(scope: Scope, data: dict) -> OpportunityProduct:
+    opportunity = await visible_opportunity(scope, data.get("opportunity_id"))
+    checks = Checks()
+    product = await Product.get_or_none(id=data.get("product_id"), is_active=True)
+    if product is None:
+        checks.add("product_id", "product not found", ErrorCode.NOT_FOUND)
+    if data.get("quantity") is None:
+        checks.add("quantity", "is required", ErrorCode.REQUIRED)
+    _check_line(checks, data.get("quantity"), data.get("unit_price"), data.get("discount"))
+    checks.raise_if_any()
+    unit_price = data.get("unit_price") if data.get("unit_price") is not None else product.unit_price
+    discount = data.get("discount") if data.get("discount") is not None else Decimal(0)
+    async with in_transaction():
+        line = await OpportunityProduct.create(
+            opportunity_id=opportunity.id, product_id=product.id, quantity=data["quantity"],
+            unit_price=unit_price, discount=discount,
+            total_price=line_total(data["quantity"], unit_price, discount),
+        )
+        await _recompute_value(opportunity)
+    return line
+
+
+async def _visible_line(scope: Scope, line_id: int) -> tuple[OpportunityProduct, Opportunity]:
+    line = await OpportunityProduct.get_or_none(id=line_id)
+    if line is None or not await Opportunity.filter(opportunity_filter(scope), id=line.opportunity_id).exists():
+        raise ValidationFailed.single("id", "opportunity product not found", ErrorCode.NOT_FOUND)
+    return line, await Opportunity.get(id=line.opportunity_id)
+
+
+async def update_opportunity_product(scope: Scope, line_id: int, data: dict) -> OpportunityProduct:
+    line, opportunity = await _visible_line(scope, line_id)
+    checks = Checks()
+    for field in ("quantity", "unit_price", "discount"):
+        if field in data and data[field] is None:
+            checks.add(field, "is required", ErrorCode.REQUIRED)
+    _check_line(checks, data.get("quantity"), data.get("unit_price"), data.get("discount"))
+    checks.raise_if_any()
+    assign(line, data, {"quantity", "unit_price", "discount"})
+    line.total_price = line_total(line.quantity, line.unit_price, line.discount)
+    async with in_transaction():
+        await line.save()
+        await _recompute_value(opportunity)
+    return line
+
+
+async def remove_opportunity_product(scope: Scope, line_id: int) -> int:
+    line, opportunity = await _visible_line(scope, line_id)
+    async with in_transaction():
+        await line.delete()
+        await _recompute_value(opportunity)
+    return line_id
+
+
+# Activities ---------------------------------------------------------------------------
+
+ACTIVITY_FIELDS = {"type", "subject", "description", "outcome", "next_steps", "scheduled_at", "completed_at"}
+
+
+async def _save_activity(activity: OpportunityActivity, data: dict, *, creating: bool) -> OpportunityActivity:
+    strip_text(data, "subject")
+    checks = Checks()
+    checks.required_text(data, "subject", required=creating)
+    if creating and data.get("type") is None:
+        checks.add("type", "is required", ErrorCode.REQUIRED)
+    if data.get("type") == ActivityType.SYSTEM:
+        checks.add("type", "system activities are written by the system only", ErrorCode.INVALID)
+    completed = data.get("completed_at")
+    if completed is not None and completed > _now():
+        checks.add("completed_at", "cannot be in the future", ErrorCode.OUT_OF_RANGE)
+    checks.raise_if_any()
+    assign(activity, data, ACTIVITY_FIELDS)
+    await activity.save()
+    return activity
+
+
+async def add_activity(scope: Scope, data: dict) -> OpportunityActivity:
+    opportunity = await visible_opportunity(scope, data.get("opportunity_id"))
+    activity = OpportunityActivity(opportunity_id=opportunity.id, created_by_id=scope.user_id)
+    return await _save_activity(activity, data, creating=True)
+
+
+async def _visible_activity(scope: Scope, activity_id: int) -> OpportunityActivity:
+    activity = await OpportunityActivity.get_or_none(id=activity_id)
+    if activity is None or not await Opportunity.filter(opportunity_filter(scope), id=activity.opportunity_id).exists():
+        raise ValidationFailed.single("id", "activity not found", ErrorCode.NOT_FOUND)
+    return activity
+
+
+async def update_activity(scope: Scope, activity_id: int, data: dict) -> OpportunityActivity:
+    activity = await _visible_activity(scope, activity_id)
+    if activity.type == ActivityType.SYSTEM:
+        raise ValidationFailed.single("id", "system activities cannot be edited", ErrorCode.INVALID)
+    return await _save_activity(activity, data, creating=False)
+
+
+async def delete_activity(scope: Scope, activity_id: int) -> int:
+    activity = await _visible_activity(scope, activity_id)
+    await activity.delete()
+    return activity_id
+
+
+# Documents ----------------------------------------------------------------------------
+
+
+async def add_document(scope: Scope, data: dict) -> OpportunityDocument:
+    opportunity = await visible_opportunity(scope, data.get("opportunity_id"))
+    strip_text(data, "name", "url")
+    checks = Checks()
+    checks.required_text(data, "name", required=True)
+    url = data.get("url")
+    if not url:
+        checks.add("url", "is required", ErrorCode.REQUIRED)
+    elif urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
+        checks.add("url", "must be an http(s) URL", ErrorCode.INVALID)
+    checks.raise_if_any()
+    return await OpportunityDocument.create(
+        opportunity_id=opportunity.id, name=data["name"], url=url, type=data.get("type") or "other",
+        content_type=data.get("content_type") or "", uploaded_by_id=scope.user_id,
+    )
+
+
+async def delete_document(scope: Scope, document_id: int) -> int:
+    document = await OpportunityDocument.get_or_none(id=document_id)
+    if document is None or not await Opportunity.filter(opportunity_filter(scope), id=document.opportunity_id).exists():
+        raise ValidationFailed.single("id", "document not found", ErrorCode.NOT_FOUND)
+    await document.delete()
+    return document_id

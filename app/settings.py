@@ -1,0 +1,60 @@
+"""Settings: the only module that reads the environment."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = Field("development", description="development | test | production")
+    database_url: str | None = Field(None, description="postgres://… or sqlite://…; unset = embedded SQLite")
+    redis_url: str | None = Field(None, description="unset = redis://127.0.0.1:6379/0, else an embedded Redis")
+    data_dir: Path = Path("./data")
+    secret_key: str | None = None
+    token_ttl_minutes: int = 12 * 60
+    allowed_origins: list[str] = []
+    host: str = "127.0.0.1"
+    port: int = 8000
+    connect_timeout_seconds: float = 5.0
+    db_pool_max_size: int = 10
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite://{self.data_dir / 'crm.sqlite3'}"
+
+    @property
+    def effective_secret_key(self) -> str:
+        """A configured key, else one kept under data_dir so tokens survive restarts."""
+        if self.secret_key:
+            return self.secret_key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

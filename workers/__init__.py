@@ -1,0 +1,1 @@
+"""arq workers: thin coroutines that take ids and call app.services (never app.api)."""
