@@ -57,7 +57,7 @@ class EmbeddedRedis:
         self.proc = spawn_child([
             __redis_executable__, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
             "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
-            "--loglevel", "warning",
+            "--loglevel", "warning", "--logfile", str(self.dir / "redis.log"),
         ])
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -5,6 +5,16 @@ from __future__ import annotations
 
 import logging
 import os
+
+# Before any app import: settings are read once.
+TEST_BACKEND = os.environ.get("CRM_TEST_DATABASE", "postgres")
+POSTGRES_ADMIN_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+os.environ.setdefault("ENVIRONMENT", "test")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hs256")
+os.environ.setdefault("REDIS_URL", TEST_REDIS_URL)
+
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -20,14 +30,6 @@ from app.db import tortoise_config
 from app.domain.enums import Role
 from app.models import User
 from app.services.auth import hash_password, issue_token
-
-TEST_BACKEND = os.environ.get("CRM_TEST_DATABASE", "postgres")
-POSTGRES_ADMIN_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEST_REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-os.environ.setdefault("ENVIRONMENT", "test")
-os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hs256")
-os.environ.setdefault("REDIS_URL", TEST_REDIS_URL)
 
 
 def pytest_collection_modifyitems(config, items):

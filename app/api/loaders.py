@@ -22,11 +22,11 @@ class Loaders:
         self.stage = DataLoader(partial(batch.load_by_ids, m.PipelineStage))
         self.opportunity_products = DataLoader(partial(batch.load_children, m.OpportunityProduct, "opportunity_id"))
         self.opportunity_activities = DataLoader(
-            partial(batch.load_children, m.OpportunityActivity, "opportunity_id", ("-created_at", "-id"))
+            partial(batch.load_children, m.OpportunityActivity, "opportunity_id", order_by=("-created_at", "-id"))
         )
         self.opportunity_documents = DataLoader(partial(batch.load_children, m.OpportunityDocument, "opportunity_id"))
         self.stage_history = DataLoader(
-            partial(batch.load_children, m.StageTransition, "opportunity_id", ("at", "id"))
+            partial(batch.load_children, m.StageTransition, "opportunity_id", order_by=("at", "id"))
         )
         self.opportunity_competitors = DataLoader(
             partial(batch.load_m2m, "opportunity_competitors", "opportunities_id", "competitor_id", m.Competitor)
@@ -38,8 +38,8 @@ class Loaders:
         self.account_subsidiaries = DataLoader(partial(batch.load_children, m.Account, "parent_id"))
         self.account_opportunities = DataLoader(
             partial(
-                batch.load_children, m.Opportunity, "account_id", ("-created_at", "-id"),
-                opportunity_filter(scope) if scope else None,
+                batch.load_children, m.Opportunity, "account_id", order_by=("-created_at", "-id"),
+                visible=opportunity_filter(scope) if scope else None,
             )
         )
-        self.pipeline_stages = DataLoader(partial(batch.load_children, m.PipelineStage, "pipeline_id", ("order",)))
+        self.pipeline_stages = DataLoader(partial(batch.load_children, m.PipelineStage, "pipeline_id", order_by=("order",)))

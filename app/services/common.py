@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Callable, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.models import Model
 
+from app.domain.opportunities import CENT
 from app.domain.errors import ErrorCode, FieldError, ValidationFailed
 from app.domain.validation import blank_error, money_error
 from app.queries.visibility import Scope
@@ -45,9 +47,13 @@ class Checks:
             self.add(field, "is required", ErrorCode.REQUIRED)
 
     def money(self, data: dict, *fields: str) -> None:
+        """Check amounts and normalise valid ones to cents, as the database will store them."""
         for field in fields:
             if data.get(field) is not None:
-                self.check(field, money_error(data[field]), ErrorCode.OUT_OF_RANGE)
+                message = money_error(data[field])
+                self.check(field, message, ErrorCode.OUT_OF_RANGE)
+                if message is None:
+                    data[field] = Decimal(data[field]).quantize(CENT)
 
     def date_order(self, start_field: str, start, end_field: str, end) -> None:
         if start is not None and end is not None and end < start:

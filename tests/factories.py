@@ -1,0 +1,25 @@
+"""Test data built through the same services the API uses."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from app.models import Product, User
+from app.queries.visibility import scope_for
+from app.services import accounts, catalog, opportunities
+
+
+async def account(owner: User, name: str = "Harbor Grill", **extra):
+    return await accounts.create_account(await scope_for(owner), {"name": name, **extra})
+
+
+async def product(by: User, sku: str = "POT-50", price: str = "24.50", **extra) -> Product:
+    data = {"sku": sku, "name": f"Product {sku}", "category": "produce", "unit": "case", "unit_price": Decimal(price)}
+    return await catalog.create_product(await scope_for(by), {**data, **extra})
+
+
+async def opportunity(owner: User, account_id: int, name: str = "Weekly produce", **extra):
+    data = {"name": name, "account_id": account_id, "expected_close_date": date.today() + timedelta(days=30),
+            "value": Decimal("5000.00")}
+    return await opportunities.create_opportunity(await scope_for(owner), {**data, **extra})
