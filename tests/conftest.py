@@ -9,11 +9,29 @@ import os
 # Before any app import: settings are read once.
 TEST_BACKEND = os.environ.get("CRM_TEST_DATABASE", "postgres")
 POSTGRES_ADMIN_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEST_REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_SERVER = os.environ.get("CRM_TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
+
+
+def _claim_redis_db() -> str:
+    """A Redis database of our own for this run, so parallel runs never see each other's jobs."""
+    import redis
+
+    admin = redis.Redis.from_url(f"{REDIS_SERVER}/0")
+    for db in range(1, 16):
+        if admin.set(f"crm-test:redis-db:{db}", os.getpid(), nx=True, ex=3600):
+            redis.Redis.from_url(f"{REDIS_SERVER}/{db}").flushdb()
+            import atexit
+
+            atexit.register(admin.delete, f"crm-test:redis-db:{db}")
+            return f"{REDIS_SERVER}/{db}"
+    raise RuntimeError("no free Redis database for tests (all 15 claimed)")
+
+
+TEST_REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL") or _claim_redis_db()
 
 os.environ.setdefault("ENVIRONMENT", "test")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hs256")
-os.environ.setdefault("REDIS_URL", TEST_REDIS_URL)
+os.environ["REDIS_URL"] = TEST_REDIS_URL
 
 import tempfile
 import uuid

@@ -21,7 +21,6 @@ async def test_expire_contracts_job_runs_through_a_real_worker(team):
                                     start_date=date(2026, 1, 1), end_date=date(2099, 12, 31))
     settings = arq_redis_settings()
     redis = await create_pool(settings)
-    await redis.flushdb()
     job = await redis.enqueue_job("expire_contracts", _job_id="test-expire-contracts")
     # The ORM is already initialised by the test session, so the worker runs without its own start-up.
     worker = Worker(functions=[expire_contracts], redis_settings=settings, burst=True, poll_delay=0.05,

@@ -42,7 +42,7 @@ def _with(data: dict, **extra) -> dict:
 
 
 @strawberry.type
-class Mutation:
+class CoreMutation:
     @strawberry.mutation(description="Exchange email and password for a bearer token.")
     async def login(self, email: str, password: str) -> LoginPayload:
         from app.api.types import UserError

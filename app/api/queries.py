@@ -101,7 +101,7 @@ def _guard_filters(build):
 
 
 @strawberry.type
-class Query:
+class CoreQuery:
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: CtxInfo) -> User:
         require_scope(info)

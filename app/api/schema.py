@@ -14,9 +14,19 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from app.api.mutations import Mutation
-from app.api.queries import Query
+from strawberry.tools import merge_types
+
+from app.api.mutations import CoreMutation
+from app.api.queries import CoreQuery
 from app.settings import get_settings
+
+
+# Each feature module contributes its own root types; they are merged into one schema here.
+QUERY_ROOTS: tuple[type, ...] = (CoreQuery,)
+MUTATION_ROOTS: tuple[type, ...] = (CoreMutation,)
+
+Query = merge_types("Query", QUERY_ROOTS)
+Mutation = merge_types("Mutation", MUTATION_ROOTS)
 
 
 def _should_mask(error: GraphQLError) -> bool:

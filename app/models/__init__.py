@@ -3,6 +3,14 @@
 from app.models.accounts import Account, AccountTeamMember, Contact, Contract, Location
 from app.models.catalog import Product
 from app.models.competition import BattleCard, Competitor
+from app.models.events import (
+    AccountHealthSnapshot,
+    DomainEvent,
+    ForecastSnapshot,
+    OutgoingMail,
+    Webhook,
+    WebhookDelivery,
+)
 from app.models.interactions import CustomerInteraction, InteractionParticipant
 from app.models.opportunities import (
     Opportunity,
@@ -16,6 +24,7 @@ from app.models.users import User
 from app.models.work import Notification, Task
 
 __all__ = [
+    "AccountHealthSnapshot", "DomainEvent", "ForecastSnapshot", "OutgoingMail", "Webhook", "WebhookDelivery",
     "Account", "AccountTeamMember", "BattleCard", "Competitor", "Contact", "Contract",
     "CustomerInteraction", "InteractionParticipant", "Location", "Notification", "Opportunity",
     "OpportunityActivity", "OpportunityDocument", "OpportunityProduct", "Pipeline", "PipelineStage",

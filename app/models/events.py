@@ -1,0 +1,109 @@
+"""The durable domain-event log: transactional outbox for workers, replay log for subscriptions."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from app.models.base import created_at
+
+
+class DomainEvent(Model):
+    """Written in the same transaction as the change it describes; its id is the subscription cursor."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=64, db_index=True)
+    opportunity = fields.ForeignKeyField(
+        "models.Opportunity", related_name="events", null=True, on_delete=fields.SET_NULL, db_constraint=False
+    )
+    account_id = fields.IntField(null=True)
+    # Whose record it is: subscriptions filter events by the same visibility rules as queries.
+    owner_id = fields.IntField(null=True)
+    actor = fields.ForeignKeyField("models.User", related_name="events", null=True, on_delete=fields.SET_NULL)
+    payload = fields.JSONField(default=dict)
+    # Loop guard: an automation's changes carry the event that caused them and the chain depth.
+    caused_by_id = fields.BigIntField(null=True)
+    chain_depth = fields.IntField(default=0)
+    dispatched_at = fields.DatetimeField(null=True, db_index=True)
+    created_at = created_at()
+
+    class Meta:
+        table = "domain_events"
+
+
+class OutgoingMail(Model):
+    """Every email the system sends; without SMTP configured it stays here, shown in the API."""
+
+    id = fields.IntField(primary_key=True)
+    to_address = fields.CharField(max_length=254)
+    subject = fields.CharField(max_length=300)
+    body = fields.TextField()
+    ics = fields.TextField(null=True)
+    status = fields.CharField(max_length=16, default="queued")
+    error = fields.TextField(null=True)
+    source_key = fields.CharField(max_length=200, unique=True)
+    opportunity_id = fields.IntField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    created_at = created_at()
+
+    class Meta:
+        table = "outgoing_mail"
+
+
+class AccountHealthSnapshot(Model):
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField("models.Account", related_name="health_snapshots", on_delete=fields.CASCADE)
+    score = fields.IntField()
+    risk_level = fields.CharField(max_length=16)
+    factors = fields.JSONField(default=list)
+    computed_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "account_health_snapshots"
+
+
+class ForecastSnapshot(Model):
+    id = fields.IntField(primary_key=True)
+    period = fields.CharField(max_length=32, db_index=True)
+    method = fields.CharField(max_length=16)
+    total_forecast = fields.DecimalField(max_digits=16, decimal_places=2)
+    best_case = fields.DecimalField(max_digits=16, decimal_places=2)
+    worst_case = fields.DecimalField(max_digits=16, decimal_places=2)
+    confidence = fields.FloatField()
+    details = fields.JSONField(default=dict)
+    computed_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "forecast_snapshots"
+
+
+class Webhook(Model):
+    id = fields.IntField(primary_key=True)
+    url = fields.CharField(max_length=2000)
+    events = fields.JSONField(default=list)
+    description = fields.CharField(max_length=300, default="")
+    secret = fields.CharField(max_length=128)
+    is_active = fields.BooleanField(default=True)
+    disabled_reason = fields.CharField(max_length=300, null=True)
+    failing_since = fields.DatetimeField(null=True)
+    created_by = fields.ForeignKeyField("models.User", related_name="webhooks", null=True, on_delete=fields.SET_NULL)
+    created_at = created_at()
+
+    class Meta:
+        table = "webhooks"
+
+
+class WebhookDelivery(Model):
+    id = fields.IntField(primary_key=True)
+    webhook = fields.ForeignKeyField("models.Webhook", related_name="deliveries", on_delete=fields.CASCADE)
+    event = fields.ForeignKeyField("models.DomainEvent", related_name="deliveries", on_delete=fields.CASCADE)
+    status = fields.CharField(max_length=16, default="pending")
+    attempts = fields.IntField(default=0)
+    response_code = fields.IntField(null=True)
+    latency_ms = fields.IntField(null=True)
+    last_error = fields.TextField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    created_at = created_at()
+
+    class Meta:
+        table = "webhook_deliveries"
+        unique_together = (("webhook", "event"),)
