@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    smtp_url: str | None = Field(None, description="smtp://user:pass@host:port (smtps:// for TLS); unset = store only")
+    mail_from: str = "Kitchen Pantry CRM <crm@kitchenpantry.example>"
+    job_timeout_seconds: int = 30
 
     @property
     def is_development(self) -> bool:

@@ -97,6 +97,10 @@ def _tables() -> list[str]:
 
 @pytest.fixture(autouse=True)
 async def clean_database(orm):
+    import redis
+
+    # Ids restart with every test, so must deterministic job ids: empty this run's own Redis db too.
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
     conn = connections.get("default")
     if TEST_BACKEND == "postgres":
         await conn.execute_script(f"TRUNCATE {', '.join(_tables())} RESTART IDENTITY CASCADE")

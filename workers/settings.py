@@ -9,7 +9,10 @@ from tortoise import Tortoise
 
 from app.db import tortoise_config
 from app.services.contracts import expire_ended_contracts
+from app.services import queue
 from app.services.redis import arq_redis_settings
+from app.settings import get_settings
+from workers import pipeline
 
 log = logging.getLogger("workers")
 
@@ -24,6 +27,7 @@ async def shutdown(ctx: dict) -> None:
     tortoise_ctx = ctx.get("tortoise")
     if tortoise_ctx is not None:
         await tortoise_ctx.close_connections()
+    await queue.close_pool()
 
 
 async def expire_contracts(ctx: dict) -> int:
@@ -32,11 +36,28 @@ async def expire_contracts(ctx: dict) -> int:
     return changed
 
 
+EVERY_MINUTE = set(range(60))
+EVERY_5_MINUTES = set(range(0, 60, 5))
+
+
 class WorkerSettings:
-    functions = [expire_contracts]
-    cron_jobs = [cron(expire_contracts, hour={2}, minute={15}, unique=True, run_at_startup=True)]
+    functions = [
+        expire_contracts,
+        pipeline.process_event,
+        pipeline.relay_outbox,
+        pipeline.scan_stage_durations,
+        pipeline.deliver_outgoing_mail,
+    ]
+    cron_jobs = [
+        cron(expire_contracts, hour={2}, minute={15}, unique=True, run_at_startup=True),
+        # The outbox relay also runs at start-up: what Redis missed while it was down goes out first.
+        cron(pipeline.relay_outbox, minute=EVERY_MINUTE, second={30}, unique=True, run_at_startup=True),
+        cron(pipeline.scan_stage_durations, minute=EVERY_5_MINUTES, unique=True, run_at_startup=True),
+        cron(pipeline.deliver_outgoing_mail, minute=EVERY_MINUTE, second={45}, unique=True),
+    ]
     on_startup = startup
     on_shutdown = shutdown
-    job_timeout = 60
+    # Short and explicit: a job whose worker was killed is picked up again after timeout + 10 s.
+    job_timeout = get_settings().job_timeout_seconds
     max_tries = 5
     redis_settings = arq_redis_settings()

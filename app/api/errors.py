@@ -20,10 +20,15 @@ T = TypeVar("T")
 
 
 def camel(name: str | None) -> str | None:
+    """snake_case service field names as the API prints them; dotted paths segment by segment."""
     if name is None:
         return None
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+
+    def one(segment: str) -> str:
+        head, *rest = segment.split("_")
+        return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+    return ".".join(one(segment) for segment in name.split("."))
 
 
 def user_errors(exc: ValidationFailed) -> list[UserError]:

@@ -42,4 +42,7 @@ class Loaders:
                 visible=opportunity_filter(scope) if scope else None,
             )
         )
+        self.opportunity = DataLoader(
+            partial(batch.load_by_ids, m.Opportunity, visible=opportunity_filter(scope) if scope else None)
+        )
         self.pipeline_stages = DataLoader(partial(batch.load_children, m.PipelineStage, "pipeline_id", order_by=("order",)))

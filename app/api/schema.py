@@ -17,13 +17,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from app.api.mutations import CoreMutation
+from app.api.pipeline import PipelineMutation, PipelineQuery
 from app.api.queries import CoreQuery
 from app.settings import get_settings
 
 
 # Each feature module contributes its own root types; they are merged into one schema here.
-QUERY_ROOTS: tuple[type, ...] = (CoreQuery,)
-MUTATION_ROOTS: tuple[type, ...] = (CoreMutation,)
+QUERY_ROOTS: tuple[type, ...] = (CoreQuery, PipelineQuery)
+MUTATION_ROOTS: tuple[type, ...] = (CoreMutation, PipelineMutation)
 
 Query = merge_types("Query", QUERY_ROOTS)
 Mutation = merge_types("Mutation", MUTATION_ROOTS)

@@ -9,6 +9,9 @@ from typing import Optional
 import strawberry
 
 from app.api.context import CtxInfo
+from app.domain.enums import ActivityType as ActivityTypeEnum
+from app.domain.pipeline import is_stale as stale_rule
+from app.services.stages import to_spec
 from app.api.enums import (
     AccountSize,
     AccountStatus,
@@ -370,6 +373,17 @@ class Opportunity:
     async def stage_history(self, info: CtxInfo) -> list[StageTransition]:
         return await info.context.loaders.stage_history.load(self.id)
 
-    @strawberry.field
+    @strawberry.field(description="Whole days since the opportunity entered its current stage.")
     def days_in_stage(self) -> int:
         return (datetime.now(timezone.utc) - self.stage_entered_at).days
+
+    @strawberry.field(description="Too long in stage, or no activity for the stage's expected duration, "
+                                  "unless an activity is scheduled ahead.")
+    async def is_stale(self, info: CtxInfo) -> bool:
+        stage = await info.context.loaders.stage.load(self.stage_id)
+        activities = await info.context.loaders.opportunity_activities.load(self.id)
+        now = datetime.now(timezone.utc)
+        meaningful = [a for a in activities if a.type != ActivityTypeEnum.SYSTEM]
+        last_done = max((a.completed_at for a in meaningful if a.completed_at), default=None)
+        scheduled = any(a.scheduled_at and a.scheduled_at > now and a.completed_at is None for a in meaningful)
+        return stale_rule(to_spec(stage), self.stage_entered_at, last_done, scheduled, now)

@@ -44,6 +44,7 @@ def money_error(value: Decimal | None) -> str | None:
     if value is None:
         return None
     try:
+        value = Decimal(str(value)) if not isinstance(value, Decimal) else value
         if not value.is_finite():
             return "must be a finite amount"
         if value < 0:

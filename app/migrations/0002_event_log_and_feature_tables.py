@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ('dispatched_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'domain_events', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Written in the same transaction as the change it describes; its id is the subscription cursor.'},
+            options={'table': 'domain_events', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Written in the same transaction as the change it describes. Its id is the subscription cursor.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'outgoing_mail', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Every email the system sends; without SMTP configured it stays here, shown in the API.'},
+            options={'table': 'outgoing_mail', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Every email the system sends. Without SMTP configured it stays here, shown in the API.'},
             bases=['Model'],
         ),
         ops.CreateModel(

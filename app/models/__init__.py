@@ -5,6 +5,7 @@ from app.models.catalog import Product
 from app.models.competition import BattleCard, Competitor
 from app.models.events import (
     AccountHealthSnapshot,
+    AutomationRun,
     DomainEvent,
     ForecastSnapshot,
     OutgoingMail,
@@ -24,7 +25,7 @@ from app.models.users import User
 from app.models.work import Notification, Task
 
 __all__ = [
-    "AccountHealthSnapshot", "DomainEvent", "ForecastSnapshot", "OutgoingMail", "Webhook", "WebhookDelivery",
+    "AccountHealthSnapshot", "AutomationRun", "DomainEvent", "ForecastSnapshot", "OutgoingMail", "Webhook", "WebhookDelivery",
     "Account", "AccountTeamMember", "BattleCard", "Competitor", "Contact", "Contract",
     "CustomerInteraction", "InteractionParticipant", "Location", "Notification", "Opportunity",
     "OpportunityActivity", "OpportunityDocument", "OpportunityProduct", "Pipeline", "PipelineStage",

@@ -7,7 +7,7 @@ from app.models.base import created_at
 
 
 class DomainEvent(Model):
-    """Written in the same transaction as the change it describes; its id is the subscription cursor."""
+    """Written in the same transaction as the change it describes. Its id is the subscription cursor."""
 
     id = fields.BigIntField(primary_key=True)
     kind = fields.CharField(max_length=64, db_index=True)
@@ -30,7 +30,7 @@ class DomainEvent(Model):
 
 
 class OutgoingMail(Model):
-    """Every email the system sends; without SMTP configured it stays here, shown in the API."""
+    """Every email the system sends. Without SMTP configured it stays here, shown in the API."""
 
     id = fields.IntField(primary_key=True)
     to_address = fields.CharField(max_length=254)
@@ -107,3 +107,21 @@ class WebhookDelivery(Model):
     class Meta:
         table = "webhook_deliveries"
         unique_together = (("webhook", "event"),)
+
+
+class AutomationRun(Model):
+    """One row per automation effect, written in the same transaction as the effect: a job that
+    runs twice (arq is at-least-once) finds the row and does nothing the second time."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=200, unique=True)
+    opportunity_id = fields.IntField(null=True, db_index=True)
+    trigger = fields.CharField(max_length=32)
+    action = fields.CharField(max_length=32)
+    event_id = fields.BigIntField(null=True)
+    status = fields.CharField(max_length=16, default="done")
+    detail = fields.JSONField(default=dict)
+    created_at = created_at()
+
+    class Meta:
+        table = "automation_runs"

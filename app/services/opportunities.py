@@ -27,6 +27,7 @@ from app.models import (
 from app.queries.visibility import Scope, opportunity_filter
 from app.services.accounts import visible_account
 from app.services.common import Checks, assign, get_visible, require_assignable, strip_text
+from app.services.events import Outbox
 from app.services.pipelines import ensure_default_pipeline
 
 OPPORTUNITY_FIELDS = {
@@ -85,6 +86,7 @@ async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
     checks.raise_if_any()
     now = _now()
     probability = data.get("probability", stage.probability)
+    outbox = Outbox()
     async with in_transaction():
         opportunity = Opportunity(
             account_id=account.id, pipeline_id=pipeline.id, stage_id=stage.id, stage_entered_at=now,
@@ -98,6 +100,9 @@ async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
             by_id=scope.user_id, source=TransitionSource.API, amount_before=None,
             amount_after=opportunity.value, probability_before=None, probability_after=probability,
         )
+        await outbox.record("opportunity.created", opportunity=opportunity, actor_id=scope.user_id,
+                            payload={"stage": stage.key})
+    await outbox.publish()
     return opportunity
 
 
@@ -152,8 +157,22 @@ async def update_opportunity(scope: Scope, opportunity_id: int, data: dict, expe
     changes = {k: v for k, v in data.items() if k in OPPORTUNITY_FIELDS}
     if "probability" in data:
         changes.update(probability=data["probability"], probability_overridden=True)
-    await _bump_version(opportunity, expected_version, **changes)
+    previous = {k: getattr(opportunity, k) for k in changes}
+    outbox = Outbox()
+    async with in_transaction():
+        await _bump_version(opportunity, expected_version, **changes)
+        await outbox.record("opportunity.updated", opportunity=opportunity, actor_id=scope.user_id,
+                            payload={"changes": {k: {"from": _plain(previous[k]), "to": _plain(v)}
+                                                 for k, v in changes.items() if previous[k] != v}})
+    await outbox.publish()
     return opportunity
+
+
+def _plain(value):
+    """JSON-safe form of a field value for event payloads."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return getattr(value, "value", None) or str(value)
 
 
 async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
@@ -165,9 +184,13 @@ async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
 # Products on an opportunity -----------------------------------------------------------
 
 
-async def _recompute_value(opportunity: Opportunity) -> None:
+async def _recompute_value(opportunity: Opportunity, outbox: Outbox, actor_id: int) -> None:
+    """Inside the caller's transaction: the value follows the lines, and the change is an event."""
     totals = await OpportunityProduct.filter(opportunity_id=opportunity.id).values_list("total_price", flat=True)
+    previous = opportunity.value
     await _bump_version(opportunity, None, value=products_value(totals))
+    await outbox.record("opportunity.products_changed", opportunity=opportunity, actor_id=actor_id,
+                        payload={"changes": {"value": {"from": str(previous), "to": str(opportunity.value)}}})
 
 
 def _check_line(checks: Checks, quantity: Decimal | None, unit_price: Decimal | None, discount: Decimal | None) -> None:
@@ -188,13 +211,15 @@ async def add_opportunity_product(scope: Scope, data: dict) -> OpportunityProduc
     checks.raise_if_any()
     unit_price = data.get("unit_price") if data.get("unit_price") is not None else product.unit_price
     discount = data.get("discount") if data.get("discount") is not None else Decimal(0)
+    outbox = Outbox()
     async with in_transaction():
         line = await OpportunityProduct.create(
             opportunity_id=opportunity.id, product_id=product.id, quantity=data["quantity"],
             unit_price=unit_price, discount=discount,
             total_price=line_total(data["quantity"], unit_price, discount),
         )
-        await _recompute_value(opportunity)
+        await _recompute_value(opportunity, outbox, scope.user_id)
+    await outbox.publish()
     return line
 
 
@@ -215,17 +240,21 @@ async def update_opportunity_product(scope: Scope, line_id: int, data: dict) -> 
     checks.raise_if_any()
     assign(line, data, {"quantity", "unit_price", "discount"})
     line.total_price = line_total(line.quantity, line.unit_price, line.discount)
+    outbox = Outbox()
     async with in_transaction():
         await line.save()
-        await _recompute_value(opportunity)
+        await _recompute_value(opportunity, outbox, scope.user_id)
+    await outbox.publish()
     return line
 
 
 async def remove_opportunity_product(scope: Scope, line_id: int) -> int:
     line, opportunity = await _visible_line(scope, line_id)
+    outbox = Outbox()
     async with in_transaction():
         await line.delete()
-        await _recompute_value(opportunity)
+        await _recompute_value(opportunity, outbox, scope.user_id)
+    await outbox.publish()
     return line_id
 
 
@@ -247,7 +276,15 @@ async def _save_activity(activity: OpportunityActivity, data: dict, *, creating:
         checks.add("completed_at", "cannot be in the future", ErrorCode.OUT_OF_RANGE)
     checks.raise_if_any()
     assign(activity, data, ACTIVITY_FIELDS)
-    await activity.save()
+    opportunity = await Opportunity.get(id=activity.opportunity_id)
+    outbox = Outbox()
+    async with in_transaction():
+        await activity.save()
+        await outbox.record("opportunity.activity_added" if creating else "opportunity.activity_updated",
+                            opportunity=opportunity, actor_id=activity.created_by_id,
+                            payload={"activity_id": activity.id, "type": getattr(activity.type, "value", activity.type),
+                                     "completed": activity.completed_at is not None})
+    await outbox.publish()
     return activity
 
 

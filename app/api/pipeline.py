@@ -1,0 +1,262 @@
+"""GraphQL for the pipeline engine: stage configuration, stage moves, readiness, tasks, notifications."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Optional
+
+import strawberry
+from strawberry import UNSET
+from strawberry.scalars import JSON
+
+from app import models as m
+from app.api.context import CtxInfo
+from app.api.enums import ForecastCategory, SortDirection
+from app.api.errors import input_data, parse_id, payload_type, require_scope, run_mutation, top_level_error, user_errors
+from app.api.queries import _page
+from app.api.relay import Connection
+from app.api.types import Opportunity, Pipeline, PipelineStage, User, UserError
+from app.domain.enums import Role, TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
+from app.domain.errors import ValidationFailed
+from app.services import pipeline_engine, pipelines, work
+from app.services.work import task_filter
+
+TaskPriority = strawberry.enum(TaskPriorityEnum)
+TaskStatus = strawberry.enum(TaskStatusEnum)
+ID = strawberry.ID
+
+
+@strawberry.type(description="A requirement the opportunity does not meet yet for the move.")
+class UnmetRequirement:
+    stage: str
+    kind: str
+    field: Optional[str]
+    activity_types: list[str]
+    needed: str
+
+
+def _unmet(items) -> list[UnmetRequirement]:
+    return [UnmetRequirement(stage=u.stage, kind=u.kind, field=u.field, activity_types=list(u.activity_types),
+                             needed=u.needed) for u in items]
+
+
+@strawberry.type
+class StageReadiness:
+    stage: str
+    ready: bool
+    unmet_requirements: list[UnmetRequirement]
+
+
+@strawberry.type
+class AdvanceOpportunityPayload:
+    opportunity: Optional[Opportunity] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+    unmet_requirements: list[UnmetRequirement] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="Fields a stage move may set at the same time (e.g. the lost reason).")
+class AdvanceDataInput:
+    lost_reason: Optional[str] = UNSET
+    budget: Optional[Decimal] = UNSET
+    next_step: Optional[str] = UNSET
+    description: Optional[str] = UNSET
+    expected_close_date: Optional[date] = UNSET
+    probability: Optional[int] = UNSET
+    contact_id: Optional[ID] = UNSET
+
+
+@strawberry.input
+class AdvanceOpportunityInput:
+    id: ID
+    stage: str
+    data: Optional[AdvanceDataInput] = None
+    expected_version: Optional[int] = None
+    dry_run: bool = False
+    reopen: bool = strawberry.field(default=False, description="Required to move a closed opportunity (owner's manager or admin).")
+
+
+@strawberry.input
+class PipelineStageInput:
+    name: Optional[str] = UNSET
+    order: Optional[int] = UNSET
+    probability: Optional[int] = UNSET
+    expected_duration_days: Optional[int] = UNSET
+    forecast_category: Optional[ForecastCategory] = UNSET
+    requirements: Optional[JSON] = UNSET
+    automations: Optional[JSON] = UNSET
+
+
+@strawberry.input
+class NewPipelineStageInput(PipelineStageInput):
+    key: str = ""
+
+
+@strawberry.type
+class Task:
+    id: ID
+    title: str
+    description: str
+    due_date: Optional[datetime]
+    priority: TaskPriority
+    status: TaskStatus
+    completed_at: Optional[datetime]
+    created_at: datetime
+
+    @strawberry.field
+    async def assignee(self, info: CtxInfo) -> User:
+        return await info.context.loaders.user.load(self.assignee_id)
+
+    @strawberry.field
+    async def opportunity(self, info: CtxInfo) -> Optional[Opportunity]:
+        if not self.opportunity_id:
+            return None
+        return await info.context.loaders.opportunity.load(self.opportunity_id)
+
+
+@strawberry.type
+class Notification:
+    id: ID
+    kind: str
+    title: str
+    message: str
+    payload: JSON
+    read_at: Optional[datetime]
+    created_at: datetime
+
+
+@strawberry.type
+class OutgoingMail:
+    id: ID
+    to_address: str
+    subject: str
+    body: str
+    status: str
+    error: Optional[str]
+    has_invite: bool = strawberry.field(resolver=lambda root: bool(root.ics))
+    sent_at: Optional[datetime]
+    created_at: datetime
+
+
+@strawberry.input
+class TaskFilter:
+    status: Optional[list[TaskStatus]] = None
+    assignee_id: Optional[ID] = None
+    opportunity_id: Optional[ID] = None
+    due_before: Optional[datetime] = None
+
+
+PipelineStagePayload = payload_type("PipelineStagePayload", "stage", PipelineStage)
+PipelinePayload = payload_type("PipelinePayload", "pipeline", Pipeline)
+TaskPayload = payload_type("TaskPayload", "task", Task)
+NotificationPayload = payload_type("NotificationPayload", "notification", Notification)
+DeleteStagePayload = payload_type("DeletePipelineStagePayload", "deleted_id", ID)
+
+
+def _bad_input(exc: ValidationFailed):
+    error = exc.errors[0]
+    return top_level_error(f"{error.field}: {error.message}", "BAD_USER_INPUT")
+
+
+@strawberry.type
+class PipelineQuery:
+    @strawberry.field(description="Stages of a pipeline (default: the default pipeline), in order.")
+    async def pipeline_stages(self, info: CtxInfo, pipeline_id: Optional[ID] = None) -> list[PipelineStage]:
+        require_scope(info)
+        if pipeline_id is None:
+            pipeline = await pipelines.default_pipeline()
+            pid = pipeline.id
+        else:
+            try:
+                pid = parse_id(pipeline_id, "pipeline_id")
+            except ValidationFailed:
+                return []
+        return await m.PipelineStage.filter(pipeline_id=pid).order_by("order", "id")
+
+    @strawberry.field(description="What the opportunity still needs to enter the stage; moves nothing.")
+    async def stage_readiness(self, info: CtxInfo, opportunity_id: ID, stage: str) -> StageReadiness:
+        scope = require_scope(info)
+        try:
+            unmet = await pipeline_engine.stage_readiness(scope, parse_id(opportunity_id, "opportunity_id"), stage)
+        except ValidationFailed as exc:
+            raise _bad_input(exc) from None
+        return StageReadiness(stage=stage, ready=not unmet, unmet_requirements=_unmet(unmet))
+
+    @strawberry.field
+    async def tasks(self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
+                    filter: Optional[TaskFilter] = None) -> Connection[Task]:
+        scope = require_scope(info)
+        qs = m.Task.filter(task_filter(scope))
+        if filter:
+            try:
+                if filter.status:
+                    qs = qs.filter(status__in=filter.status)
+                if filter.assignee_id:
+                    qs = qs.filter(assignee_id=parse_id(filter.assignee_id, "assignee_id"))
+                if filter.opportunity_id:
+                    qs = qs.filter(opportunity_id=parse_id(filter.opportunity_id, "opportunity_id"))
+            except ValidationFailed as exc:
+                raise _bad_input(exc) from None
+            if filter.due_before:
+                qs = qs.filter(due_date__lt=filter.due_before)
+        return await _page(qs, first, after, "id", SortDirection.DESC)
+
+    @strawberry.field(description="The caller's own notifications, newest first.")
+    async def notifications(self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
+                            unread_only: bool = False) -> Connection[Notification]:
+        scope = require_scope(info)
+        qs = m.Notification.filter(user_id=scope.user_id)
+        if unread_only:
+            qs = qs.filter(read_at__isnull=True)
+        return await _page(qs, first, after, "id", SortDirection.DESC)
+
+    @strawberry.field(description="Mail the system sent or stored (admins only).")
+    async def outgoing_mail(self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None) -> Connection[OutgoingMail]:
+        scope = require_scope(info)
+        if scope.role is not Role.ADMIN:
+            raise top_level_error("only admins can read outgoing mail", "FORBIDDEN")
+        return await _page(m.OutgoingMail.all(), first, after, "id", SortDirection.DESC)
+
+
+@strawberry.type
+class PipelineMutation:
+    @strawberry.mutation(description="Move an opportunity to another stage through the stage gates.")
+    async def advance_opportunity(self, info: CtxInfo, input: AdvanceOpportunityInput) -> AdvanceOpportunityPayload:
+        scope = require_scope(info)
+        try:
+            data = input_data(input.data) if input.data else {}
+            result = await pipeline_engine.advance_opportunity(
+                scope, parse_id(input.id, "id"), input.stage, data,
+                expected_version=input.expected_version, dry_run=input.dry_run, reopen=input.reopen,
+            )
+        except ValidationFailed as exc:
+            return AdvanceOpportunityPayload(errors=user_errors(exc))
+        return AdvanceOpportunityPayload(opportunity=result.opportunity, unmet_requirements=_unmet(result.unmet))
+
+    @strawberry.mutation(description="Admins: change a stage's name, order, probability, requirements or automations.")
+    async def update_pipeline_stage(self, info: CtxInfo, id: ID, input: PipelineStageInput) -> PipelineStagePayload:
+        return await run_mutation(info, PipelineStagePayload, "stage",
+                                  lambda s: pipelines.update_stage(s, parse_id(id, "id"), input_data(input)))
+
+    @strawberry.mutation
+    async def create_pipeline(self, info: CtxInfo, name: str) -> PipelinePayload:
+        return await run_mutation(info, PipelinePayload, "pipeline", lambda s: pipelines.create_pipeline(s, name))
+
+    @strawberry.mutation
+    async def add_pipeline_stage(self, info: CtxInfo, pipeline_id: ID, input: NewPipelineStageInput) -> PipelineStagePayload:
+        return await run_mutation(info, PipelineStagePayload, "stage", lambda s: pipelines.add_stage(
+            s, parse_id(pipeline_id, "pipeline_id"), input_data(input)))
+
+    @strawberry.mutation
+    async def delete_pipeline_stage(self, info: CtxInfo, id: ID) -> DeleteStagePayload:
+        return await run_mutation(info, DeleteStagePayload, "deleted_id",
+                                  lambda s: pipelines.delete_stage(s, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def complete_task(self, info: CtxInfo, id: ID) -> TaskPayload:
+        return await run_mutation(info, TaskPayload, "task", lambda s: work.complete_task(s, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def mark_notification_read(self, info: CtxInfo, id: ID) -> NotificationPayload:
+        return await run_mutation(info, NotificationPayload, "notification",
+                                  lambda s: work.mark_notification_read(s, parse_id(id, "id")))

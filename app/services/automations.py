@@ -1,0 +1,285 @@
+"""Stage automations: what the system does on its own when an opportunity enters a stage, stays too
+long in it, or meets the next stage's requirements.
+
+Every effect runs in one transaction with an AutomationRun row keyed by (trigger occurrence,
+automation): a job that runs twice, or a worker killed and retried, produces each effect once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta, timezone
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.domain.enums import ActivityType, StageKind, TaskPriority
+from app.domain.invites import meeting_invite
+from app.domain.pipeline import (
+    MAX_AUTOMATION_CHAIN_DEPTH,
+    StageSpec,
+    duration_threshold_days,
+    next_open_stage,
+    requirement_unmet,
+)
+from app.domain.relative_dates import resolve
+from app.models import (
+    Account,
+    AutomationRun,
+    Contact,
+    DomainEvent,
+    Notification,
+    Opportunity,
+    OpportunityActivity,
+    OutgoingMail,
+    PipelineStage,
+    Task,
+    User,
+)
+from app.services import mail
+from app.services.events import Outbox
+from app.services.stages import by_id, gate_facts, stage_specs, to_spec
+
+log = logging.getLogger(__name__)
+
+# Events after which "the next stage's requirements are met" is evaluated.
+REQUIREMENT_EVENTS = {
+    "opportunity.stage_changed", "opportunity.updated", "opportunity.activity_added", "opportunity.activity_updated",
+    "opportunity.products_changed",
+}
+
+
+class ConcurrentChange(RuntimeError):
+    """Rolled back; the job is retried and finds the opportunity's new version."""
+
+
+class _Template(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+async def _template_values(opportunity: Opportunity, stage: StageSpec, owner: User) -> _Template:
+    account = await Account.get(id=opportunity.account_id)
+    return _Template(opportunity=opportunity.name, account=account.name, stage=stage.name, owner=owner.name,
+                     value=str(opportunity.value), expected_close_date=str(opportunity.expected_close_date))
+
+
+def _render(text: Any, values: _Template) -> str:
+    return str(text).format_map(values)
+
+
+def stage_entry_key(opportunity: Opportunity) -> str:
+    """Identifies one stay in a stage: a re-entry later is a new occurrence."""
+    return f"{opportunity.id}:{opportunity.stage_id}:{int(opportunity.stage_entered_at.timestamp() * 1_000_000)}"
+
+
+async def process_event(event_id: int) -> None:
+    event = await DomainEvent.get_or_none(id=event_id)
+    if event is None or event.opportunity_id is None:
+        return
+    opportunity = await Opportunity.get_or_none(id=event.opportunity_id)
+    if opportunity is None:
+        return
+    stages = await stage_specs(opportunity.pipeline_id)
+    stage = by_id(stages, opportunity.stage_id)
+    if event.kind == "opportunity.stage_changed" and event.payload.get("to") == stage.key:
+        for index, automation in enumerate(stage.automations):
+            if automation.get("trigger") == "stage_entered":
+                await run_automation(opportunity, stage, index, automation,
+                                     key=f"entered:{event.id}:{index}", event=event)
+    if event.kind in REQUIREMENT_EVENTS:
+        await check_requirements_met(opportunity, stages, event)
+
+
+async def check_requirements_met(opportunity: Opportunity, stages: list[StageSpec], event: DomainEvent | None) -> None:
+    stage = by_id(stages, opportunity.stage_id)
+    autos = [(i, a) for i, a in enumerate(stage.automations) if a.get("trigger") == "stage_requirements_met"]
+    following = next_open_stage(stages, stage)
+    if not autos or following is None:
+        return
+    facts = await gate_facts(opportunity)
+    if any(requirement_unmet(following, req, facts) for req in following.requirements):
+        return
+    for index, automation in autos:
+        await run_automation(opportunity, stage, index, automation,
+                             key=f"reqmet:{stage_entry_key(opportunity)}:{index}", event=event)
+
+
+async def scan_stage_durations(now: datetime | None = None) -> int:
+    """Cron: fire `stage_duration_exceeded` once per opportunity per stage entry."""
+    now = now or datetime.now(timezone.utc)
+    fired = 0
+    for stage_row in await PipelineStage.filter(kind=StageKind.OPEN):
+        stage = to_spec(stage_row)
+        for index, automation in enumerate(stage.automations):
+            if automation.get("trigger") != "stage_duration_exceeded":
+                continue
+            threshold = duration_threshold_days(stage, automation)
+            if threshold <= 0:
+                continue
+            overdue = await Opportunity.filter(stage_id=stage.id, stage_entered_at__lte=now - timedelta(days=threshold))
+            keys = {f"duration:{stage_entry_key(o)}:{index}": o for o in overdue}
+            done = set(await AutomationRun.filter(key__in=list(keys)).values_list("key", flat=True)) if keys else set()
+            for key, opportunity in keys.items():
+                if key not in done and await run_automation(opportunity, stage, index, automation, key=key, event=None):
+                    fired += 1
+    return fired
+
+
+async def run_automation(opportunity: Opportunity, stage: StageSpec, index: int, automation: dict, *,
+                         key: str, event: DomainEvent | None) -> bool:
+    """Run one automation once for `key`; returns True when this call produced its effect."""
+    existing = await AutomationRun.get_or_none(key=key)
+    if existing is not None:
+        await _finish(existing.detail)  # e.g. a worker killed between the commit and the SMTP send
+        return False
+    action, trigger = automation["action"], automation["trigger"]
+    run_fields = dict(key=key, opportunity_id=opportunity.id, trigger=trigger, action=action,
+                      event_id=event.id if event else None)
+    if event is not None and event.chain_depth >= MAX_AUTOMATION_CHAIN_DEPTH:
+        log.warning("automation loop guard: chain of %d events stopped at %s (event %s)",
+                    event.chain_depth, key, event.id)
+        try:
+            await AutomationRun.create(status="loop_stopped", detail={"chain_depth": event.chain_depth}, **run_fields)
+        except IntegrityError:
+            pass
+        return False
+    outbox = Outbox(caused_by=event)
+    try:
+        async with in_transaction():
+            run = await AutomationRun.create(**run_fields)
+            detail = await ACTIONS[action](opportunity, stage, automation.get("parameters", {}), key, outbox)
+            if detail:
+                run.detail = detail
+                run.status = detail.pop("status", "done")
+                await run.save(update_fields=["detail", "status"])
+    except IntegrityError:
+        return False  # a concurrent run of the same job got there first
+    await outbox.publish()
+    await _finish(run.detail)
+    return True
+
+
+async def _finish(detail: dict) -> None:
+    """Work outside the transaction: sending the stored mail (a failure makes the job retry)."""
+    if detail.get("mail_id"):
+        await mail.deliver(detail["mail_id"])
+
+
+# Actions ------------------------------------------------------------------------------
+
+
+async def _owner(opportunity: Opportunity) -> User:
+    return await User.get(id=opportunity.assigned_to_id)
+
+
+async def create_task(opportunity, stage, params, key, outbox) -> dict:
+    owner = await _owner(opportunity)
+    values = await _template_values(opportunity, stage, owner)
+    now = datetime.now(timezone.utc)
+    assignee_id = owner.id
+    if params.get("assignee") == "manager" and owner.manager_id:
+        assignee_id = owner.manager_id
+    task = await Task.create(
+        title=_render(params["title"], values), description=_render(params.get("description", ""), values),
+        due_date=resolve(params["dueDate"], now, owner.timezone) if params.get("dueDate") else None,
+        priority=TaskPriority(params.get("priority", "medium")), assignee_id=assignee_id,
+        opportunity_id=opportunity.id, account_id=opportunity.account_id, source_key=key,
+    )
+    await outbox.record("task.created", opportunity=opportunity, owner_id=assignee_id,
+                        payload={"task_id": task.id, "title": task.title})
+    return {"task_id": task.id}
+
+
+async def _recipient(opportunity: Opportunity, owner: User, who: str) -> str | None:
+    if who == "owner":
+        return owner.email
+    if who == "manager":
+        manager = await User.get_or_none(id=owner.manager_id) if owner.manager_id else None
+        return manager.email if manager else None
+    contact = await Contact.get_or_none(id=opportunity.contact_id) if opportunity.contact_id else None
+    return contact.email if contact and contact.email else None
+
+
+async def send_email(opportunity, stage, params, key, outbox) -> dict:
+    owner = await _owner(opportunity)
+    values = await _template_values(opportunity, stage, owner)
+    to = await _recipient(opportunity, owner, params.get("to", "contact"))
+    if to is None:
+        return {"status": "skipped", "reason": f"no {params.get('to', 'contact')} email address"}
+    record = await OutgoingMail.create(to_address=to, subject=_render(params["subject"], values),
+                                       body=_render(params["body"], values), source_key=key,
+                                       opportunity_id=opportunity.id)
+    return {"mail_id": record.id}
+
+
+async def schedule_meeting(opportunity, stage, params, key, outbox) -> dict:
+    owner = await _owner(opportunity)
+    values = await _template_values(opportunity, stage, owner)
+    now = datetime.now(timezone.utc)
+    hour, minute = (int(p) for p in str(params.get("time", "10:00")).split(":"))
+    start = resolve(params["when"], now, owner.timezone, at=time(hour, minute))
+    duration = int(params.get("durationMinutes", 30))
+    subject = _render(params.get("subject", "Meeting: {opportunity}"), values)
+    description = _render(params.get("description", ""), values)
+    activity = await OpportunityActivity.create(
+        opportunity_id=opportunity.id, type=ActivityType.MEETING, subject=subject, description=description,
+        scheduled_at=start,
+    )
+    detail: dict[str, Any] = {"activity_id": activity.id, "starts_at": start.isoformat()}
+    attendee = await _recipient(opportunity, owner, "contact")
+    if attendee:
+        ics = meeting_invite(uid=f"{key}@kitchenpantry.crm", summary=subject, description=description, start=start,
+                             duration_minutes=duration, organizer_email=owner.email, attendee_email=attendee, now=now)
+        invite = await OutgoingMail.create(
+            to_address=attendee, subject=f"Invitation: {subject}", ics=ics, source_key=f"{key}:invite",
+            body=f"{owner.name} invites you to \"{subject}\" on {start.isoformat()} (UTC).\n\n{description}",
+            opportunity_id=opportunity.id,
+        )
+        detail["mail_id"] = invite.id
+    await outbox.record("opportunity.activity_added", opportunity=opportunity,
+                        payload={"activity_id": activity.id, "type": "meeting", "scheduled": True})
+    return detail
+
+
+async def update_field(opportunity, stage, params, key, outbox) -> dict:
+    field, value = params["field"], params["value"]
+    if field == "expected_close_date":
+        owner = await _owner(opportunity)
+        value = resolve(value, datetime.now(timezone.utc), owner.timezone).date()
+    current = await Opportunity.get(id=opportunity.id)
+    previous = getattr(current, field)
+    updated = await Opportunity.filter(id=current.id, version=current.version).update(
+        **{field: value}, version=current.version + 1, updated_at=datetime.now(timezone.utc))
+    if not updated:
+        raise ConcurrentChange("the opportunity changed while the automation ran")
+    setattr(opportunity, field, value)
+    opportunity.version = current.version + 1
+    await outbox.record("opportunity.updated", opportunity=opportunity,
+                        payload={"changes": {field: {"from": str(previous), "to": str(value)}}, "source": "automation"})
+    return {"field": field, "value": str(value)}
+
+
+async def notify_manager(opportunity, stage, params, key, outbox) -> dict:
+    owner = await _owner(opportunity)
+    values = await _template_values(opportunity, stage, owner)
+    # Without a manager the owner is told instead: the alert must reach somebody.
+    recipient_id = owner.manager_id or owner.id
+    notification = await Notification.create(
+        user_id=recipient_id, kind=f"automation.{stage.key}",
+        title=_render(params.get("title", "{opportunity}: {stage}"), values),
+        message=_render(params["message"], values),
+        payload={"opportunity_id": opportunity.id, "stage": stage.key}, source_key=key,
+    )
+    await outbox.record("notification.created", opportunity=opportunity, owner_id=recipient_id,
+                        payload={"notification_id": notification.id})
+    return {"notification_id": notification.id, "user_id": recipient_id}
+
+
+ACTIONS = {
+    "create_task": create_task,
+    "send_email": send_email,
+    "schedule_meeting": schedule_meeting,
+    "update_field": update_field,
+    "notify_manager": notify_manager,
+}

@@ -1,0 +1,37 @@
+"""Pipeline jobs: domain events from the outbox, the outbox relay, stage-duration scans, mail."""
+
+from __future__ import annotations
+
+import logging
+
+from arq import Retry
+
+from app.services import automations, events, mail
+
+log = logging.getLogger("workers.pipeline")
+
+
+def _retry(ctx: dict, exc: Exception) -> Retry:
+    """arq retries only Retry: turn a failure into one with exponential backoff (5 s, 10 s, 20 s, …)."""
+    delay = min(5 * 2 ** (ctx.get("job_try", 1) - 1), 300)
+    log.warning("job %s failed on try %s (%s); retrying in %ss", ctx.get("job_id"), ctx.get("job_try"), exc, delay)
+    return Retry(defer=delay)
+
+
+async def process_event(ctx: dict, event_id: int) -> None:
+    try:
+        await automations.process_event(event_id)
+    except Exception as exc:
+        raise _retry(ctx, exc) from exc
+
+
+async def relay_outbox(ctx: dict) -> int:
+    return await events.relay_undispatched()
+
+
+async def scan_stage_durations(ctx: dict) -> int:
+    return await automations.scan_stage_durations()
+
+
+async def deliver_outgoing_mail(ctx: dict) -> int:
+    return await mail.deliver_pending(older_than_seconds=60)
