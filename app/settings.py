@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(None, description="smtp://user:pass@host:port (smtps:// for TLS); unset = store only")
     mail_from: str = "Kitchen Pantry CRM <crm@kitchenpantry.example>"
     job_timeout_seconds: int = 30
+    events_channel: str = Field("crm:events", description="Redis pub/sub channel of the domain events")
+    ws_connection_init_timeout_seconds: float = 10.0
+    ws_max_subscriptions_per_connection: int = 20
+    # Webhook targets on loopback, link-local or private networks are refused unless this is set.
+    webhook_allow_private_networks: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_first_retry_seconds: float = 30.0
 
     @property
     def is_development(self) -> bool:

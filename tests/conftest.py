@@ -32,6 +32,8 @@ TEST_REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL") or _claim_redis_db()
 os.environ.setdefault("ENVIRONMENT", "test")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hs256")
 os.environ["REDIS_URL"] = TEST_REDIS_URL
+# Pub/sub channels span Redis databases: a channel of this run's own.
+os.environ["EVENTS_CHANNEL"] = f"crm:events:test:{TEST_REDIS_URL.rsplit('/', 1)[-1]}"
 
 import tempfile
 import uuid

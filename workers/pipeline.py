@@ -1,4 +1,4 @@
-"""Pipeline jobs: domain events from the outbox, the outbox relay, stage-duration scans, mail."""
+"""Pipeline jobs: domain events from the outbox, the outbox relay, stage-duration scans, mail, webhooks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 from arq import Retry
 
-from app.services import automations, events, mail
+from app.services import automations, events, mail, webhooks
 
 log = logging.getLogger("workers.pipeline")
 
@@ -21,6 +21,7 @@ def _retry(ctx: dict, exc: Exception) -> Retry:
 async def process_event(ctx: dict, event_id: int) -> None:
     try:
         await automations.process_event(event_id)
+        await webhooks.fan_out(event_id)
     except Exception as exc:
         raise _retry(ctx, exc) from exc
 
@@ -35,3 +36,12 @@ async def scan_stage_durations(ctx: dict) -> int:
 
 async def deliver_outgoing_mail(ctx: dict) -> int:
     return await mail.deliver_pending(older_than_seconds=60)
+
+
+async def deliver_webhook(ctx: dict, delivery_id: int) -> str:
+    # Failures are recorded and rescheduled by the service itself (24 h of backoff), not by arq.
+    return await webhooks.deliver(delivery_id)
+
+
+async def sweep_webhook_deliveries(ctx: dict) -> int:
+    return await webhooks.sweep_due()

@@ -9,7 +9,7 @@ from tortoise import Tortoise
 
 from app.db import tortoise_config
 from app.services.contracts import expire_ended_contracts
-from app.services import queue
+from app.services import queue, realtime
 from app.services.redis import arq_redis_settings
 from app.settings import get_settings
 from workers import pipeline
@@ -28,6 +28,7 @@ async def shutdown(ctx: dict) -> None:
     if tortoise_ctx is not None:
         await tortoise_ctx.close_connections()
     await queue.close_pool()
+    await realtime.close_publisher()
 
 
 async def expire_contracts(ctx: dict) -> int:
@@ -47,6 +48,8 @@ class WorkerSettings:
         pipeline.relay_outbox,
         pipeline.scan_stage_durations,
         pipeline.deliver_outgoing_mail,
+        pipeline.deliver_webhook,
+        pipeline.sweep_webhook_deliveries,
     ]
     cron_jobs = [
         cron(expire_contracts, hour={2}, minute={15}, unique=True, run_at_startup=True),
@@ -54,6 +57,7 @@ class WorkerSettings:
         cron(pipeline.relay_outbox, minute=EVERY_MINUTE, second={30}, unique=True, run_at_startup=True),
         cron(pipeline.scan_stage_durations, minute=EVERY_5_MINUTES, unique=True, run_at_startup=True),
         cron(pipeline.deliver_outgoing_mail, minute=EVERY_MINUTE, second={45}, unique=True),
+        cron(pipeline.sweep_webhook_deliveries, minute=EVERY_MINUTE, second={5}, unique=True),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,14 +12,17 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise, connections
 
-from app.api.context import build_context
+from app.api.context import Context, authenticate, build_context
 from app.api.schema import build_schema
 from app.db import tortoise_config
 from app.settings import get_settings
+from app.services import queue, realtime
 from app.services.redis import ping_redis
 
 log = logging.getLogger(__name__)
@@ -26,7 +30,17 @@ log = logging.getLogger(__name__)
 
 class CRMGraphQL(GraphQL):
     async def get_context(self, request: Any, response: Any = None) -> Any:
+        if isinstance(request, WebSocket):
+            return Context(request=request, response=response)  # authenticated in on_ws_connect
         return await build_context(request, response, request.headers.get("authorization"))
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """graphql-transport-ws: the token comes in connection_init; without a valid one, 4403."""
+        params = context.connection_params or {}
+        token = params.get("authorization") or params.get("Authorization")
+        await authenticate(context, token if isinstance(token, str) else None)
+        if context.scope is None:
+            raise ConnectionRejectionError({"reason": context.auth_error or "authentication required"})
 
 
 async def healthz(_: Request) -> JSONResponse:
@@ -52,6 +66,8 @@ def create_app(*, manage_database: bool = True) -> Starlette:
         graphql_ide="graphiql" if settings.is_development else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         allowed_origins=tuple(settings.allowed_origins),
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+        max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
     )
 
     @asynccontextmanager
@@ -61,6 +77,8 @@ def create_app(*, manage_database: bool = True) -> Starlette:
         try:
             yield
         finally:
+            await queue.close_pool()
+            await realtime.close_publisher()
             if manage_database:
                 await Tortoise.close_connections()
 

@@ -21,6 +21,8 @@ class Context:
     user: User | None = None
     scope: Scope | None = None
     auth_error: str | None = None
+    # graphql-transport-ws: the connection_init payload, e.g. {"authorization": "Bearer …"}.
+    connection_params: dict | None = None
     loaders: Loaders = field(default_factory=lambda: Loaders(None))
 
     def require_scope(self) -> Scope:
@@ -29,8 +31,7 @@ class Context:
         return self.scope
 
 
-async def build_context(request: Any, response: Any, authorization: str | None) -> Context:
-    ctx = Context(request=request, response=response)
+async def authenticate(ctx: Context, authorization: str | None) -> None:
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -42,6 +43,11 @@ async def build_context(request: Any, response: Any, authorization: str | None) 
             except NotAuthenticated as exc:
                 ctx.auth_error = str(exc)
     ctx.loaders = Loaders(ctx.scope)
+
+
+async def build_context(request: Any, response: Any, authorization: str | None) -> Context:
+    ctx = Context(request=request, response=response)
+    await authenticate(ctx, authorization)
     return ctx
 
 

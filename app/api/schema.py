@@ -19,15 +19,19 @@ from strawberry.tools import merge_types
 from app.api.mutations import CoreMutation
 from app.api.pipeline import PipelineMutation, PipelineQuery
 from app.api.queries import CoreQuery
+from app.api.realtime import RealtimeSubscription, WebhookMutation, WebhookQuery
 from app.settings import get_settings
 
 
 # Each feature module contributes its own root types; they are merged into one schema here.
-QUERY_ROOTS: tuple[type, ...] = (CoreQuery, PipelineQuery)
-MUTATION_ROOTS: tuple[type, ...] = (CoreMutation, PipelineMutation)
+QUERY_ROOTS: tuple[type, ...] = (CoreQuery, PipelineQuery, WebhookQuery)
+MUTATION_ROOTS: tuple[type, ...] = (CoreMutation, PipelineMutation, WebhookMutation)
+
+SUBSCRIPTION_ROOTS: tuple[type, ...] = (RealtimeSubscription,)
 
 Query = merge_types("Query", QUERY_ROOTS)
 Mutation = merge_types("Mutation", MUTATION_ROOTS)
+Subscription = merge_types("Subscription", SUBSCRIPTION_ROOTS)
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -42,6 +46,7 @@ def build_schema(*, development: bool | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=not development),
         extensions=[
             QueryDepthLimiter(max_depth=settings.max_query_depth),

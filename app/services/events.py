@@ -51,8 +51,12 @@ class Outbox:
 
 
 async def dispatch(event_id: int) -> bool:
+    """Hand the event to the worker (a job) and to live subscribers (pub/sub)."""
+    from app.services import realtime
+
     if await queue.enqueue(PROCESS_EVENT_JOB, event_id, job_id=event_job_id(event_id)):
         await DomainEvent.filter(id=event_id, dispatched_at__isnull=True).update(dispatched_at=datetime.now(timezone.utc))
+        await realtime.publish([event_id])
         return True
     return False
 

@@ -1,0 +1,290 @@
+"""GraphQL subscriptions (graphql-transport-ws) and webhook management for integrators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import AsyncGenerator, Optional
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app import models as m
+from app.api.context import CtxInfo
+from app.api.enums import SortDirection
+from app.api.errors import parse_id, payload_type, require_scope, run_mutation, top_level_error
+from app.api.loaders import Loaders
+from app.api.pipeline import Notification, Task
+from app.api.queries import _page
+from app.api.relay import Connection
+from app.api.types import Opportunity, User, UserError
+from app.domain.errors import ValidationFailed
+from app.models import DomainEvent
+from app.queries.visibility import Scope
+from app.services import realtime, webhooks
+
+ID = strawberry.ID
+OPPORTUNITY_EVENT_KINDS = ["opportunity.created", "opportunity.updated", "opportunity.products_changed",
+                           "opportunity.stage_changed"]
+
+
+@strawberry.enum
+class OpportunityEventKind(Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    STAGE_CHANGED = "stage_changed"
+    CLOSED_WON = "closed_won"
+    CLOSED_LOST = "closed_lost"
+
+
+def opportunity_event_kind(event: DomainEvent) -> OpportunityEventKind:
+    if event.kind == "opportunity.created":
+        return OpportunityEventKind.CREATED
+    if event.kind == "opportunity.stage_changed":
+        if event.payload.get("won"):
+            return OpportunityEventKind.CLOSED_WON
+        if event.payload.get("lost"):
+            return OpportunityEventKind.CLOSED_LOST
+        return OpportunityEventKind.STAGE_CHANGED
+    return OpportunityEventKind.UPDATED
+
+
+@strawberry.type
+class FieldChange:
+    field: str
+    previous: Optional[JSON]
+    current: Optional[JSON]
+
+
+@strawberry.type
+class OpportunityEvent:
+    cursor: str
+    kind: OpportunityEventKind
+    at: datetime
+    opportunity_id: ID
+    from_stage: Optional[str]
+    to_stage: Optional[str]
+    changes: list[FieldChange]
+    actor_id: strawberry.Private[Optional[int]]
+
+    @strawberry.field(description="The opportunity as it is now (null if it was deleted since).")
+    async def opportunity(self, info: CtxInfo) -> Optional[Opportunity]:
+        return await info.context.loaders.opportunity.load(int(self.opportunity_id))
+
+    @strawberry.field(description="Who caused the event; null for the system.")
+    async def by(self, info: CtxInfo) -> Optional[User]:
+        return await info.context.loaders.user.load(self.actor_id) if self.actor_id else None
+
+
+@strawberry.input
+class OpportunityEventFilter:
+    account_id: Optional[ID] = None
+    assigned_to: Optional[list[ID]] = None
+    stages: Optional[list[str]] = strawberry.field(default=None, description="Stage keys (target stage of a move).")
+    kinds: Optional[list[OpportunityEventKind]] = None
+
+
+@strawberry.enum
+class TaskEventKind(Enum):
+    CREATED = "created"
+    COMPLETED = "completed"
+
+
+@strawberry.type
+class TaskEvent:
+    cursor: str
+    kind: TaskEventKind
+    at: datetime
+    task: Optional[Task]
+
+
+@strawberry.type
+class ForecastUpdate:
+    cursor: str
+    period: str
+    at: datetime
+    forecast: JSON
+
+
+def _cursor(after: Optional[str]) -> int | None:
+    if after is None:
+        return None
+    try:
+        return int(after)
+    except ValueError:
+        raise top_level_error("after: malformed cursor", "BAD_USER_INPUT") from None
+
+
+def _matches(scope: Scope, event: DomainEvent, kind: OpportunityEventKind, f: OpportunityEventFilter | None) -> bool:
+    if not scope.covers_user(event.owner_id):
+        return False  # the same visibility rule as queries, checked per event
+    if f is None:
+        return True
+    if f.kinds and kind not in f.kinds:
+        return False
+    if f.account_id and str(event.account_id) != str(f.account_id):
+        return False
+    if f.assigned_to and str(event.owner_id) not in {str(a) for a in f.assigned_to}:
+        return False
+    if f.stages and event.payload.get("to", event.payload.get("stage")) not in f.stages:
+        return False
+    return True
+
+
+def _changes(event: DomainEvent) -> list[FieldChange]:
+    changes = event.payload.get("changes") or {}
+    return [FieldChange(field=name, previous=c.get("from"), current=c.get("to")) for name, c in changes.items()]
+
+
+def _fresh_loaders(info: CtxInfo, scope: Scope) -> None:
+    # A WebSocket context lives as long as the connection: give each event fresh, uncached loaders.
+    info.context.loaders = Loaders(scope)
+
+
+@strawberry.type
+class RealtimeSubscription:
+    @strawberry.subscription(description="Changes to opportunities you may see. `after` resumes from a cursor.")
+    async def opportunity_events(self, info: CtxInfo, filter: Optional[OpportunityEventFilter] = None,
+                                 after: Optional[str] = None) -> AsyncGenerator[OpportunityEvent, None]:
+        scope = require_scope(info)
+        async for event in realtime.stream(_cursor(after), OPPORTUNITY_EVENT_KINDS):
+            kind = opportunity_event_kind(event)
+            if not _matches(scope, event, kind, filter):
+                continue
+            _fresh_loaders(info, scope)
+            yield OpportunityEvent(
+                cursor=str(event.id), kind=kind, at=event.created_at, opportunity_id=str(event.opportunity_id),
+                from_stage=event.payload.get("from"), to_stage=event.payload.get("to"), changes=_changes(event),
+                actor_id=event.actor_id,
+            )
+
+    @strawberry.subscription(description="Your own new notifications.")
+    async def notifications(self, info: CtxInfo, after: Optional[str] = None) -> AsyncGenerator[Notification, None]:
+        scope = require_scope(info)
+        async for event in realtime.stream(_cursor(after), ["notification.created"]):
+            if event.owner_id != scope.user_id:
+                continue
+            notification = await m.Notification.get_or_none(id=event.payload.get("notification_id"))
+            if notification is not None:
+                yield notification
+
+    @strawberry.subscription(description="Tasks created or completed for you (and your reps, as a manager).")
+    async def task_events(self, info: CtxInfo, after: Optional[str] = None) -> AsyncGenerator[TaskEvent, None]:
+        scope = require_scope(info)
+        async for event in realtime.stream(_cursor(after), ["task.created", "task.completed"]):
+            if not scope.covers_user(event.owner_id):
+                continue
+            _fresh_loaders(info, scope)
+            yield TaskEvent(cursor=str(event.id), kind=TaskEventKind(event.kind.split(".")[1]), at=event.created_at,
+                            task=await m.Task.get_or_none(id=event.payload.get("task_id")))
+
+    @strawberry.subscription(description="A new forecast snapshot for the period (e.g. 2026-Q4).")
+    async def forecast_updated(self, info: CtxInfo, period: str, after: Optional[str] = None) -> AsyncGenerator[ForecastUpdate, None]:
+        require_scope(info)
+        async for event in realtime.stream(_cursor(after), ["forecast.updated"]):
+            if event.payload.get("period") == period:
+                yield ForecastUpdate(cursor=str(event.id), period=period, at=event.created_at,
+                                     forecast=event.payload.get("forecast", {}))
+
+
+# Webhooks -----------------------------------------------------------------------------
+
+
+@strawberry.type
+class Webhook:
+    id: ID
+    url: str
+    events: list[str]
+    description: str
+    is_active: bool
+    disabled_reason: Optional[str]
+    failing_since: Optional[datetime]
+    created_at: datetime
+
+
+@strawberry.type
+class WebhookDelivery:
+    id: ID
+    status: str
+    attempts: int
+    response_code: Optional[int]
+    latency_ms: Optional[int]
+    last_error: Optional[str]
+    next_attempt_at: Optional[datetime]
+    delivered_at: Optional[datetime]
+    created_at: datetime
+
+    @strawberry.field
+    def event_id(self) -> ID:
+        return str(self.event_id)
+
+
+@strawberry.type(description="The secret is shown only here, once: store it to verify signatures.")
+class WebhookSecretPayload:
+    webhook: Optional[Webhook] = None
+    secret: Optional[str] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+WebhookPayload = payload_type("WebhookPayload", "webhook", Webhook)
+WebhookDeliveryPayload = payload_type("WebhookDeliveryPayload", "delivery", WebhookDelivery)
+
+
+async def _with_secret(info: CtxInfo, action) -> WebhookSecretPayload:
+    async def run(scope):
+        return await action(scope)
+
+    result = await run_mutation(info, lambda **kw: kw, "result", run)
+    if result["errors"]:
+        return WebhookSecretPayload(errors=result["errors"])
+    hook, secret = result["result"]
+    return WebhookSecretPayload(webhook=hook, secret=secret)
+
+
+@strawberry.type
+class WebhookQuery:
+    @strawberry.field(description="Admins: registered webhook endpoints.")
+    async def webhooks(self, info: CtxInfo) -> list[Webhook]:
+        _require_admin_query(info)
+        return await m.Webhook.all().order_by("id")
+
+    @strawberry.field(description="Admins: delivery attempts of a webhook, newest first.")
+    async def webhook_deliveries(self, info: CtxInfo, webhook_id: ID, first: Optional[int] = 20,
+                                 after: Optional[str] = None) -> Connection[WebhookDelivery]:
+        _require_admin_query(info)
+        try:
+            hook_id = parse_id(webhook_id, "webhook_id")
+        except ValidationFailed:
+            hook_id = 0
+        return await _page(m.WebhookDelivery.filter(webhook_id=hook_id), first, after, "id", SortDirection.DESC)
+
+
+def _require_admin_query(info: CtxInfo) -> None:
+    if not require_scope(info).is_admin:
+        raise top_level_error("only admins manage webhooks", "FORBIDDEN")
+
+
+@strawberry.type
+class WebhookMutation:
+    @strawberry.mutation(description="Admins: register an endpoint. The signing secret is returned once.")
+    async def create_webhook(self, info: CtxInfo, url: str, events: list[str], description: str = "") -> WebhookSecretPayload:
+        return await _with_secret(info, lambda s: webhooks.create_webhook(s, url, events, description))
+
+    @strawberry.mutation(description="Admins: replace the signing secret; the new one is returned once.")
+    async def rotate_webhook_secret(self, info: CtxInfo, id: ID) -> WebhookSecretPayload:
+        return await _with_secret(info, lambda s: webhooks.rotate_secret(s, parse_id(id, "id")))
+
+    @strawberry.mutation
+    async def disable_webhook(self, info: CtxInfo, id: ID) -> WebhookPayload:
+        return await run_mutation(info, WebhookPayload, "webhook",
+                                  lambda s: webhooks.set_active(s, parse_id(id, "id"), False))
+
+    @strawberry.mutation
+    async def enable_webhook(self, info: CtxInfo, id: ID) -> WebhookPayload:
+        return await run_mutation(info, WebhookPayload, "webhook",
+                                  lambda s: webhooks.set_active(s, parse_id(id, "id"), True))
+
+    @strawberry.mutation(description="Admins: send a delivery again now.")
+    async def redeliver_webhook(self, info: CtxInfo, delivery_id: ID) -> WebhookDeliveryPayload:
+        return await run_mutation(info, WebhookDeliveryPayload, "delivery",
+                                  lambda s: webhooks.redeliver(s, parse_id(delivery_id, "delivery_id")))

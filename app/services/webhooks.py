@@ -1,0 +1,227 @@
+"""Webhooks: admins register endpoints; every matching domain event is delivered, signed, at least
+once, with exponential backoff for up to 24 hours, and every attempt is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlparse
+
+import httpx
+from tortoise.exceptions import IntegrityError
+
+from app.domain.enums import Role
+from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed
+from app.domain.webhooks import DISABLE_AFTER, WEBHOOK_EVENTS, address_refusal, next_attempt, signature
+from app.models import DomainEvent, Notification, User, Webhook, WebhookDelivery
+from app.queries.visibility import Scope
+from app.services import queue
+from app.services.common import Checks
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+DELIVER_JOB = "deliver_webhook"
+
+
+def _require_admin(scope: Scope) -> None:
+    if scope.role is not Role.ADMIN:
+        raise PermissionDenied("only admins manage webhooks")
+
+
+async def url_refusal(url: str) -> str | None:
+    """Only http(s), and no loopback, link-local or private targets unless the setting allows them."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return "must be an http:// or https:// URL with a host"
+    if parsed.username or parsed.password:
+        return "must not carry credentials"
+    if get_settings().webhook_allow_private_networks:
+        return None
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(parsed.hostname, parsed.port or 443)
+    except OSError:
+        return "the host name does not resolve"
+    for info in infos:
+        refusal = address_refusal(info[4][0])
+        if refusal:
+            return refusal
+    return None
+
+
+async def _check(checks: Checks, url: str | None, events: list[str] | None) -> None:
+    if url is not None:
+        checks.check("url", await url_refusal(url.strip()))
+    if events is not None:
+        unknown = sorted(set(events) - set(WEBHOOK_EVENTS))
+        if not events:
+            checks.add("events", "name at least one event", ErrorCode.REQUIRED)
+        elif unknown:
+            checks.add("events", f"unknown events {unknown}; known: {', '.join(WEBHOOK_EVENTS)}")
+
+
+async def create_webhook(scope: Scope, url: str, events: list[str], description: str = "") -> tuple[Webhook, str]:
+    _require_admin(scope)
+    checks = Checks()
+    await _check(checks, url, events)
+    checks.raise_if_any()
+    secret = secrets.token_hex(32)
+    hook = await Webhook.create(url=url.strip(), events=sorted(set(events)), description=description.strip(),
+                                secret=secret, created_by_id=scope.user_id)
+    return hook, secret
+
+
+async def _hook(scope: Scope, webhook_id: int) -> Webhook:
+    _require_admin(scope)
+    hook = await Webhook.get_or_none(id=webhook_id)
+    if hook is None:
+        raise ValidationFailed.single("id", "webhook not found", ErrorCode.NOT_FOUND)
+    return hook
+
+
+async def rotate_secret(scope: Scope, webhook_id: int) -> tuple[Webhook, str]:
+    hook = await _hook(scope, webhook_id)
+    hook.secret = secrets.token_hex(32)
+    await hook.save(update_fields=["secret"])
+    return hook, hook.secret
+
+
+async def set_active(scope: Scope, webhook_id: int, active: bool) -> Webhook:
+    hook = await _hook(scope, webhook_id)
+    hook.is_active, hook.disabled_reason = active, None if active else "disabled by an admin"
+    if active:
+        hook.failing_since = None
+    await hook.save(update_fields=["is_active", "disabled_reason", "failing_since"])
+    return hook
+
+
+def webhook_event_name(event: DomainEvent) -> str | None:
+    if event.kind == "opportunity.stage_changed":
+        if event.payload.get("won"):
+            return "opportunity.closed_won"
+        if event.payload.get("lost"):
+            return "opportunity.closed_lost"
+    if event.kind == "opportunity.products_changed":
+        return "opportunity.updated"
+    return event.kind if event.kind in WEBHOOK_EVENTS else None
+
+
+async def fan_out(event_id: int) -> int:
+    """Create one delivery per subscribed endpoint (once, whatever the retries) and queue it."""
+    event = await DomainEvent.get_or_none(id=event_id)
+    name = webhook_event_name(event) if event else None
+    if name is None:
+        return 0
+    names = {name, "opportunity.stage_changed"} if name.startswith("opportunity.closed_") else {name}
+    queued = 0
+    for hook in await Webhook.filter(is_active=True):
+        if not names.intersection(hook.events):
+            continue
+        try:
+            delivery = await WebhookDelivery.create(webhook_id=hook.id, event_id=event.id, status="pending",
+                                                    next_attempt_at=datetime.now(timezone.utc))
+        except IntegrityError:
+            continue  # this event was fanned out before (the job ran twice)
+        await queue.enqueue(DELIVER_JOB, delivery.id, job_id=f"webhook:{delivery.id}:0")
+        queued += 1
+    return queued
+
+
+def _body(event: DomainEvent, name: str) -> bytes:
+    data = {"opportunityId": event.opportunity_id, "accountId": event.account_id, **event.payload}
+    document = {"id": f"evt_{event.id}", "type": name, "createdAt": event.created_at.isoformat(), "data": data}
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+async def deliver(delivery_id: int) -> str:
+    """One attempt. Records the outcome and schedules the next attempt; returns the status."""
+    delivery = await WebhookDelivery.get_or_none(id=delivery_id)
+    if delivery is None or delivery.status in ("delivered", "failed"):
+        return delivery.status if delivery else "missing"
+    hook = await Webhook.get(id=delivery.webhook_id)
+    if not hook.is_active:
+        await WebhookDelivery.filter(id=delivery.id).update(status="cancelled", next_attempt_at=None)
+        return "cancelled"
+    event = await DomainEvent.get(id=delivery.event_id)
+    body = _body(event, webhook_event_name(event) or event.kind)
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json", "user-agent": "KitchenPantryCRM-Webhooks/1",
+        "x-crm-delivery": str(delivery.id), "x-crm-event": webhook_event_name(event) or event.kind,
+        "x-crm-timestamp": str(timestamp), "x-crm-signature": f"v1={signature(hook.secret, timestamp, body)}",
+    }
+    now = datetime.now(timezone.utc)
+    started = time.monotonic()
+    code, error = None, None
+    refusal = await url_refusal(hook.url)  # again at delivery time: DNS may have changed
+    if refusal:
+        error = f"refused target: {refusal}"
+    else:
+        try:
+            async with httpx.AsyncClient(timeout=get_settings().webhook_timeout_seconds, follow_redirects=False) as client:
+                response = await client.post(hook.url, content=body, headers=headers)
+            code = response.status_code
+            if not 200 <= code < 300:
+                error = f"HTTP {code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+    latency = int((time.monotonic() - started) * 1000)
+    attempts = delivery.attempts + 1
+    if error is None:
+        await WebhookDelivery.filter(id=delivery.id).update(
+            status="delivered", attempts=attempts, response_code=code, latency_ms=latency, last_error=None,
+            delivered_at=now, next_attempt_at=None)
+        if hook.failing_since is not None:
+            await Webhook.filter(id=hook.id).update(failing_since=None)
+        return "delivered"
+    retry_at = next_attempt(delivery.created_at, attempts, now,
+                            timedelta(seconds=get_settings().webhook_first_retry_seconds))
+    await WebhookDelivery.filter(id=delivery.id).update(
+        status="retrying" if retry_at else "failed", attempts=attempts, response_code=code, latency_ms=latency,
+        last_error=error, next_attempt_at=retry_at)
+    if retry_at:
+        await queue.enqueue(DELIVER_JOB, delivery.id, job_id=f"webhook:{delivery.id}:{attempts}", defer_until=retry_at)
+    await _note_failure(hook, now)
+    return "retrying" if retry_at else "failed"
+
+
+async def _note_failure(hook: Webhook, now: datetime) -> None:
+    if hook.failing_since is None:
+        await Webhook.filter(id=hook.id, failing_since__isnull=True).update(failing_since=now)
+        return
+    if now - hook.failing_since < DISABLE_AFTER:
+        return
+    reason = f"every delivery failed since {hook.failing_since.isoformat()}"
+    if not await Webhook.filter(id=hook.id, is_active=True).update(is_active=False, disabled_reason=reason):
+        return
+    log.warning("webhook %s disabled: %s", hook.id, reason)
+    for admin_id in await User.filter(role=Role.ADMIN, is_active=True).values_list("id", flat=True):
+        await Notification.get_or_create(
+            source_key=f"webhook-disabled:{hook.id}:{int(hook.failing_since.timestamp())}:{admin_id}",
+            defaults={"user_id": admin_id, "kind": "webhook.disabled", "title": "Webhook disabled",
+                      "message": f"{hook.url}: {reason}", "payload": {"webhook_id": hook.id}},
+        )
+
+
+async def sweep_due(now: datetime | None = None) -> int:
+    """Cron: re-queue attempts that are due (their deferred job may have been lost with Redis)."""
+    now = now or datetime.now(timezone.utc)
+    due = await WebhookDelivery.filter(status__in=["pending", "retrying"], next_attempt_at__lte=now).values_list("id", "attempts")
+    for delivery_id, attempts in due:
+        await queue.enqueue(DELIVER_JOB, delivery_id, job_id=f"webhook:{delivery_id}:{attempts}")
+    return len(due)
+
+
+async def redeliver(scope: Scope, delivery_id: int) -> WebhookDelivery:
+    _require_admin(scope)
+    delivery = await WebhookDelivery.get_or_none(id=delivery_id)
+    if delivery is None:
+        raise ValidationFailed.single("delivery_id", "delivery not found", ErrorCode.NOT_FOUND)
+    delivery.status, delivery.next_attempt_at = "pending", datetime.now(timezone.utc)
+    await delivery.save(update_fields=["status", "next_attempt_at"])
+    await queue.enqueue(DELIVER_JOB, delivery.id, job_id=f"webhook:{delivery.id}:redeliver:{delivery.attempts}")
+    return delivery

@@ -1,0 +1,189 @@
+"""GraphQL subscriptions across two real API processes, over graphql-transport-ws."""
+
+import asyncio
+import json
+
+import pytest
+import redis.asyncio as aioredis
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from app.settings import get_settings
+from tests import factories
+from tests.conftest import TEST_REDIS_URL
+from tests.servers import ApiProcess, post_graphql
+
+PROTOCOL = ["graphql-transport-ws"]
+OPP_EVENTS = """subscription($after: String, $filter: OpportunityEventFilter) {
+  opportunityEvents(after: $after, filter: $filter) { cursor kind opportunityId fromStage toStage
+    changes { field previous current } by { email } opportunity { name stage } } }"""
+ADVANCE = """mutation($id: ID!, $stage: String!) { advanceOpportunity(input: {id: $id, stage: $stage}) { errors { code } } }"""
+UPDATE = """mutation($id: ID!, $n: String!) { updateOpportunity(id: $id, input: {nextStep: $n}) { errors { code } } }"""
+
+
+@pytest.fixture
+def two_apis(orm):
+    url = orm["connections"]["default"]
+    with ApiProcess(url, WS_CONNECTION_INIT_TIMEOUT_SECONDS="1", WS_MAX_SUBSCRIPTIONS_PER_CONNECTION="3") as a, ApiProcess(url) as b:
+        yield a, b
+
+
+class Client:
+    def __init__(self, ws):
+        self.ws = ws
+
+    @classmethod
+    async def open(cls, api, token: str | None):
+        ws = await connect(api.ws, subprotocols=PROTOCOL)
+        client = cls(ws)
+        await client.send({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"} if token else {}})
+        return client
+
+    async def send(self, message: dict) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def recv(self, timeout: float = 10) -> dict:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+
+    async def subscribe(self, op_id: str, query: str, variables: dict | None = None) -> None:
+        await self.send({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
+
+    async def next_data(self, op_id: str, timeout: float = 10) -> dict:
+        while True:
+            message = await self.recv(timeout)
+            if message["type"] == "next" and message["id"] == op_id:
+                assert "errors" not in message["payload"], message
+                return message["payload"]["data"]
+            assert message["type"] in ("pong", "ping"), message
+
+    async def close_code(self, timeout: float = 10) -> int:
+        try:
+            await asyncio.wait_for(self.ws.recv(), timeout)
+            await asyncio.wait_for(self.ws.recv(), timeout)
+        except ConnectionClosed:
+            return self.ws.close_code
+        raise AssertionError("the server did not close the connection")
+
+
+async def _acked(api, actor) -> Client:
+    client = await Client.open(api, actor.token)
+    assert (await client.recv())["type"] == "connection_ack"
+    return client
+
+
+async def test_event_made_on_one_process_reaches_a_subscriber_on_the_other(two_apis, team):
+    a, b = two_apis
+    acct = await factories.account(team.rep.user)
+    opp = await factories.opportunity(team.rep.user, acct.id, "Stadium concessions")
+    other = await factories.opportunity(team.other_rep.user, (await factories.account(team.other_rep.user, "Other")).id, "not yours")
+    rep_client = await _acked(a, team.rep)
+    other_client = await _acked(a, team.other_rep)
+    await rep_client.subscribe("1", OPP_EVENTS)
+    await other_client.subscribe("1", OPP_EVENTS)
+    await asyncio.sleep(0.5)  # the subscriptions are live
+
+    assert (await post_graphql(b, ADVANCE, {"id": str(opp.id), "stage": "qualification"}, team.rep.token))["data"]["advanceOpportunity"]["errors"] == []
+    event = (await rep_client.next_data("1"))["opportunityEvents"]
+    assert (event["kind"], event["fromStage"], event["toStage"], event["by"]) == ("STAGE_CHANGED", "discovery", "qualification", {"email": "rep@pantry.test"})
+    assert event["opportunity"] == {"name": "Stadium concessions", "stage": "qualification"}
+
+    # the other rep saw nothing of it, but does see their own
+    await post_graphql(b, UPDATE, {"id": str(other.id), "n": "call buyer"}, team.other_rep.token)
+    theirs = (await other_client.next_data("1"))["opportunityEvents"]
+    assert theirs["opportunityId"] == str(other.id) and theirs["kind"] == "UPDATED"
+    assert theirs["changes"] == [{"field": "next_step", "previous": "", "current": "call buyer"}]
+    await rep_client.ws.close()
+    await other_client.ws.close()
+
+
+async def test_resume_from_a_cursor_without_gap_or_duplicate(two_apis, team):
+    a, b = two_apis
+    acct = await factories.account(team.rep.user)
+    opp = await factories.opportunity(team.rep.user, acct.id)
+    client = await _acked(a, team.rep)
+    await client.subscribe("s", OPP_EVENTS, {"filter": {"kinds": ["UPDATED"]}})
+    await asyncio.sleep(0.5)
+    await post_graphql(b, UPDATE, {"id": str(opp.id), "n": "step 1"}, team.rep.token)
+    first = (await client.next_data("s"))["opportunityEvents"]
+    await client.ws.close()
+
+    for n in (2, 3):  # missed while disconnected
+        await post_graphql(b, UPDATE, {"id": str(opp.id), "n": f"step {n}"}, team.rep.token)
+    client = await _acked(a, team.rep)
+    await client.subscribe("s", OPP_EVENTS, {"after": first["cursor"], "filter": {"kinds": ["UPDATED"]}})
+    replayed = [(await client.next_data("s"))["opportunityEvents"] for _ in range(2)]
+    assert [e["changes"][0]["current"] for e in replayed] == ["step 2", "step 3"]
+    await post_graphql(b, UPDATE, {"id": str(opp.id), "n": "step 4"}, team.rep.token)
+    live = (await client.next_data("s"))["opportunityEvents"]
+    assert live["changes"][0]["current"] == "step 4"
+    cursors = [int(first["cursor"])] + [int(e["cursor"]) for e in replayed] + [int(live["cursor"])]
+    assert cursors == sorted(set(cursors))
+    with pytest.raises(asyncio.TimeoutError):
+        await client.next_data("s", timeout=1)  # and nothing twice
+    await client.ws.close()
+
+
+async def test_protocol_close_codes_ping_and_limits(two_apis, team):
+    a, _ = two_apis
+    bad = await Client.open(a, "not-a-token")
+    assert await bad.close_code() == 4403
+    anonymous = await Client.open(a, None)
+    assert await anonymous.close_code() == 4403
+
+    early = await connect(a.ws, subprotocols=PROTOCOL)
+    await early.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": OPP_EVENTS}}))
+    assert await Client(early).close_code() == 4401
+
+    silent = await connect(a.ws, subprotocols=PROTOCOL)
+    assert await Client(silent).close_code(timeout=5) == 4408  # no connection_init within 1 s
+
+    garbage = await _acked(a, team.rep)
+    await garbage.ws.send("{not json")
+    assert await garbage.close_code() == 4400
+
+    twice = await _acked(a, team.rep)
+    await twice.send({"type": "connection_init", "payload": {}})
+    assert await twice.close_code() == 4429
+
+    client = await _acked(a, team.rep)
+    await client.send({"type": "ping"})
+    assert (await client.recv())["type"] == "pong"
+    await client.subscribe("dup", OPP_EVENTS)
+    await client.subscribe("dup", OPP_EVENTS)
+    assert await client.close_code() == 4409
+
+    capped = await _acked(a, team.rep)
+    for i in range(3):
+        await capped.subscribe(str(i), OPP_EVENTS)
+    await capped.subscribe("4", OPP_EVENTS)
+    error = await capped.recv()
+    assert error["type"] == "error" and "limit" in error["payload"][0]["message"].lower()
+    await capped.ws.close()
+
+
+async def test_unsubscribing_leaves_no_redis_subscription(two_apis, team):
+    a, _ = two_apis
+    channel = get_settings().events_channel
+    redis = aioredis.Redis.from_url(TEST_REDIS_URL)
+
+    async def subscribers() -> int:
+        return dict(await redis.pubsub_numsub(channel)).get(channel.encode(), 0)
+
+    client = await _acked(a, team.rep)
+    await client.subscribe("1", OPP_EVENTS)
+    await client.subscribe("2", OPP_EVENTS)
+    await asyncio.sleep(0.5)
+    assert await subscribers() == 1  # one Redis subscription per process, shared
+    await client.send({"id": "1", "type": "complete"})
+    await asyncio.sleep(0.3)
+    assert await subscribers() == 1
+    await client.send({"id": "2", "type": "complete"})
+    await asyncio.sleep(0.5)
+    assert await subscribers() == 0
+    await client.subscribe("3", OPP_EVENTS)
+    await asyncio.sleep(0.5)
+    assert await subscribers() == 1
+    await client.ws.close()  # a dropped connection cleans up too
+    await asyncio.sleep(0.5)
+    assert await subscribers() == 0
+    await redis.aclose()
