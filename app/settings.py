@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    # Compiled plans for the hot read queries (app/api/fastpath.py); off = standard execution only.
+    fast_path_enabled: bool = True
     smtp_url: str | None = Field(None, description="smtp://user:pass@host:port (smtps:// for TLS); unset = store only")
     mail_from: str = "Kitchen Pantry CRM <crm@kitchenpantry.example>"
     job_timeout_seconds: int = 30

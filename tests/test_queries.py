@@ -91,7 +91,7 @@ async def test_unexpected_errors_are_masked(gql, team, monkeypatch):
         raise RuntimeError("secret connection string postgres://admin:hunter2@db")
 
     monkeypatch.setattr(queries, "_node", boom)
-    body = await gql.raw('{ opportunity(id: "1") { name } }', token=team.rep.token)
+    body = await gql.raw('{ account(id: "1") { name } }', token=team.rep.token)
     assert body["errors"][0]["message"] == "Unexpected error."
     assert "hunter2" not in str(body)
 

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
@@ -19,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise, connections
 
 from app.api.context import Context, authenticate, build_context
+from app.api.fastpath import FastPath, FastPathMiddleware
 from app.api.schema import build_schema
 from app.db import tortoise_config
 from app.settings import get_settings
@@ -59,10 +61,11 @@ async def readyz(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
 
 
-def create_app(*, manage_database: bool = True) -> Starlette:
+def create_app(*, manage_database: bool = True, fast_path: bool | None = None) -> Starlette:
     settings = get_settings()
+    schema = build_schema()
     graphql = CRMGraphQL(
-        build_schema(),
+        schema,
         graphql_ide="graphiql" if settings.is_development else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         allowed_origins=tuple(settings.allowed_origins),
@@ -82,7 +85,9 @@ def create_app(*, manage_database: bool = True) -> Starlette:
             if manage_database:
                 await Tortoise.close_connections()
 
+    fast = settings.fast_path_enabled if fast_path is None else fast_path
     return Starlette(
+        middleware=[Middleware(FastPathMiddleware, fast_path=FastPath(schema))] if fast else [],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),

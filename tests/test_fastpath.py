@@ -1,0 +1,114 @@
+"""The compiled read path gives exactly what standard execution gives, in fewer steps."""
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from app.api.app import create_app
+from app.domain.enums import ActivityType
+from app.models import Contact, Opportunity, OpportunityActivity, OpportunityProduct
+from tests import factories
+
+LIST = """query($first: Int, $after: String, $filter: OpportunityFilter, $order: OpportunityOrder) {
+  opportunities(first: $first, after: $after, filter: $filter, orderBy: $order) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id name value budget probability probabilityOverridden stage expectedCloseDate
+      actualCloseDate source forecastCategory version lostReason nextStep createdAt updatedAt daysInStage __typename
+      account { id name industry size annualRevenue tier status assignedTo { email role } }
+      assignedTo { id name email role timezone isActive } contact { name email role }
+      products { id quantity unitPrice discount totalPrice name product { sku name category unit unitPrice } }
+      activities { id type subject outcome scheduledAt completedAt createdBy { email } }
+      pipelineStage { key name order kind probability forecastCategory } } } } }"""
+NODE = """query($id: ID!) { opportunity(id: $id) { id name value stage account { name } products { totalPrice }
+  activities { type subject } assignedTo { email } nodeAlias: name } }"""
+NODES = """{ opportunities(first: 5) { nodes { id name value } totalCount } }"""
+
+
+async def _world(team):
+    acct = await factories.account(team.rep.user, "Harbor Grill", annual_revenue=Decimal("1250000.50"))
+    contact = await Contact.create(account=acct, first_name="Ana", last_name="Ng", email="ana@harbor.example")
+    prod = await factories.product(team.admin.user, "BRI-12", "87.25")
+    for i in range(7):
+        opp = await factories.opportunity(team.rep.user, acct.id, f"deal {i}", value=Decimal(f"{1000 + i * 10}.5"),
+                                          expected_close_date=date(2026, 12, 1) + timedelta(days=i),
+                                          contact_id=contact.id if i % 2 else None)
+        if i % 3:
+            await OpportunityProduct.create(opportunity=opp, product=prod, quantity=Decimal("2.5"), unit_price=prod.unit_price,
+                                            discount=Decimal("5"), total_price=Decimal("207.22"))
+        await OpportunityActivity.create(opportunity=opp, type=ActivityType.TASTING, subject=f"tasting {i}",
+                                         completed_at=datetime(2026, 1, 2, tzinfo=timezone.utc), created_by=team.rep.user)
+    await factories.opportunity(team.other_rep.user, (await factories.account(team.other_rep.user, "Other")).id, "hidden")
+
+
+@pytest.fixture
+async def both(orm):
+    fast, standard = create_app(manage_database=False, fast_path=True), create_app(manage_database=False, fast_path=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fast), base_url="http://t") as f, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=standard), base_url="http://t") as s:
+        yield f, s
+
+
+async def _both(both, query, variables, token):
+    headers = {"Authorization": f"Bearer {token}"}
+    fast, standard = both
+    a = await fast.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    b = await standard.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    return a.json(), b.json()
+
+
+@pytest.mark.parametrize("variables", [
+    {"first": 3}, {"first": 100}, {"first": 2, "order": {"field": "VALUE", "direction": "ASC"}},
+    {"filter": {"valueMin": "1020", "search": "deal"}}, {"first": 0}, {"filter": {"stage": ["proposal"]}},
+])
+async def test_list_query_is_identical_both_ways(both, team, variables):
+    await _world(team)
+    fast, standard = await _both(both, LIST, variables, team.rep.token)
+    assert "errors" not in standard
+    assert fast == standard
+
+
+async def test_cursors_walk_identically(both, team):
+    await _world(team)
+    after = None
+    for _ in range(4):
+        fast, standard = await _both(both, LIST, {"first": 2, "after": after}, team.manager.token)
+        assert fast == standard
+        after = fast["data"]["opportunities"]["pageInfo"]["endCursor"]
+
+
+async def test_node_and_nodes_queries_are_identical(both, team):
+    await _world(team)
+    opp = await Opportunity.get(name="deal 2")
+    hidden = await Opportunity.get(name="hidden")
+    for variables in ({"id": str(opp.id)}, {"id": str(hidden.id)}, {"id": "garbage"}):
+        fast, standard = await _both(both, NODE, variables, team.rep.token)
+        assert fast == standard
+    fast, standard = await _both(both, NODES, {}, team.rep.token)
+    assert fast == standard
+
+
+async def test_errors_and_unsupported_documents_take_the_standard_path(both, team):
+    await _world(team)
+    for query, variables, token in [
+        (LIST, {"first": 500}, team.rep.token),            # a service error
+        (LIST, {"first": "many"}, team.rep.token),         # a variable error
+        (LIST, {"first": 1}, "bad-token"),                 # not authenticated
+        ("{ opportunities { edges { node { isStale competitors { name } } } } }", {}, team.rep.token),
+        ("{ opportunities { edges { node { nmae } } } }", {}, team.rep.token),
+    ]:
+        fast, standard = await _both(both, query, variables, token)
+        assert fast == standard
+
+
+async def test_fast_path_query_count_is_constant(both, team, count_queries):
+    await _world(team)
+    fast, _ = both
+    counts = []
+    for first in (2, 7):  # both pages hold a contact, a product and an activity
+        count_queries.queries.clear()
+        await fast.post("/graphql", json={"query": LIST, "variables": {"first": first}},
+                        headers={"Authorization": f"Bearer {team.rep.token}"})
+        counts.append(len(count_queries.queries))
+    assert counts[0] == counts[1]
