@@ -6,7 +6,7 @@ import logging
 
 from arq import Retry
 
-from app.services import automations, events, mail, webhooks
+from app.services import automations, events, health, mail, webhooks
 
 log = logging.getLogger("workers.pipeline")
 
@@ -22,6 +22,7 @@ async def process_event(ctx: dict, event_id: int) -> None:
     try:
         await automations.process_event(event_id)
         await webhooks.fan_out(event_id)
+        await health.on_domain_event(event_id)
     except Exception as exc:
         raise _retry(ctx, exc) from exc
 

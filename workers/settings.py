@@ -12,7 +12,9 @@ from app.services.contracts import expire_ended_contracts
 from app.services import queue, realtime
 from app.services.redis import arq_redis_settings
 from app.settings import get_settings
-from workers import pipeline
+from arq.worker import func
+
+from workers import health, interactions, pipeline
 
 log = logging.getLogger("workers")
 
@@ -50,6 +52,12 @@ class WorkerSettings:
         pipeline.deliver_outgoing_mail,
         pipeline.deliver_webhook,
         pipeline.sweep_webhook_deliveries,
+        # keep_result=0: the deterministic id "health:<account>" is free again as soon as the job ends.
+        func(health.recompute_account_health, keep_result=0, timeout=30),
+        func(health.recompute_changed_health, timeout=30),
+        func(health.recompute_all_health, timeout=30),
+        func(interactions.run_follow_up, timeout=30),
+        func(interactions.catch_up_follow_ups, timeout=30),
     ]
     cron_jobs = [
         cron(expire_contracts, hour={2}, minute={15}, unique=True, run_at_startup=True),
@@ -58,6 +66,10 @@ class WorkerSettings:
         cron(pipeline.scan_stage_durations, minute=EVERY_5_MINUTES, unique=True, run_at_startup=True),
         cron(pipeline.deliver_outgoing_mail, minute=EVERY_MINUTE, second={45}, unique=True),
         cron(pipeline.sweep_webhook_deliveries, minute=EVERY_MINUTE, second={5}, unique=True),
+        cron(health.recompute_all_health, hour={3}, minute={30}, unique=True, timeout=30),
+        cron(health.recompute_changed_health, minute=set(range(0, 60, 10)), second={15}, unique=True, timeout=30),
+        cron(interactions.catch_up_follow_ups, minute=EVERY_5_MINUTES, second={20}, unique=True,
+             run_at_startup=True, timeout=30),
     ]
     on_startup = startup
     on_shutdown = shutdown

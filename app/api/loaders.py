@@ -31,6 +31,8 @@ class Loaders:
         self.opportunity_competitors = DataLoader(
             partial(batch.load_m2m, "opportunity_competitors", "opportunities_id", "competitor_id", m.Competitor)
         )
+        self.competitor = DataLoader(partial(batch.load_by_ids, m.Competitor))
+        self.competitor_battlecards = DataLoader(partial(batch.load_children, m.BattleCard, "competitor_id"))
         self.account_locations = DataLoader(partial(batch.load_children, m.Location, "account_id"))
         self.account_team = DataLoader(partial(batch.load_children, m.AccountTeamMember, "account_id"))
         self.account_contracts = DataLoader(partial(batch.load_children, m.Contract, "account_id"))

@@ -16,6 +16,9 @@ from strawberry.schema.config import StrawberryConfig
 
 from strawberry.tools import merge_types
 
+from app.api.accounts_health import HealthQuery
+from app.api.competition import CompetitionMutation, CompetitionQuery
+from app.api.interactions import InteractionMutation, InteractionQuery
 from app.api.mutations import CoreMutation
 from app.api.pipeline import PipelineMutation, PipelineQuery
 from app.api.queries import CoreQuery
@@ -24,8 +27,12 @@ from app.settings import get_settings
 
 
 # Each feature module contributes its own root types; they are merged into one schema here.
-QUERY_ROOTS: tuple[type, ...] = (CoreQuery, PipelineQuery, WebhookQuery)
-MUTATION_ROOTS: tuple[type, ...] = (CoreMutation, PipelineMutation, WebhookMutation)
+QUERY_ROOTS: tuple[type, ...] = (
+    CoreQuery, PipelineQuery, WebhookQuery, HealthQuery, InteractionQuery, CompetitionQuery,
+)
+MUTATION_ROOTS: tuple[type, ...] = (
+    CoreMutation, PipelineMutation, WebhookMutation, InteractionMutation, CompetitionMutation,
+)
 
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (RealtimeSubscription,)
 

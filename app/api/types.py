@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 
@@ -307,6 +307,12 @@ class Competitor:
     pricing: Pricing
     market_share: Decimal
     incumbent_categories: list[str]
+
+    @strawberry.field
+    async def battlecards(
+        self, info: CtxInfo
+    ) -> list[Annotated["BattleCard", strawberry.lazy("app.api.competition")]]:
+        return await info.context.loaders.competitor_battlecards.load(self.id)
 
 
 @strawberry.type

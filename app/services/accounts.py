@@ -202,7 +202,15 @@ async def _save_contract(contract: Contract, data: dict, *, creating: bool) -> C
     checks.date_order("start_date", contract.start_date, "end_date", contract.end_date)
     checks.raise_if_any()
     await contract.save()
+    await _contracts_changed(contract.account_id)
     return contract
+
+
+async def _contracts_changed(account_id: int) -> None:
+    """Contract value is a health factor: recompute the account's health soon."""
+    from app.services.health import request_health_recompute
+
+    await request_health_recompute(account_id)
 
 
 async def create_contract(scope: Scope, data: dict) -> Contract:
@@ -218,6 +226,7 @@ async def update_contract(scope: Scope, contract_id: int, data: dict) -> Contrac
 async def delete_contract(scope: Scope, contract_id: int) -> int:
     contract = await _visible_child(Contract, scope, contract_id, "contract")
     await contract.delete()
+    await _contracts_changed(contract.account_id)
     return contract_id
 
 

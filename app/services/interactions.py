@@ -1,0 +1,346 @@
+"""Customer interactions: everything that happens when one is recorded or changed, the follow-up
+jobs it schedules, and the insights read from an account's interactions.
+
+Recording an interaction, in one transaction: the interaction with its sentiment (VADER, see
+app.domain.sentiment), its participants (the main contact included) and the account's
+last_activity_date. After the commit: the matching opportunity activity when the interaction is
+linked to an opportunity the caller can see (through the opportunities service, which publishes its
+own domain event), the follow-up job if followUpDate is set, and a debounced health recomputation.
+
+Follow-ups: one deferred arq job per (interaction, follow-up time), job id
+"followup:<interaction id>:<epoch seconds>". Changing the date aborts the old job and queues a new
+one; clearing it aborts it. The job re-reads the interaction and does nothing unless its follow-up
+date is still the one it was scheduled for; it creates the Task and the Notification with that job
+id as source_key, so running it twice creates them once. A cron every 5 minutes catches up on
+follow-ups whose job could not be queued (Redis down).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from app.domain.enums import ActivityType, InteractionType
+from app.domain.errors import ErrorCode, ValidationFailed
+from app.domain.interactions import (
+    PeriodComparison,
+    ResponseTimes,
+    WeekTrend,
+    compare,
+    previous_period,
+    recommendations,
+    response_times,
+    weekly_trends,
+)
+from app.domain.sentiment import sentiment_label, sentiment_score
+from app.domain.timeframes import Timeframe, parse_timeframe
+from app.domain.validation import non_negative_error
+from app.models import (
+    Account,
+    Contact,
+    CustomerInteraction,
+    InteractionParticipant,
+    Notification,
+    Opportunity,
+    Task,
+)
+from app.queries import interactions as q
+from app.queries.visibility import Scope, opportunity_filter
+from app.services.accounts import visible_account
+from app.services.common import Checks, assign, get_visible, strip_text
+from app.services.health import request_health_recompute
+from app.services.opportunities import add_activity
+from app.services.queue import abort, enqueue
+
+log = logging.getLogger(__name__)
+
+FOLLOW_UP_JOB = "run_follow_up"
+CATCH_UP_WINDOW = timedelta(hours=24)
+SCHEDULE_AHEAD = timedelta(minutes=10)
+MAX_ATTACHMENTS = 20
+
+# The opportunity activity an interaction adds when it is linked to an opportunity.
+ACTIVITY_FOR_INTERACTION: dict[InteractionType, ActivityType] = {
+    InteractionType.PHONE: ActivityType.CALL,
+    InteractionType.EMAIL: ActivityType.EMAIL,
+    InteractionType.MEETING: ActivityType.MEETING,
+    InteractionType.DEMO: ActivityType.DEMO,
+    InteractionType.EVENT: ActivityType.MEETING,   # met at a food show or tasting event
+    InteractionType.SUPPORT: ActivityType.CALL,    # a support contact is a conversation with the customer
+}
+
+EDITABLE_FIELDS = {"subject", "description", "outcome", "next_steps", "follow_up_date", "duration_minutes",
+                   "location", "attachments"}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _seconds(moment: datetime) -> datetime:
+    """Follow-up dates are kept to the second: the job id names the exact moment."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def follow_up_key(interaction_id: int, when: datetime) -> str:
+    """Job id of the follow-up job, and source_key of the Task and Notification it creates."""
+    return f"followup:{interaction_id}:{int(when.timestamp())}"
+
+
+# Validation --------------------------------------------------------------------------------
+
+
+def _check_fields(checks: Checks, data: dict, now: datetime, *, creating: bool) -> None:
+    strip_text(data, "subject", "description", "location", "next_steps")
+    checks.required_text(data, "subject", required=creating)
+    for field in ("description", "location", "next_steps"):
+        if field in data and data[field] is None:
+            data[field] = ""
+    if "attachments" in data and data["attachments"] is None:
+        data["attachments"] = []
+    checks.check("duration", non_negative_error(data.get("duration")), ErrorCode.OUT_OF_RANGE)
+    if "duration" in data:
+        data["duration_minutes"] = data.pop("duration")
+    if data.get("follow_up_date") is not None:
+        data["follow_up_date"] = _seconds(data["follow_up_date"])
+        if data["follow_up_date"] <= now:
+            checks.add("follow_up_date", "must be in the future", ErrorCode.OUT_OF_RANGE)
+    if "attachments" in data:
+        attachments = [(a or "").strip() for a in data["attachments"]]
+        if len(attachments) > MAX_ATTACHMENTS:
+            checks.add("attachments", f"at most {MAX_ATTACHMENTS} attachments", ErrorCode.OUT_OF_RANGE)
+        if not all(attachments):
+            checks.add("attachments", "must not contain blank entries", ErrorCode.REQUIRED)
+        data["attachments"] = attachments
+
+
+async def _check_people(checks: Checks, account_id: int, contact_id: int | None, participants: list[dict]) -> None:
+    wanted = {p["contact_id"] for p in participants} | ({contact_id} if contact_id else set())
+    on_account = set(await Contact.filter(id__in=list(wanted), account_id=account_id).values_list("id", flat=True)) \
+        if wanted else set()
+    if contact_id is not None and contact_id not in on_account:
+        checks.add("contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
+    seen: set[int] = set()
+    for p in participants:
+        if p["contact_id"] not in on_account:
+            checks.add("participants", f"contact {p['contact_id']} not found on this account", ErrorCode.NOT_FOUND)
+        elif p["contact_id"] in seen:
+            checks.add("participants", f"contact {p['contact_id']} is listed twice", ErrorCode.DUPLICATE)
+        seen.add(p["contact_id"])
+
+
+# Recording ---------------------------------------------------------------------------------
+
+
+def _score_sentiment(interaction: CustomerInteraction) -> None:
+    interaction.sentiment = sentiment_score(interaction.subject, interaction.description)
+    interaction.sentiment_label = sentiment_label(interaction.sentiment).value
+
+
+async def record_interaction(scope: Scope, data: dict, now: datetime | None = None) -> CustomerInteraction:
+    now = now or _now()
+    account = await visible_account(scope, data.get("account_id"))
+    checks = Checks()
+    _check_fields(checks, data, now, creating=True)
+    if data.get("type") is None:
+        checks.add("type", "is required", ErrorCode.REQUIRED)
+    occurred_at = data.get("occurred_at") or now
+    if occurred_at > now:
+        checks.add("occurred_at", "cannot be in the future", ErrorCode.OUT_OF_RANGE)
+    participants = data.get("participants") or []
+    await _check_people(checks, account.id, data.get("contact_id"), participants)
+    opportunity_id = data.get("opportunity_id")
+    if opportunity_id is not None and not await Opportunity.filter(
+            opportunity_filter(scope), id=opportunity_id, account_id=account.id).exists():
+        checks.add("opportunity_id", "opportunity not found on this account", ErrorCode.NOT_FOUND)
+    checks.raise_if_any()
+
+    interaction = CustomerInteraction(
+        account_id=account.id, contact_id=data.get("contact_id"), opportunity_id=opportunity_id,
+        type=data["type"], occurred_at=occurred_at, created_by_id=scope.user_id,
+    )
+    if data.get("direction") is not None:
+        interaction.direction = data["direction"]
+    assign(interaction, {k: v for k, v in data.items() if v is not None}, EDITABLE_FIELDS)
+    _score_sentiment(interaction)
+    async with in_transaction():
+        await interaction.save()
+        await _add_participants(interaction, data.get("contact_id"), participants)
+        await Account.filter(Q(last_activity_date__isnull=True) | Q(last_activity_date__lt=occurred_at),
+                             id=account.id).update(last_activity_date=occurred_at)
+    if opportunity_id is not None:
+        await _add_opportunity_activity(scope, interaction)
+    if interaction.follow_up_date is not None:
+        await schedule_follow_up(interaction.id, interaction.follow_up_date)
+    await request_health_recompute(account.id)
+    return interaction
+
+
+async def _add_opportunity_activity(scope: Scope, interaction: CustomerInteraction) -> None:
+    """After the commit: the opportunities service writes the activity in its own transaction and then
+    publishes its domain event, which must not reach the worker before our rows are committed.
+    Everything it checks was checked above; only an opportunity deleted meanwhile is skipped."""
+    try:
+        await add_activity(scope, {
+            "opportunity_id": interaction.opportunity_id,
+            "type": ACTIVITY_FOR_INTERACTION[InteractionType(interaction.type)],
+            "subject": interaction.subject, "description": interaction.description, "outcome": interaction.outcome,
+            "next_steps": interaction.next_steps, "completed_at": interaction.occurred_at,
+        })
+    except ValidationFailed:
+        log.warning("opportunity %s vanished before interaction %s could add its activity",
+                    interaction.opportunity_id, interaction.id)
+
+
+async def _add_participants(interaction: CustomerInteraction, contact_id: int | None, participants: list[dict]) -> None:
+    rows = [InteractionParticipant(interaction_id=interaction.id, contact_id=p["contact_id"],
+                                   role=p.get("role") or "attendee",
+                                   attended=True if p.get("attended") is None else p["attended"],
+                                   feedback=(p.get("feedback") or "").strip())
+            for p in participants]
+    if contact_id is not None and contact_id not in {p["contact_id"] for p in participants}:
+        rows.append(InteractionParticipant(interaction_id=interaction.id, contact_id=contact_id))
+    if rows:
+        await InteractionParticipant.bulk_create(rows)
+
+
+async def visible_interaction(scope: Scope, interaction_id: int | None) -> CustomerInteraction:
+    return await get_visible(CustomerInteraction, interaction_id, q.interaction_filter(scope), "id", "interaction")
+
+
+async def update_interaction(scope: Scope, interaction_id: int, data: dict,
+                             now: datetime | None = None) -> CustomerInteraction:
+    """Edit the notes and the follow-up; changing or clearing followUpDate reschedules or cancels its job."""
+    now = now or _now()
+    interaction = await visible_interaction(scope, interaction_id)
+    checks = Checks()
+    previous_follow_up = interaction.follow_up_date
+    if data.get("follow_up_date") is not None and previous_follow_up is not None \
+            and _seconds(data["follow_up_date"]) == _seconds(previous_follow_up):
+        data.pop("follow_up_date")  # unchanged, even if it has passed meanwhile
+    _check_fields(checks, data, now, creating=False)
+    checks.raise_if_any()
+    assign(interaction, data, EDITABLE_FIELDS)
+    if "subject" in data or "description" in data:
+        _score_sentiment(interaction)
+    await interaction.save()
+    if "follow_up_date" in data:
+        if previous_follow_up is not None:
+            await abort(follow_up_key(interaction.id, previous_follow_up))
+        if interaction.follow_up_date is not None:
+            await schedule_follow_up(interaction.id, interaction.follow_up_date)
+    await request_health_recompute(interaction.account_id)
+    return interaction
+
+
+# Follow-ups --------------------------------------------------------------------------------
+
+
+async def schedule_follow_up(interaction_id: int, when: datetime) -> bool:
+    """Queue the follow-up job for `when`; False when Redis is down (the catch-up cron covers it)."""
+    when = _seconds(when)
+    return await enqueue(FOLLOW_UP_JOB, interaction_id, int(when.timestamp()),
+                         job_id=follow_up_key(interaction_id, when), defer_until=when)
+
+
+async def run_follow_up(interaction_id: int, scheduled_for: int, now: datetime | None = None) -> str:
+    """The follow-up job. Returns what it did: created, already_done, outdated, not_due or missing."""
+    now = now or _now()
+    interaction = await CustomerInteraction.get_or_none(id=interaction_id)
+    if interaction is None:
+        return "missing"
+    when = interaction.follow_up_date
+    if when is None or int(when.timestamp()) != scheduled_for:
+        return "outdated"  # rescheduled or cleared after this job was queued
+    if when > now:
+        return "not_due"
+    key = follow_up_key(interaction.id, when)
+    if await Task.exists(source_key=key):
+        return "already_done"
+    account = await Account.get(id=interaction.account_id)
+    try:
+        async with in_transaction():
+            task = await Task.create(
+                title=f"Follow up with {account.name}: {interaction.subject}"[:300],
+                description=interaction.next_steps or interaction.description,
+                due_date=when, assignee_id=account.assigned_to_id, account_id=account.id,
+                opportunity_id=interaction.opportunity_id, source_key=key,
+            )
+            await Notification.create(
+                user_id=account.assigned_to_id, kind="interaction_follow_up",
+                title=f"Follow-up due: {account.name}"[:300], message=interaction.subject,
+                payload={"interactionId": interaction.id, "accountId": account.id, "taskId": task.id,
+                         "followUpDate": when.isoformat()},
+                source_key=key,
+            )
+    except IntegrityError:  # the same job ran concurrently and won
+        return "already_done"
+    return "created"
+
+
+async def catch_up_follow_ups(now: datetime | None = None) -> int:
+    """Follow-ups due in the last 24 hours without their Task run now; those due in the next 10 minutes
+    are (re)queued, which is a no-op when their job exists. Returns how many were run or queued."""
+    now = now or _now()
+    rows = await CustomerInteraction.filter(
+        follow_up_date__gt=now - CATCH_UP_WINDOW, follow_up_date__lte=now + SCHEDULE_AHEAD,
+    ).values_list("id", "follow_up_date")
+    keys = {follow_up_key(i, when): (i, when) for i, when in rows}
+    done = set(await Task.filter(source_key__in=list(keys)).values_list("source_key", flat=True)) if keys else set()
+    handled = 0
+    for key, (interaction_id, when) in keys.items():
+        if key in done:
+            continue
+        if when <= now:
+            handled += await run_follow_up(interaction_id, int(when.timestamp()), now) == "created"
+        else:
+            handled += await schedule_follow_up(interaction_id, when)
+    return handled
+
+
+# Insights ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InteractionInsights:
+    account_id: int
+    timeframe: Timeframe
+    start: datetime
+    end: datetime
+    total_interactions: int
+    by_type: dict[str, int]
+    average_sentiment: float | None
+    responses: ResponseTimes
+    weeks: list[WeekTrend]
+    comparison: PeriodComparison
+    previous_start: datetime
+    recommendations: list[str]
+
+
+async def interaction_insights(scope: Scope, account_id: int, timeframe: str,
+                               now: datetime | None = None) -> InteractionInsights:
+    """Insights over the timeframe, up to now when it is still running (a period still to come is
+    taken whole); the comparison is with the period of the same length just before."""
+    now = now or _now()
+    period = parse_timeframe(timeframe, now)
+    account = await visible_account(scope, account_id)
+    ids = [account.id]
+    start, end = period.start, (period.end if now <= period.start else min(period.end, now))
+    previous_start, _ = previous_period(start, end)
+    current = await q.period_figures(ids, start, end)
+    comparison = compare(current, await q.period_figures(ids, previous_start, start))
+    points = await q.interaction_points(ids, start, end)
+    responses = response_times(points)
+    last_meeting = await q.last_meeting_at(ids, end)
+    return InteractionInsights(
+        account_id=account.id, timeframe=period, start=start, end=end,
+        total_interactions=current.total, by_type=await q.count_by_type(ids, start, end),
+        average_sentiment=current.average_sentiment, responses=responses,
+        weeks=weekly_trends(points, start, end), comparison=comparison, previous_start=previous_start,
+        recommendations=recommendations(comparison, responses, last_meeting, end),
+    )
