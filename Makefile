@@ -20,8 +20,15 @@ run: install
 	$(BIN)/crm seed-demo
 	exec $(BIN)/crm serve --with-worker
 
-## The whole suite on PostgreSQL, then on SQLite.
-test: install lint test-postgres test-sqlite
+## The whole suite on PostgreSQL and on SQLite (side by side: most of the time is spent waiting).
+test: install lint
+	@$(BIN)/pytest -q -p no:cacheprovider > .test-postgres.log 2>&1 & pg=$$!; \
+	CRM_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider > .test-sqlite.log 2>&1 & lite=$$!; \
+	wait $$pg; pg_status=$$?; wait $$lite; lite_status=$$?; \
+	echo "== PostgreSQL"; cat .test-postgres.log; echo "== SQLite"; cat .test-sqlite.log; \
+	rm -f .test-postgres.log .test-sqlite.log; \
+	test $$pg_status -eq 0 && test $$lite_status -eq 0
+
 
 test-postgres: install
 	CRM_TEST_DATABASE=postgres $(BIN)/pytest -q

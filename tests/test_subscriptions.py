@@ -65,6 +65,25 @@ class Client:
         raise AssertionError("the server did not close the connection")
 
 
+async def _subscribers() -> int:
+    channel = get_settings().events_channel
+    redis = aioredis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        return dict(await redis.pubsub_numsub(channel)).get(channel.encode(), 0)
+    finally:
+        await redis.aclose()
+
+
+async def _until_live(processes: int = 1) -> None:
+    """Wait until the API processes hold their Redis subscription (not a fixed sleep: CI may be slow)."""
+    for _ in range(100):
+        if await _subscribers() >= processes:
+            await asyncio.sleep(0.05)
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the subscription never became live")
+
+
 async def _acked(api, actor) -> Client:
     client = await Client.open(api, actor.token)
     assert (await client.recv())["type"] == "connection_ack"
@@ -80,7 +99,7 @@ async def test_event_made_on_one_process_reaches_a_subscriber_on_the_other(two_a
     other_client = await _acked(a, team.other_rep)
     await rep_client.subscribe("1", OPP_EVENTS)
     await other_client.subscribe("1", OPP_EVENTS)
-    await asyncio.sleep(0.5)  # the subscriptions are live
+    await _until_live()
 
     assert (await post_graphql(b, ADVANCE, {"id": str(opp.id), "stage": "qualification"}, team.rep.token))["data"]["advanceOpportunity"]["errors"] == []
     event = (await rep_client.next_data("1"))["opportunityEvents"]
@@ -102,7 +121,7 @@ async def test_resume_from_a_cursor_without_gap_or_duplicate(two_apis, team):
     opp = await factories.opportunity(team.rep.user, acct.id)
     client = await _acked(a, team.rep)
     await client.subscribe("s", OPP_EVENTS, {"filter": {"kinds": ["UPDATED"]}})
-    await asyncio.sleep(0.5)
+    await _until_live()
     await post_graphql(b, UPDATE, {"id": str(opp.id), "n": "step 1"}, team.rep.token)
     first = (await client.next_data("s"))["opportunityEvents"]
     await client.ws.close()
@@ -161,29 +180,27 @@ async def test_protocol_close_codes_ping_and_limits(two_apis, team):
     await capped.ws.close()
 
 
+async def _settles_at(expected: int, timeout: float = 10) -> int:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (count := await _subscribers()) != expected and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    return count
+
+
 async def test_unsubscribing_leaves_no_redis_subscription(two_apis, team):
     a, _ = two_apis
-    channel = get_settings().events_channel
-    redis = aioredis.Redis.from_url(TEST_REDIS_URL)
-
-    async def subscribers() -> int:
-        return dict(await redis.pubsub_numsub(channel)).get(channel.encode(), 0)
-
     client = await _acked(a, team.rep)
     await client.subscribe("1", OPP_EVENTS)
     await client.subscribe("2", OPP_EVENTS)
-    await asyncio.sleep(0.5)
-    assert await subscribers() == 1  # one Redis subscription per process, shared
+    assert await _settles_at(1) == 1  # one Redis subscription per process, shared
     await client.send({"id": "1", "type": "complete"})
+    await client.send({"type": "ping"})
+    assert (await client.recv())["type"] == "pong"  # "complete" was handled before the ping
     await asyncio.sleep(0.3)
-    assert await subscribers() == 1
+    assert await _subscribers() == 1  # the other subscription keeps it
     await client.send({"id": "2", "type": "complete"})
-    await asyncio.sleep(0.5)
-    assert await subscribers() == 0
+    assert await _settles_at(0) == 0
     await client.subscribe("3", OPP_EVENTS)
-    await asyncio.sleep(0.5)
-    assert await subscribers() == 1
+    assert await _settles_at(1) == 1
     await client.ws.close()  # a dropped connection cleans up too
-    await asyncio.sleep(0.5)
-    assert await subscribers() == 0
-    await redis.aclose()
+    assert await _settles_at(0) == 0
