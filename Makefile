@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-postgres test-sqlite lint schema bench clean
+.PHONY: install run test test-postgres test-sqlite lint schema bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -29,7 +29,6 @@ test: install lint
 	rm -f .test-postgres.log .test-sqlite.log; \
 	test $$pg_status -eq 0 && test $$lite_status -eq 0
 
-
 test-postgres: install
 	CRM_TEST_DATABASE=postgres $(BIN)/pytest -q
 
@@ -42,6 +41,15 @@ lint: install
 ## Regenerate the published contract after a schema change.
 schema: install
 	$(BIN)/crm export-schema --output schema.graphql
+
+## Benchmarks on PostgreSQL at 10k, 100k and 1M opportunities (databases crm_bench_*, reused): see bench/README.md.
+bench: install
+	$(BIN)/python -m bench
+	if [ -f bench/analytics_bench.py ]; then $(BIN)/python -m bench.analytics_bench; fi
+
+## Every benchmark scenario once on ~200 opportunities, no timing.
+bench-quick: install
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) data *.egg-info

@@ -26,6 +26,12 @@ NODE = """query($id: ID!) { opportunity(id: $id) { id name value stage account {
 NODES = """{ opportunities(first: 5) { nodes { id name value } totalCount } }"""
 
 
+def _bench_queries():
+    from bench.queries import OPPORTUNITIES_PAGE, OPPORTUNITY_DETAIL
+
+    return OPPORTUNITIES_PAGE, OPPORTUNITY_DETAIL
+
+
 async def _world(team):
     acct = await factories.account(team.rep.user, "Harbor Grill", annual_revenue=Decimal("1250000.50"))
     contact = await Contact.create(account=acct, first_name="Ana", last_name="Ng", email="ana@harbor.example")
@@ -87,6 +93,35 @@ async def test_node_and_nodes_queries_are_identical(both, team):
         assert fast == standard
     fast, standard = await _both(both, NODES, {}, team.rep.token)
     assert fast == standard
+
+
+async def test_every_benchmark_query_is_identical_both_ways(both, team):
+    """The documents bench/ measures: the fast path must serve them, and serve them identically."""
+    await _world(team)
+    page, detail = _bench_queries()
+    opp = await Opportunity.get(name="deal 3")
+    await OpportunityActivity.create(opportunity=opp, type=ActivityType.DEMO, subject="Demo next week",
+                                     scheduled_at=datetime.now(timezone.utc) + timedelta(days=3))
+    await Opportunity.filter(name="deal 1").update(stage_entered_at=datetime.now(timezone.utc) - timedelta(days=40))
+    from app.models import OpportunityDocument
+
+    await OpportunityDocument.create(opportunity=opp, name="Menu costing", url="https://docs.example/menu.pdf",
+                                     type="menu", uploaded_by=team.rep.user)
+    cases = [(page, {"first": 100}), (page, {"first": 3})]
+    cases += [(detail, {"id": str(o.id)}) for o in await Opportunity.filter(assigned_to_id=team.rep.user.id)]
+    for query, variables in cases:
+        fast, standard = await _both(both, query, variables, team.rep.token)
+        assert "errors" not in standard, standard
+        assert fast == standard
+    stale = [(await _both(both, detail, {"id": str(o.id)}, team.rep.token))[0]["data"]["opportunity"]["isStale"]
+             for o in await Opportunity.filter(name__in=["deal 1", "deal 3"]).order_by("name")]
+    assert stale == [True, False]
+    # and the fast path really serves them (compile_document raises Unsupported otherwise)
+    from app.api.fastpath import compile_document
+    from app.api.schema import schema
+
+    for query in (page, detail):
+        assert compile_document(schema._schema, query, None).kind in ("list", "node")
 
 
 async def test_errors_and_unsupported_documents_take_the_standard_path(both, team):

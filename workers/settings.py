@@ -76,4 +76,7 @@ class WorkerSettings:
     # Short and explicit: a job whose worker was killed is picked up again after timeout + 10 s.
     job_timeout = get_settings().job_timeout_seconds
     max_tries = 5
+    # arq's defaults (10 jobs at once, a poll every 0.5 s) cap a worker near 20 jobs/s; jobs are I/O-bound.
+    max_jobs = 50
+    poll_delay = 0.05
     redis_settings = arq_redis_settings()

@@ -42,8 +42,10 @@ from app.api.inputs import OpportunityOrder
 from app.api.queries import _opportunity_query
 from app.domain import enums as e
 from app.domain.errors import NotAuthenticated, ValidationFailed
+from app.domain.pipeline import is_stale as stale_rule
 from app.queries.pagination import paginate
 from app.queries.visibility import opportunity_filter
+from app.services.stages import to_spec
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +94,46 @@ class Computed:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A value computed from other rows, batch-loaded for all parents: load(rows) -> {parent id: value}."""
+
+    columns: tuple[str, ...]
+    load: Callable[[list], Any]
+
+
+@dataclass(frozen=True)
 class TypeSpec:
     model: type[Model]
     scalars: dict[str, tuple[str, Serializer]]
     relations: dict[str, One | Many] = field(default_factory=dict)
     computed: dict[str, Computed] = field(default_factory=dict)
+    derived: dict[str, Derived] = field(default_factory=dict)
 
 
 def _days_in_stage(row: dict) -> int:
     return (datetime.now(timezone.utc) - row["stage_entered_at"]).days
+
+
+async def _staleness(rows: list) -> dict[int, bool]:
+    """isStale for a page, by the same rule and inputs as Opportunity.is_stale in app/api/types.py."""
+    ids = [row["id"] for row in rows]
+    stage_ids = list({row["stage_id"] for row in rows})
+    stages = {s.id: to_spec(s) for s in await m.PipelineStage.filter(id__in=stage_ids)} if stage_ids else {}
+    activities = await _fetch(m.OpportunityActivity, ["completed_at", "opportunity_id", "scheduled_at", "type"],
+                              "opportunity_id", ids, ("id",)) if ids else []
+    now = datetime.now(timezone.utc)
+    last_done: dict[int, datetime] = {}
+    scheduled: set[int] = set()
+    for a in activities:
+        if a["type"] == e.ActivityType.SYSTEM.value:
+            continue
+        opp = a["opportunity_id"]
+        if a["completed_at"] and (opp not in last_done or a["completed_at"] > last_done[opp]):
+            last_done[opp] = a["completed_at"]
+        if a["scheduled_at"] and a["scheduled_at"] > now and a["completed_at"] is None:
+            scheduled.add(opp)
+    return {row["id"]: stale_rule(stages[row["stage_id"]], row["stage_entered_at"], last_done.get(row["id"]),
+                                  row["id"] in scheduled, now) for row in rows}
 
 
 # What each GraphQL type serves from plain columns, exactly as app/api/types.py resolves it.
@@ -125,8 +158,32 @@ TYPES: dict[str, TypeSpec] = {
             "assignedTo": One("User", "assigned_to_id"),
             "products": Many("OpportunityProduct", "opportunity_id"),
             "activities": Many("OpportunityActivity", "opportunity_id", ("-created_at", "-id")),
+            "pipeline": One("Pipeline", "pipeline_id"),
+            "documents": Many("OpportunityDocument", "opportunity_id"),
+            "stageHistory": Many("StageTransition", "opportunity_id", ("at", "id")),
         },
         computed={"daysInStage": Computed(("stage_entered_at",), _days_in_stage)},
+        derived={"isStale": Derived(("stage_id", "stage_entered_at"), _staleness)},
+    ),
+    "Pipeline": TypeSpec(
+        m.Pipeline, scalars={"id": ("id", str), "name": ("name", _same), "isDefault": ("is_default", _same)},
+    ),
+    "OpportunityDocument": TypeSpec(
+        m.OpportunityDocument,
+        scalars={
+            "id": ("id", str), "name": ("name", _same), "type": ("type", _enum(e.DocumentType)),
+            "url": ("url", _same), "contentType": ("content_type", _same), "createdAt": ("created_at", _iso),
+        },
+    ),
+    "StageTransition": TypeSpec(
+        m.StageTransition,
+        scalars={
+            "id": ("id", str), "at": ("at", _iso), "source": ("source", _enum(e.TransitionSource)),
+            "amountBefore": ("amount_before", _text), "amountAfter": ("amount_after", _text),
+            "probabilityBefore": ("probability_before", _same), "probabilityAfter": ("probability_after", _same),
+        },
+        relations={"fromStage": One("PipelineStage", "from_stage_id"), "toStage": One("PipelineStage", "to_stage_id"),
+                   "by": One("User", "by_id")},
     ),
     "Account": TypeSpec(
         m.Account,
@@ -227,6 +284,9 @@ def _plan_object(type_name: str, selections, depth: int = 0) -> ObjectPlan:
         elif name in spec.computed:
             plan.columns.update(spec.computed[name].columns)
             plan.fields.append((key, "computed", spec.computed[name].fn))
+        elif name in spec.derived:
+            plan.columns.update(spec.derived[name].columns)
+            plan.fields.append((key, "derived", spec.derived[name]))
         elif name in spec.relations:
             relation = spec.relations[name]
             if isinstance(relation, One) and relation.column is not None:
@@ -357,6 +417,9 @@ def _fetch_sql(table: str, columns: tuple[str, ...], key: str, order_by: tuple[s
 async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict]) -> None:
     """Fetch every relation of these rows, one query per relation, recursively, into `lookups`."""
     for _, kind, payload in plan.fields:
+        if kind == "derived":
+            lookups[id(payload)] = await payload.load(rows) if rows else {}
+            continue
         if kind not in ("one", "many"):
             continue
         relation, target = payload
@@ -409,6 +472,8 @@ def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
             elif kind == "computed":
                 namespace[f"c_{id(payload)}"] = payload
                 expr = f"c_{id(payload)}(row)"
+            elif kind == "derived":
+                expr = f"lookups[{id(payload)}].get(row['id'])"
             else:
                 expr = repr(payload)
             items.append(f"{key!r}: {expr}")

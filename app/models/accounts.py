@@ -23,12 +23,12 @@ class Account(Model):
     annual_revenue = money(null=True)
     headquarters = fields.JSONField(null=True)
     parent = fields.ForeignKeyField(
-        "models.Account", related_name="subsidiaries", null=True, on_delete=fields.RESTRICT
+        "models.Account", related_name="subsidiaries", null=True, on_delete=fields.RESTRICT, db_index=True
     )
     status = fields.CharEnumField(AccountStatus, max_length=16, default=AccountStatus.PROSPECT)
     tier = fields.CharEnumField(AccountTier, max_length=16, default=AccountTier.STANDARD)
     assigned_to = fields.ForeignKeyField(
-        "models.User", related_name="accounts", on_delete=fields.RESTRICT
+        "models.User", related_name="accounts", on_delete=fields.RESTRICT, db_index=True
     )
     health_score = fields.IntField(null=True)
     last_activity_date = fields.DatetimeField(null=True)
@@ -42,7 +42,7 @@ class Account(Model):
 
 class Location(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="locations", on_delete=fields.CASCADE)
+    account = fields.ForeignKeyField("models.Account", related_name="locations", on_delete=fields.CASCADE, db_index=True)
     name = fields.CharField(max_length=200)
     street = fields.CharField(max_length=200, default="")
     city = fields.CharField(max_length=100, default="")
@@ -75,7 +75,7 @@ class AccountTeamMember(Model):
 
 class Contract(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="contracts", on_delete=fields.CASCADE)
+    account = fields.ForeignKeyField("models.Account", related_name="contracts", on_delete=fields.CASCADE, db_index=True)
     name = fields.CharField(max_length=200)
     value = money()
     start_date = fields.DateField()
@@ -90,7 +90,7 @@ class Contract(Model):
 
 class Contact(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="contacts", on_delete=fields.CASCADE)
+    account = fields.ForeignKeyField("models.Account", related_name="contacts", on_delete=fields.CASCADE, db_index=True)
     first_name = fields.CharField(max_length=100)
     last_name = fields.CharField(max_length=100)
     email = fields.CharField(max_length=254, null=True)

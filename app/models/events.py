@@ -50,7 +50,7 @@ class OutgoingMail(Model):
 
 class AccountHealthSnapshot(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="health_snapshots", on_delete=fields.CASCADE)
+    account = fields.ForeignKeyField("models.Account", related_name="health_snapshots", on_delete=fields.CASCADE, db_index=True)
     score = fields.IntField()
     risk_level = fields.CharField(max_length=16)
     factors = fields.JSONField(default=list)

@@ -12,7 +12,7 @@ class CustomerInteraction(Model):
     account = fields.ForeignKeyField("models.Account", related_name="interactions", on_delete=fields.CASCADE)
     contact = fields.ForeignKeyField("models.Contact", related_name="interactions", null=True, on_delete=fields.SET_NULL)
     opportunity = fields.ForeignKeyField(
-        "models.Opportunity", related_name="interactions", null=True, on_delete=fields.SET_NULL
+        "models.Opportunity", related_name="interactions", null=True, on_delete=fields.SET_NULL, db_index=True
     )
     type = fields.CharEnumField(InteractionType, max_length=16)
     direction = fields.CharEnumField(Direction, max_length=16, default=Direction.OUTBOUND)
@@ -38,7 +38,7 @@ class CustomerInteraction(Model):
 class InteractionParticipant(Model):
     id = fields.IntField(primary_key=True)
     interaction = fields.ForeignKeyField(
-        "models.CustomerInteraction", related_name="participants", on_delete=fields.CASCADE
+        "models.CustomerInteraction", related_name="participants", on_delete=fields.CASCADE, db_index=True
     )
     contact = fields.ForeignKeyField("models.Contact", related_name="participations", on_delete=fields.CASCADE)
     role = fields.CharEnumField(ParticipantRole, max_length=16, default=ParticipantRole.ATTENDEE)

@@ -17,7 +17,7 @@ from app.models.base import created_at, money, updated_at
 class Opportunity(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200, db_index=True)
-    account = fields.ForeignKeyField("models.Account", related_name="opportunities", on_delete=fields.RESTRICT)
+    account = fields.ForeignKeyField("models.Account", related_name="opportunities", on_delete=fields.RESTRICT, db_index=True)
     contact = fields.ForeignKeyField(
         "models.Contact", related_name="opportunities", null=True, on_delete=fields.SET_NULL
     )
@@ -45,12 +45,14 @@ class Opportunity(Model):
 
     class Meta:
         table = "opportunities"
-        indexes = (("assigned_to_id", "stage_id"), ("expected_close_date",))
+        # Keyset pagination orders by (sort column, id): one index per sortable column.
+        indexes = (("assigned_to_id", "stage_id"), ("expected_close_date",), ("created_at", "id"), ("updated_at", "id"),
+                   ("value", "id"), ("stage_id",))
 
 
 class OpportunityProduct(Model):
     id = fields.IntField(primary_key=True)
-    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="products", on_delete=fields.CASCADE)
+    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="products", on_delete=fields.CASCADE, db_index=True)
     product = fields.ForeignKeyField("models.Product", related_name="opportunity_lines", on_delete=fields.RESTRICT)
     quantity = fields.DecimalField(max_digits=12, decimal_places=3)
     unit_price = money()
@@ -65,7 +67,7 @@ class OpportunityProduct(Model):
 
 class OpportunityActivity(Model):
     id = fields.IntField(primary_key=True)
-    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="activities", on_delete=fields.CASCADE)
+    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="activities", on_delete=fields.CASCADE, db_index=True)
     type = fields.CharEnumField(ActivityType, max_length=32)
     subject = fields.CharField(max_length=300)
     description = fields.TextField(default="")
@@ -82,7 +84,7 @@ class OpportunityActivity(Model):
 
 class OpportunityDocument(Model):
     id = fields.IntField(primary_key=True)
-    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="documents", on_delete=fields.CASCADE)
+    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="documents", on_delete=fields.CASCADE, db_index=True)
     name = fields.CharField(max_length=300)
     type = fields.CharEnumField(DocumentType, max_length=32, default=DocumentType.OTHER)
     url = fields.CharField(max_length=2000, null=True)
@@ -100,7 +102,7 @@ class StageTransition(Model):
     """Append-only log of stage moves: time in stage, conversion and rotting derive from it."""
 
     id = fields.IntField(primary_key=True)
-    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="stage_transitions", on_delete=fields.CASCADE)
+    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="stage_transitions", on_delete=fields.CASCADE, db_index=True)
     from_stage = fields.ForeignKeyField(
         "models.PipelineStage", related_name="transitions_out", null=True, on_delete=fields.RESTRICT
     )

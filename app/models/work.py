@@ -14,8 +14,8 @@ class Task(Model):
     due_date = fields.DatetimeField(null=True)
     priority = fields.CharEnumField(TaskPriority, max_length=16, default=TaskPriority.MEDIUM)
     status = fields.CharEnumField(TaskStatus, max_length=16, default=TaskStatus.OPEN)
-    assignee = fields.ForeignKeyField("models.User", related_name="tasks", on_delete=fields.CASCADE)
-    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="tasks", null=True, on_delete=fields.CASCADE)
+    assignee = fields.ForeignKeyField("models.User", related_name="tasks", on_delete=fields.CASCADE, db_index=True)
+    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="tasks", null=True, on_delete=fields.CASCADE, db_index=True)
     account = fields.ForeignKeyField("models.Account", related_name="tasks", null=True, on_delete=fields.CASCADE)
     # Set when an automation or a job created the task: makes re-running it a no-op.
     source_key = fields.CharField(max_length=200, null=True, unique=True)
@@ -28,7 +28,7 @@ class Task(Model):
 
 class Notification(Model):
     id = fields.IntField(primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="notifications", on_delete=fields.CASCADE)
+    user = fields.ForeignKeyField("models.User", related_name="notifications", on_delete=fields.CASCADE, db_index=True)
     kind = fields.CharField(max_length=64)
     title = fields.CharField(max_length=300)
     message = fields.TextField(default="")

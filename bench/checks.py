@@ -1,0 +1,154 @@
+"""The quick-mode checks, runnable in-process (tests/test_bench_quick.py) or against real processes.
+
+`post(query, variables) -> dict` sends a GraphQL request as the bench admin; `baseline(path, variables)`
+(optional) asks the baseline app for the same data."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Awaitable, Callable, Iterator
+
+from bench import queries as q
+from bench.datagen import ADVANCE_FROM, ADVANCE_TO
+
+Post = Callable[[str, dict], Awaitable[dict]]
+
+
+class QueryCounter(logging.Handler):
+    """Counts SQL statements: at the asyncpg driver on PostgreSQL (so SQL that bypasses the ORM counts
+    too), else the statements Tortoise logs (the technique of tests/conftest.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.logged = 0
+        self.driver = 0
+
+    @property
+    def count(self) -> int:
+        return self.driver or self.logged
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+            self.logged += 1
+
+
+@contextmanager
+def _driver_counting(counter: QueryCounter) -> Iterator[None]:
+    try:
+        from asyncpg.connection import Connection
+    except ImportError:  # pragma: no cover - SQLite-only installs
+        yield
+        return
+    original_execute, original_plain = Connection._execute, Connection.execute
+
+    async def _execute(self, *args, **kwargs):
+        counter.driver += 1
+        return await original_execute(self, *args, **kwargs)
+
+    async def execute(self, query, *args, **kwargs):
+        # With arguments it goes through _execute, counted there; the pool's reset on release is no query.
+        if not args and not query.startswith("SELECT pg_advisory_unlock_all()"):
+            counter.driver += 1
+        return await original_plain(self, query, *args, **kwargs)
+
+    Connection._execute, Connection.execute = _execute, execute
+    try:
+        yield
+    finally:
+        Connection._execute, Connection.execute = original_execute, original_plain
+
+
+@contextmanager
+def counting_queries() -> Iterator[QueryCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    handler, previous, propagate = QueryCounter(), logger.level, logger.propagate
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        with _driver_counting(handler):
+            yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+        logger.propagate = propagate
+
+
+def schema_fields() -> tuple[set[str], set[str]]:
+    """Names of the Query and Mutation root fields as the schema has them right now."""
+    from app.api.schema import schema
+
+    gql = schema._schema
+    return set(gql.query_type.fields), set(gql.mutation_type.fields)
+
+
+def data_of(body: dict) -> dict:
+    assert "errors" not in body, body.get("errors")
+    return body["data"]
+
+
+async def discovery_ids(limit: int) -> list[int]:
+    from app.models import Opportunity
+
+    return await Opportunity.filter(stage__key=ADVANCE_FROM).order_by("id").limit(limit).values_list("id", flat=True)
+
+
+async def queries_per_page(post: Post, first: int) -> int:
+    with counting_queries() as counter:
+        data_of(await post(q.OPPORTUNITIES_PAGE, {"first": first}))
+    return counter.count
+
+
+async def run_quick_checks(post: Post, run_worker: Callable[[], Awaitable[None]] | None,
+                           baseline: Callable[[str, dict], Awaitable[dict]] | None = None, *,
+                           account_id: int = 1, log=print) -> dict:
+    """Every scenario once, no timing. Returns what it saw; raises AssertionError on a failure."""
+    from app.models import Task
+
+    seen: dict = {}
+    query_fields, mutation_fields = schema_fields()
+    one, hundred = await queries_per_page(post, 1), await queries_per_page(post, 100)
+    assert one == hundred, f"SQL queries per request grow with the page size: {one} for 1, {hundred} for 100"
+    seen["queries_per_list_request"] = hundred
+    page = data_of(await post(q.OPPORTUNITIES_PAGE, {"first": 100}))["opportunities"]
+    assert len(page["edges"]) == 100 and page["edges"][0]["node"]["products"], "expected 100 deals with products"
+    after = data_of(await post(q.OPPORTUNITIES_PAGE, {"first": 10, "after": page["pageInfo"]["endCursor"]}))
+    assert after["opportunities"]["edges"], "the second page is empty"
+    first_id = page["edges"][0]["node"]["id"]
+    with counting_queries() as counter:
+        detail = data_of(await post(q.OPPORTUNITY_DETAIL, {"id": first_id}))["opportunity"]
+    assert detail["id"] == first_id and detail["stageHistory"], detail
+    seen["queries_per_detail_request"] = counter.count
+    if baseline is not None:
+        assert await baseline("/opportunities", {"first": 100}) == {"data": {"opportunities": page}}, \
+            "the baseline serves different data than GraphQL for the list page"
+        base_detail = (await baseline("/opportunity", {"id": first_id}))["data"]["opportunity"]
+        differing = sorted(k for k in detail if detail[k] != base_detail.get(k))
+        assert not differing, f"the baseline differs from GraphQL on {differing}"
+        seen["baseline_equal"] = True
+    opp_id = (await discovery_ids(1))[0]
+    moved = data_of(await post(q.ADVANCE_OPPORTUNITY, {"id": str(opp_id), "stage": ADVANCE_TO}))["advanceOpportunity"]
+    assert not moved["errors"] and moved["opportunity"]["stage"] == ADVANCE_TO, moved
+    if run_worker is not None:
+        await run_worker()
+        assert await Task.exists(opportunity_id=opp_id), "the stage_entered automation created no task"
+        seen["automation_task"] = True
+    if "recordInteraction" in mutation_fields:
+        note = "Chef loved the new brisket samples, wants a standing weekly order"
+        recorded = data_of(await post(q.RECORD_INTERACTION, {"input": {
+            "accountId": str(account_id), "type": "MEETING", "subject": "Tasting", "description": note}}))
+        recorded = recorded["recordInteraction"]
+        assert not recorded["errors"] and recorded["interaction"]["sentiment"] is not None, recorded
+        seen["record_interaction"] = True
+    else:
+        log("recordInteraction is not in the schema yet: skipped")
+    if "pipelineReport" in query_fields:
+        report = data_of(await post(q.PIPELINE_REPORT, {"timeframe": "this_year"}))["pipelineReport"]
+        assert report["stageDistribution"], report
+        forecast = data_of(await post(q.SALES_FORECAST, {"period": "this_quarter"}))["salesForecast"]
+        assert forecast["period"], forecast
+        seen["pipeline_report"] = True
+    else:
+        log("pipelineReport is not in the schema yet: skipped")
+    return seen

@@ -1,0 +1,102 @@
+"""The processes a bench run needs: API(s), the baseline app, the worker, and the load generator."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the process's peak resident set size."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+class Server:
+    def __init__(self, app: str, env: dict[str, str]) -> None:
+        self.app, self.env, self.port = app, env, free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "Server":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", self.app, "--factory", "--host", "127.0.0.1", "--port", str(self.port),
+             "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=self.env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(f"{self.http}/healthz" if "api" in self.app else f"{self.http}/opportunities", timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"{self.app} did not start")
+
+    def __exit__(self, *exc) -> None:
+        stop(self.proc)
+
+    def peak_rss_mb(self) -> float:
+        return peak_rss_mb(self.proc.pid)
+
+
+class Worker:
+    """`crm worker`; with overrides, the same WorkerSettings run with other arq options (max_jobs, poll_delay)."""
+
+    def __init__(self, env: dict[str, str], **overrides) -> None:
+        self.env, self.overrides, self.proc = env, overrides, None
+
+    def __enter__(self) -> "Worker":
+        command = [str(Path(sys.executable).with_name("crm")), "worker"]
+        if self.overrides:
+            command = [sys.executable, "-c", "from arq.worker import run_worker; from workers.settings import "
+                       f"WorkerSettings; run_worker(WorkerSettings, **{self.overrides!r})"]
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        stop(self.proc)
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def load(url: str, bodies: list[dict], *, concurrency: int, duration: float = 8, warmup: float = 1,
+         cycle: bool = True, token: str | None = None, keep_requests: bool = False) -> dict:
+    """Run bench.load in its own process and return its summary."""
+    spec = {"url": url, "bodies": bodies, "concurrency": concurrency, "duration": duration, "warmup": warmup,
+            "cycle": cycle, "keep_requests": keep_requests,
+            "headers": {"Authorization": f"Bearer {token}"} if token else {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_file, out_file = Path(tmp, "spec.json"), Path(tmp, "out.json")
+        spec_file.write_text(json.dumps(spec))
+        subprocess.run([sys.executable, "-m", "bench.load", str(spec_file), str(out_file)], cwd=ROOT, check=True)
+        return json.loads(out_file.read_text())

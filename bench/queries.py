@@ -1,0 +1,64 @@
+"""Every GraphQL document the benchmark sends, in one place (the fast-path equivalence test imports them)."""
+
+# 1. The opportunities list: a page with account, products, activities and assigned user.
+OPPORTUNITIES_PAGE = (
+    "query($first:Int,$after:String){opportunities(first:$first,after:$after){totalCount "
+    "pageInfo{hasNextPage endCursor} edges{cursor node{id name value probability stage expectedCloseDate "
+    "account{id name industry} assignedTo{id name email} products{quantity unitPrice totalPrice product{sku name}} "
+    "activities{type subject completedAt}}}}}"
+)
+
+# 2. One opportunity by id with everything nested.
+OPPORTUNITY_DETAIL = (
+    "query($id:ID!){opportunity(id:$id){id name value budget probability probabilityOverridden stage "
+    "expectedCloseDate actualCloseDate source nextStep description forecastCategory version stageEnteredAt "
+    "daysInStage isStale createdAt updatedAt "
+    "pipelineStage{id key name order probability} pipeline{id name} "
+    "account{id name industry size tier status assignedTo{id name}} contact{id name email} "
+    "assignedTo{id name email role} "
+    "products{id quantity unitPrice discount totalPrice product{id sku name category unit}} "
+    "activities{id type subject outcome scheduledAt completedAt createdBy{id name}} "
+    "documents{id name type} "
+    "stageHistory{id at source amountBefore amountAfter probabilityBefore probabilityAfter "
+    "fromStage{key} toStage{key} by{id name}}}}"
+)
+
+# 3. A stage move (its stage_entered automation runs in the worker).
+ADVANCE_OPPORTUNITY = (
+    "mutation($id:ID!,$stage:String!){advanceOpportunity(input:{id:$id,stage:$stage}){"
+    "opportunity{id stage version} errors{field message code} unmetRequirements{stage kind}}}"
+)
+
+# 4. An interaction with a note that gets a sentiment score.
+RECORD_INTERACTION = (
+    "mutation($input:RecordInteractionInput!){recordInteraction(input:$input){"
+    "interaction{id sentiment sentimentLabel} errors{field message code}}}"
+)
+
+# 5. Pipeline analytics.
+PIPELINE_REPORT = (
+    "query($timeframe:String!){pipelineReport(timeframe:$timeframe){timeframe totalOpportunities totalValue "
+    "weightedValue averageDealSize winRate wonCount lostCount stageDistribution{stage count value} "
+    "conversionRates{fromStage toStage entered advanced rate}}}"
+)
+SALES_FORECAST = (
+    "query($period:String!){salesForecast(period:$period){period totalForecast bestCase worstCase confidence "
+    "byRep{userId weighted openDeals} methodology}}"
+)
+
+# 6. Subscription: opportunity events, as a dashboard would watch them.
+OPPORTUNITY_EVENTS = (
+    "subscription($after:String){opportunityEvents(after:$after){cursor kind opportunityId fromStage toStage}}"
+)
+
+LOGIN = "mutation($email:String!,$password:String!){login(email:$email,password:$password){token errors{code}}}"
+
+ALL = {
+    "opportunities_page": OPPORTUNITIES_PAGE,
+    "opportunity_detail": OPPORTUNITY_DETAIL,
+    "advance_opportunity": ADVANCE_OPPORTUNITY,
+    "record_interaction": RECORD_INTERACTION,
+    "pipeline_report": PIPELINE_REPORT,
+    "sales_forecast": SALES_FORECAST,
+    "opportunity_events": OPPORTUNITY_EVENTS,
+}
