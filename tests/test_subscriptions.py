@@ -204,3 +204,21 @@ async def test_unsubscribing_leaves_no_redis_subscription(two_apis, team):
     assert await _settles_at(1) == 1
     await client.ws.close()  # a dropped connection cleans up too
     assert await _settles_at(0) == 0
+
+
+async def test_forecast_updates_reach_admin_subscribers(two_apis, team):
+    from app.services.forecasts import recompute_forecasts
+
+    a, _ = two_apis
+    admin = await _acked(a, team.admin)
+    await admin.subscribe("f", "subscription { forecastUpdated(period: \"2026-Q4\") { cursor period forecast } }")
+    rep = await _acked(a, team.rep)
+    await rep.subscribe("f", "subscription { forecastUpdated(period: \"2026-Q4\") { period } }")
+    refused = await rep.recv()
+    assert refused["type"] in ("next", "error") and "admins only" in json.dumps(refused)
+    await _until_live()
+    await recompute_forecasts(["2026-Q4"])
+    update = (await admin.next_data("f"))["forecastUpdated"]
+    assert update["period"] == "2026-Q4" and set(update["forecast"]) == {"pipeline", "historical", "hybrid"}
+    await admin.ws.close()
+    await rep.ws.close()

@@ -7,6 +7,7 @@ import logging
 from arq import Retry
 
 from app.services import automations, events, health, mail, webhooks
+from workers import forecasts
 
 log = logging.getLogger("workers.pipeline")
 
@@ -21,6 +22,7 @@ def _retry(ctx: dict, exc: Exception) -> Retry:
 async def process_event(ctx: dict, event_id: int) -> None:
     try:
         await automations.process_event(event_id)
+        await forecasts.on_domain_event(event_id)
         await webhooks.fan_out(event_id)
         await health.on_domain_event(event_id)
     except Exception as exc:

@@ -14,7 +14,7 @@ from app.services.redis import arq_redis_settings
 from app.settings import get_settings
 from arq.worker import func
 
-from workers import health, interactions, pipeline
+from workers import forecasts, health, interactions, pipeline
 
 log = logging.getLogger("workers")
 
@@ -58,6 +58,9 @@ class WorkerSettings:
         func(health.recompute_all_health, timeout=30),
         func(interactions.run_follow_up, timeout=30),
         func(interactions.catch_up_follow_ups, timeout=30),
+        # keep_result=0: the debounce id "forecast:<period>" is free again as soon as the job ends.
+        func(forecasts.recompute_forecast, keep_result=0, timeout=30),
+        func(forecasts.recompute_forecasts_nightly, timeout=30),
     ]
     cron_jobs = [
         cron(expire_contracts, hour={2}, minute={15}, unique=True, run_at_startup=True),
@@ -70,6 +73,7 @@ class WorkerSettings:
         cron(health.recompute_changed_health, minute=set(range(0, 60, 10)), second={15}, unique=True, timeout=30),
         cron(interactions.catch_up_follow_ups, minute=EVERY_5_MINUTES, second={20}, unique=True,
              run_at_startup=True, timeout=30),
+        cron(forecasts.recompute_forecasts_nightly, hour={4}, minute={10}, unique=True, timeout=30),
     ]
     on_startup = startup
     on_shutdown = shutdown
@@ -77,6 +81,6 @@ class WorkerSettings:
     job_timeout = get_settings().job_timeout_seconds
     max_tries = 5
     # arq's defaults (10 jobs at once, a poll every 0.5 s) cap a worker near 20 jobs/s; jobs are I/O-bound.
-    max_jobs = 50
+    max_jobs = 100
     poll_delay = 0.05
     redis_settings = arq_redis_settings()

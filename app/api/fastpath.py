@@ -12,6 +12,7 @@ stays the general path. tests/test_fastpath.py runs every benchmark query both w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict, defaultdict
 from functools import lru_cache
@@ -415,29 +416,32 @@ def _fetch_sql(table: str, columns: tuple[str, ...], key: str, order_by: tuple[s
 
 
 async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict]) -> None:
-    """Fetch every relation of these rows, one query per relation, recursively, into `lookups`."""
-    for _, kind, payload in plan.fields:
-        if kind == "derived":
-            lookups[id(payload)] = await payload.load(rows) if rows else {}
-            continue
-        if kind not in ("one", "many"):
-            continue
-        relation, target = payload
-        model = TYPES[target.type_name].model
-        if kind == "one":
-            ids = list({row[relation.fk] for row in rows if row[relation.fk] is not None})
-            children = await _fetch(model, sorted(target.columns), "id", ids, ("id",)) if ids else []
-            lookups[id(target)] = {child["id"]: child for child in children}
-        else:
-            ids = [row["id"] for row in rows]
-            children = await _fetch(model, sorted(target.columns | {relation.fk}), relation.fk, ids,
-                                    relation.order_by) if ids else []
-            grouped: dict[int, list] = defaultdict(list)
-            for child in children:
-                grouped[child[relation.fk]].append(child)
-            lookups[id(target)] = grouped
-        if children:
-            await _load(target, children, lookups)
+    """Fetch every relation of these rows, one query per relation, recursively, into `lookups`.
+    Sibling relations are independent: their queries run concurrently on pooled connections."""
+    await asyncio.gather(*(_load_field(kind, payload, rows, lookups) for _, kind, payload in plan.fields
+                           if kind in ("one", "many", "derived")))
+
+
+async def _load_field(kind: str, payload: Any, rows: list, lookups: dict[int, dict]) -> None:
+    if kind == "derived":
+        lookups[id(payload)] = await payload.load(rows) if rows else {}
+        return
+    relation, target = payload
+    model = TYPES[target.type_name].model
+    if kind == "one":
+        ids = list({row[relation.fk] for row in rows if row[relation.fk] is not None})
+        children = await _fetch(model, sorted(target.columns), "id", ids, ("id",)) if ids else []
+        lookups[id(target)] = {child["id"]: child for child in children}
+    else:
+        ids = [row["id"] for row in rows]
+        children = await _fetch(model, sorted(target.columns | {relation.fk}), relation.fk, ids,
+                                relation.order_by) if ids else []
+        grouped: dict[int, list] = defaultdict(list)
+        for child in children:
+            grouped[child[relation.fk]].append(child)
+        lookups[id(target)] = grouped
+    if children:
+        await _load(target, children, lookups)
 
 
 def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:

@@ -178,9 +178,10 @@ class RealtimeSubscription:
             yield TaskEvent(cursor=str(event.id), kind=TaskEventKind(event.kind.split(".")[1]), at=event.created_at,
                             task=await m.Task.get_or_none(id=event.payload.get("task_id")))
 
-    @strawberry.subscription(description="A new forecast snapshot for the period (e.g. 2026-Q4).")
+    @strawberry.subscription(description="Admins: a new forecast snapshot for the period (e.g. 2026-Q4).")
     async def forecast_updated(self, info: CtxInfo, period: str, after: Optional[str] = None) -> AsyncGenerator[ForecastUpdate, None]:
-        require_scope(info)
+        if not require_scope(info).is_admin:
+            raise top_level_error("forecasts are company-wide: admins only", "FORBIDDEN")
         async for event in realtime.stream(_cursor(after), ["forecast.updated"]):
             if event.payload.get("period") == period:
                 yield ForecastUpdate(cursor=str(event.id), period=period, at=event.created_at,

@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from app.api.accounts_health import HealthQuery
+from app.api.analytics import AnalyticsQuery
 from app.api.competition import CompetitionMutation, CompetitionQuery
 from app.api.interactions import InteractionMutation, InteractionQuery
 from app.api.mutations import CoreMutation
@@ -28,7 +29,7 @@ from app.settings import get_settings
 
 # Each feature module contributes its own root types; they are merged into one schema here.
 QUERY_ROOTS: tuple[type, ...] = (
-    CoreQuery, PipelineQuery, WebhookQuery, HealthQuery, InteractionQuery, CompetitionQuery,
+    CoreQuery, PipelineQuery, WebhookQuery, HealthQuery, InteractionQuery, CompetitionQuery, AnalyticsQuery,
 )
 MUTATION_ROOTS: tuple[type, ...] = (
     CoreMutation, PipelineMutation, WebhookMutation, InteractionMutation, CompetitionMutation,

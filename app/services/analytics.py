@@ -1,0 +1,190 @@
+"""The pipeline report: resolve the timeframe, the pipeline and the filters, run the aggregates
+(app.queries.analytics), apply the rules (app.domain.analytics) and attach the current quarter's forecast.
+
+Only the parts a caller asks for are computed: "totals" (totals, stage distribution, win rate, cycle),
+"cohorts" (conversion, time in stage), "trends" and "forecast"; velocity needs totals and cohorts."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Collection
+
+from app.domain.analytics import (
+    ClosedFigures,
+    Conversion,
+    PipelineFilters,
+    StageTime,
+    TrendBucket,
+    TrendInterval,
+    average_money,
+    check_filters,
+    conversions,
+    money,
+    pick_interval,
+    sales_velocity,
+    stage_ranks,
+    stage_times,
+    trend_buckets,
+)
+from app.domain.enums import StageKind
+from app.domain.errors import not_found
+from app.domain.pipeline import StageSpec
+from app.domain.timeframes import Timeframe, parse_timeframe
+from app.models import Pipeline
+from app.queries import analytics as sql
+from app.queries.visibility import Scope
+from app.services import forecasts
+from app.services.pipelines import default_pipeline
+from app.services.stages import stage_specs
+
+ALL_PARTS = frozenset({"totals", "cohorts", "trends", "forecast"})
+FORECAST_PERIOD = "this_quarter"
+
+
+@dataclass(frozen=True)
+class StageSlice:
+    stage: StageSpec
+    count: int
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Velocity:
+    average_days_to_close: float | None  # over deals closed (won or lost) in the window
+    closed_count: int
+    stages: list[StageTime]
+    sales_velocity: Decimal | None
+    open_opportunities: int
+    win_rate: float | None
+    average_won_deal_size: Decimal | None
+    average_sales_cycle: float | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    count: int
+    value: Decimal
+    weighted: Decimal
+    open_count: int
+    closed: ClosedFigures
+    distribution: list[StageSlice]
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    conversions: list[Conversion]
+    stage_times: list[StageTime]
+
+
+@dataclass(frozen=True)
+class PipelineReport:
+    timeframe: Timeframe
+    pipeline_id: int
+    filters: PipelineFilters
+    totals: Totals | None
+    cohorts: Cohorts | None
+    trend_interval: TrendInterval
+    trends: list[TrendBucket] | None
+    forecast: forecasts.SalesForecast | None
+
+    @property
+    def average_deal_size(self) -> Decimal | None:
+        return average_money(self.totals.value, self.totals.count)
+
+    @property
+    def velocity(self) -> Velocity:
+        closed = self.totals.closed
+        return Velocity(
+            average_days_to_close=closed.average_days_to_close, closed_count=closed.closed,
+            stages=self.cohorts.stage_times, sales_velocity=sales_velocity(self.totals.open_count, closed),
+            open_opportunities=self.totals.open_count, win_rate=closed.win_rate,
+            average_won_deal_size=closed.average_won_deal_size, average_sales_cycle=closed.average_sales_cycle,
+        )
+
+
+def window(timeframe: Timeframe) -> sql.Window:
+    return sql.Window(timeframe.start, timeframe.end, timeframe.first_day, timeframe.end_date)
+
+
+async def _totals(d: sql.Dialect, scope: Scope, filters: PipelineFilters, w: sql.Window,
+                  stages: list[StageSpec]) -> Totals:
+    rows = {r["stage_id"]: r for r in await sql.run(sql.report_stage_totals(d, scope, filters, w))}
+    count = open_count = won = lost = won_cycle = closed_cycle = 0
+    value = weighted = won_value = Decimal(0)
+    distribution = []
+    for stage in stages:
+        r = rows.get(stage.id)
+        if r is None:
+            distribution.append(StageSlice(stage, 0, Decimal("0.00")))
+            continue
+        distribution.append(StageSlice(stage, r["n"], money(r["value"])))
+        count += r["n"]
+        value += money(r["value"])
+        weighted += Decimal(str(r["value_x_probability"] or 0))
+        if stage.kind is StageKind.OPEN:
+            open_count += r["n"]
+        elif stage.kind is StageKind.WON:
+            won += int(r["closed"] or 0)
+            won_value += money(r["closed_value"])
+            won_cycle += int(r["cycle_days"] or 0)
+            closed_cycle += int(r["cycle_days"] or 0)
+        else:
+            lost += int(r["closed"] or 0)
+            closed_cycle += int(r["cycle_days"] or 0)
+    closed = ClosedFigures(won, lost, money(won_value), won_cycle, closed_cycle)
+    return Totals(count, money(value), money(weighted / 100), open_count, closed, distribution)
+
+
+async def _cohorts(d: sql.Dialect, scope: Scope, filters: PipelineFilters, w: sql.Window,
+                   stages: list[StageSpec]) -> Cohorts:
+    rows = await sql.run(sql.report_stage_cohorts(d, scope, filters, w, stage_ranks(stages)))
+    entered = {r["stage_id"]: int(r["entered"]) for r in rows}
+    advanced = {r["stage_id"]: int(r["advanced"]) for r in rows}
+    seconds = {r["stage_id"]: float(r["stay_seconds"] or 0) for r in rows}
+    stays = {r["stage_id"]: int(r["stays"] or 0) for r in rows}
+    return Cohorts(conversions(stages, entered, advanced), stage_times(stages, seconds, stays))
+
+
+async def _trends(d: sql.Dialect, scope: Scope, filters: PipelineFilters, w: sql.Window,
+                  interval: TrendInterval) -> list[TrendBucket]:
+    rows = await sql.run(sql.report_trends(d, scope, filters, w, interval))
+    return trend_buckets(w.first_day, w.end_date, interval,
+                         ((r["kind"], sql.as_date(r["bucket"]), r["n"], r["value"]) for r in rows))
+
+
+async def _pipeline_id(filters: PipelineFilters) -> int:
+    if filters.pipeline_id is None:
+        return (await default_pipeline()).id
+    if not await Pipeline.exists(id=filters.pipeline_id):
+        raise not_found("filters.pipeline_id", "pipeline")
+    return filters.pipeline_id
+
+
+async def pipeline_report(scope: Scope, timeframe: str, filters: PipelineFilters = PipelineFilters(), *,
+                          parts: Collection[str] = ALL_PARTS, trend_interval: TrendInterval | None = None,
+                          now: datetime | None = None) -> PipelineReport:
+    """The report over one pipeline (the filter's, else the default one) for the opportunities the
+    caller may see. ValidationFailed for an unknown timeframe or a bad filter."""
+    now = now or datetime.now(timezone.utc)
+    frame = parse_timeframe(timeframe, now)
+    check_filters(filters)
+    filters = replace(filters, pipeline_id=await _pipeline_id(filters))
+    stages = await stage_specs(filters.pipeline_id)
+    d, w = sql.dialect(), window(frame)
+    interval = pick_interval(frame.first_day, frame.end_date, trend_interval)
+    wanted = set(parts)
+
+    async def nothing() -> None:
+        return None
+
+    # Independent read-only aggregates: run side by side on the pool (never inside a transaction).
+    totals, cohorts, trends, forecast = await asyncio.gather(
+        _totals(d, scope, filters, w, stages) if "totals" in wanted else nothing(),
+        _cohorts(d, scope, filters, w, stages) if "cohorts" in wanted else nothing(),
+        _trends(d, scope, filters, w, interval) if "trends" in wanted else nothing(),
+        forecasts.sales_forecast(scope, FORECAST_PERIOD, filters=filters, now=now) if "forecast" in wanted else nothing(),
+    )
+    return PipelineReport(frame, filters.pipeline_id, filters, totals, cohorts, interval, trends, forecast)
