@@ -132,6 +132,8 @@ async def test_errors_and_unsupported_documents_take_the_standard_path(both, tea
         (LIST, {"first": 1}, "bad-token"),                 # not authenticated
         ("{ opportunities { edges { node { isStale competitors { name } } } } }", {}, team.rep.token),
         ("{ opportunities { edges { node { nmae } } } }", {}, team.rep.token),
+        ("{ opportunities { edges { node { " + " ".join(f"a{i}: account {{ name }}" for i in range(40)) + " } } } }",
+         {}, team.rep.token),                              # the alias limit still applies
     ]:
         fast, standard = await _both(both, query, variables, token)
         assert fast == standard

@@ -47,6 +47,7 @@ from app.domain.pipeline import is_stale as stale_rule
 from app.queries.pagination import paginate
 from app.queries.visibility import opportunity_filter
 from app.services.stages import to_spec
+from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -370,8 +371,18 @@ class QueryPlan:
         self.render = compile_renderer(node)
 
 
+def _count_aliases(node) -> int:
+    selection_set = getattr(node, "selection_set", None)
+    inner = sum(_count_aliases(child) for child in selection_set.selections) if selection_set else 0
+    return inner + (1 if getattr(node, "alias", None) else 0)
+
+
 def compile_document(schema: GraphQLSchema, query: str, operation_name: str | None) -> QueryPlan:
-    document = parse(query)
+    settings = get_settings()
+    # The abuse limits of standard execution hold here too: past them, standard execution refuses.
+    document = parse(query, max_tokens=settings.max_tokens)
+    if sum(_count_aliases(d) for d in document.definitions) > settings.max_aliases:
+        raise Unsupported("too many aliases")
     if validate(schema, document):
         raise Unsupported("invalid document: standard execution reports the errors")
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
