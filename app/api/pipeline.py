@@ -164,7 +164,7 @@ class PipelineQuery:
     async def pipeline_stages(self, info: CtxInfo, pipeline_id: Optional[ID] = None) -> list[PipelineStage]:
         require_scope(info)
         if pipeline_id is None:
-            pipeline = await pipelines.default_pipeline()
+            pipeline = await pipelines.ensure_default_pipeline()
             pid = pipeline.id
         else:
             try:

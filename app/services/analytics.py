@@ -37,7 +37,7 @@ from app.models import Pipeline
 from app.queries import analytics as sql
 from app.queries.visibility import Scope
 from app.services import forecasts
-from app.services.pipelines import default_pipeline
+from app.services.pipelines import ensure_default_pipeline
 from app.services.stages import stage_specs
 
 ALL_PARTS = frozenset({"totals", "cohorts", "trends", "forecast"})
@@ -157,7 +157,7 @@ async def _trends(d: sql.Dialect, scope: Scope, filters: PipelineFilters, w: sql
 
 async def _pipeline_id(filters: PipelineFilters) -> int:
     if filters.pipeline_id is None:
-        return (await default_pipeline()).id
+        return (await ensure_default_pipeline()).id
     if not await Pipeline.exists(id=filters.pipeline_id):
         raise not_found("filters.pipeline_id", "pipeline")
     return filters.pipeline_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.models import Model
@@ -82,5 +82,3 @@ def strip_text(data: dict, *fields: str) -> dict:
             data[f] = data[f].strip()
     return data
 
-
-Loader = Callable[[int], Any]

@@ -28,14 +28,6 @@ async def ensure_default_pipeline() -> Pipeline:
     return pipeline
 
 
-async def default_pipeline() -> Pipeline:
-    return await ensure_default_pipeline()
-
-
-async def first_stage(pipeline_id: int) -> PipelineStage:
-    return await PipelineStage.filter(pipeline_id=pipeline_id, kind="open").order_by("order").first()
-
-
 # Configuration (admins) --------------------------------------------------------------
 
 STAGE_FIELDS = {"name", "order", "probability", "expected_duration_days", "forecast_category", "requirements", "automations"}

@@ -11,7 +11,6 @@ from typing import Any
 
 from arq import create_pool
 from arq.connections import ArqRedis
-from arq.jobs import Job
 
 from app.services.redis import arq_redis_settings
 
@@ -67,6 +66,3 @@ async def abort(job_id: str, timeout: float = 2.0) -> bool:
         await close_pool()
         return False
 
-
-def job(job_id: str, pool: ArqRedis) -> Job:
-    return Job(job_id, pool)
