@@ -19,7 +19,7 @@ def tortoise_config(database_url: str | None = None, settings: Settings | None =
     if url.startswith("postgres://") and "maxsize=" not in url:
         url += ("&" if "?" in url else "?") + f"maxsize={settings.db_pool_max_size}"
     return {
-        "connections": {"default": url},
+        "connections": {"default": _with_light_reset(url) if is_postgres(url) else url},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
@@ -32,8 +32,21 @@ def tortoise_config(database_url: str | None = None, settings: Settings | None =
     }
 
 
-# Used by the `tortoise` CLI (makemigrations) through [tool.tortoise] in pyproject.toml.
-TORTOISE_ORM = tortoise_config()
+async def _release_as_is(connection) -> None:
+    """What the pool does when a connection comes back. asyncpg's default runs `RESET ALL; UNLISTEN *;
+    CLOSE ALL; pg_advisory_unlock_all()` — one more round trip after every statement Tortoise runs,
+    for session state this application never sets (asyncpg still rolls back an open transaction
+    itself before calling this)."""
+
+
+def _with_light_reset(url: str) -> dict:
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    config = expand_db_url(url)
+    config["credentials"]["reset"] = _release_as_is
+    return config
+
+
 
 
 def is_postgres(url: str) -> bool:
@@ -57,3 +70,7 @@ async def check_database(url: str, timeout: float) -> None:
     except Exception as exc:  # any failure means the same thing to the operator
         safe = urlparse(dsn)._replace(netloc=urlparse(dsn).hostname or "").geturl()
         raise DatabaseUnreachable(f"cannot reach the database at {safe}: {exc}") from None
+
+
+# Used by the `tortoise` CLI (makemigrations) through [tool.tortoise] in pyproject.toml.
+TORTOISE_ORM = tortoise_config()

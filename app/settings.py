@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     max_tokens: int = 5000
     # Compiled plans for the hot read queries (app/api/fastpath.py); off = standard execution only.
     fast_path_enabled: bool = True
+    # Results of the fast path's queries per visibility scope, voided at commit by PostgreSQL NOTIFY
+    # (app/queries/read_cache.py); PostgreSQL only. Bounded in rows held per process.
+    read_cache_enabled: bool = True
+    read_cache_max_rows: int = 200_000
     smtp_url: str | None = Field(None, description="smtp://user:pass@host:port (smtps:// for TLS); unset = store only")
     mail_from: str = "Kitchen Pantry CRM <crm@kitchenpantry.example>"
     job_timeout_seconds: int = 30

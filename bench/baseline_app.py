@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
 import asyncpg
+
+from app.db import _release_as_is  # the API's pool setting: no RESET ALL round trip per release
 import jwt
 import orjson
 from starlette.applications import Starlette
@@ -231,7 +233,7 @@ def create_app(dsn: str | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app):
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=2, max_size=10)
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=2, max_size=10, reset=_release_as_is)
         try:
             yield
         finally:

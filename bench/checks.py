@@ -23,6 +23,7 @@ class QueryCounter(logging.Handler):
         super().__init__(logging.DEBUG)
         self.logged = 0
         self.driver = 0
+        self.statements: list[str] = []
 
     @property
     def count(self) -> int:
@@ -31,6 +32,8 @@ class QueryCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.getMessage().lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
             self.logged += 1
+            if not self.driver:
+                self.statements.append(record.getMessage())
 
 
 @contextmanager
@@ -42,14 +45,16 @@ def _driver_counting(counter: QueryCounter) -> Iterator[None]:
         return
     original_execute, original_plain = Connection._execute, Connection.execute
 
-    async def _execute(self, *args, **kwargs):
+    async def _execute(self, query, *args, **kwargs):
         counter.driver += 1
-        return await original_execute(self, *args, **kwargs)
+        counter.statements.append(str(query))
+        return await original_execute(self, query, *args, **kwargs)
 
     async def execute(self, query, *args, **kwargs):
         # With arguments it goes through _execute, counted there; the pool's reset on release is no query.
         if not args and not query.startswith("SELECT pg_advisory_unlock_all()"):
             counter.driver += 1
+            counter.statements.append(query)
         return await original_plain(self, query, *args, **kwargs)
 
     Connection._execute, Connection.execute = _execute, execute

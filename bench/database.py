@@ -48,15 +48,19 @@ async def ensure_database(n: int, *, fresh: bool = False, log=print) -> str:
 
     url = database_url(n)
     name = url.rsplit("/", 1)[1]
+    def migrate() -> None:
+        subprocess.run([str(Path(sys.executable).with_name("crm")), "migrate"], check=True, cwd=ROOT,
+                       env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL)
+
     if not fresh and await _recorded_size(name) == n:
         log(f"reusing {name}")
+        migrate()  # migrations added since the data was generated
         return url
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    subprocess.run([str(Path(sys.executable).with_name("crm")), "migrate"], check=True, cwd=ROOT,
-                   env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL)
+    migrate()
     log(f"generating {n} opportunities into {name}")
     await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
     try:

@@ -72,20 +72,22 @@ class Bench:
         self.result["notes"].append(text)
 
     async def measure_reads(self, name: str, api: Server, base: Server, gql_bodies: list, base_bodies: list,
-                            path: str, standard: Server | None = None) -> None:
+                            path: str, variants: dict[str, Server]) -> None:
+        """`graphql` is the API as deployed (read cache on: warm once a request has been seen); each variant
+        is the same API with something switched off: `cold` the read cache, `standard` the fast path too."""
         rows = []
         for c in self.levels:
             g = load(f"{api.http}/graphql", gql_bodies, concurrency=c, duration=self.duration, token=self.token)
             b = load(f"{base.http}{path}", base_bodies, concurrency=c, duration=self.duration, token=self.token)
             row = {"concurrency": c, "graphql": g, "baseline": b, "ratio": round(g["rps"] / b["rps"], 3) if b["rps"] else None,
                    "api_peak_rss_mb": api.peak_rss_mb(), "baseline_peak_rss_mb": base.peak_rss_mb()}
-            if standard is not None:  # the same API with the lead's fast path switched off
-                s = load(f"{standard.http}/graphql", gql_bodies, concurrency=c, duration=self.duration, token=self.token)
-                row.update(standard=s, standard_ratio=round(s["rps"] / b["rps"], 3) if b["rps"] else None,
-                           standard_peak_rss_mb=standard.peak_rss_mb())
-            self.log(f"  {name} c={c}: graphql {g['rps']} req/s p50 {g['p50_ms']} ms p99 {g['p99_ms']} | "
-                     f"baseline {b['rps']} req/s p50 {b['p50_ms']} ms | ratio {row['ratio']}"
-                     + (f" | standard executor {row['standard']['rps']} req/s" if standard else ""))
+            line = f"  {name} c={c}: warm {g['rps']} req/s p50 {g['p50_ms']} ms p99 {g['p99_ms']}"
+            for key, server in variants.items():
+                v = load(f"{server.http}/graphql", gql_bodies, concurrency=c, duration=self.duration, token=self.token)
+                row.update({key: v, f"{key}_ratio": round(v["rps"] / b["rps"], 3) if b["rps"] else None,
+                            f"{key}_peak_rss_mb": server.peak_rss_mb()})
+                line += f" | {key} {v['rps']} req/s p50 {v['p50_ms']} ms p99 {v['p99_ms']}"
+            self.log(line + f" | baseline {b['rps']} req/s p50 {b['p50_ms']} ms p99 {b['p99_ms']}")
             rows.append(row)
         self.result["scenarios"][name] = rows
 
@@ -206,11 +208,29 @@ class Bench:
 
         app = create_app(manage_database=False)
         await self._count_and_profile(app, base, detail_id, "")
+        await self._count_warm(create_app(manage_database=False), detail_id)
         from app.settings import Settings
 
         if "fast_path_enabled" in Settings.model_fields:
             await self._count_and_profile(create_app(manage_database=False, fast_path=False), base, detail_id,
                                           "standard_")
+
+    async def _count_warm(self, app, detail_id: int) -> None:
+        """Statements for a request the read cache has seen (its lifespan starts the change feed)."""
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            counts = {}
+            for name, query, variables in (("list_page_100_warm", q.OPPORTUNITIES_PAGE, {"first": 100}),
+                                           ("detail_warm", q.OPPORTUNITY_DETAIL, {"id": str(detail_id)})):
+                body = {"query": query, "variables": variables}
+                headers = {"Authorization": f"Bearer {self.token}"}
+                first = (await client.post("/graphql", json=body, headers=headers)).json()
+                with counting_queries() as counter:
+                    again = (await client.post("/graphql", json=body, headers=headers)).json()
+                assert again == first, "a cached answer differs from the first"
+                counts[name] = counter.count
+        self.result["queries_per_request"].update(counts)
+        self.log(f"  warm (read cache) SQL queries per request: {counts}")
 
     async def _count_and_profile(self, app, base: Server, detail_id: int, prefix: str) -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
@@ -267,21 +287,23 @@ class Bench:
                 await self.count_queries(base, detail_ids[0])
             if "worker" in self.only:
                 await self.measure_worker_rate(api, worker_n)
-            from app.settings import Settings
-
-            standard = Server("app.api.app:create_app", {**self.env, "FAST_PATH_ENABLED": "false"}) \
-                if "fast_path_enabled" in Settings.model_fields else None
-            with Worker(self.env), (standard or contextlib.nullcontext()):
+            variants = {"cold": Server("app.api.app:create_app", {**self.env, "READ_CACHE_ENABLED": "false"}),
+                        "standard": Server("app.api.app:create_app", {**self.env, "FAST_PATH_ENABLED": "false"})}
+            reads = {"list", "detail"} & self.only
+            with Worker(self.env), contextlib.ExitStack() as stack:
+                if reads:
+                    for server in variants.values():
+                        stack.enter_context(server)
                 if "list" in self.only:
                     await self.measure_reads(
                         "opportunities_page", api, base,
                         [{"query": q.OPPORTUNITIES_PAGE, "variables": {"first": 100}}], [{"variables": {"first": 100}}],
-                        "/opportunities", standard)
+                        "/opportunities", variants)
                 if "detail" in self.only:
                     await self.measure_reads(
                         "opportunity_detail", api, base,
                         [{"query": q.OPPORTUNITY_DETAIL, "variables": {"id": str(i)}} for i in detail_ids],
-                        [{"variables": {"id": str(i)}} for i in detail_ids], "/opportunity", standard)
+                        [{"variables": {"id": str(i)}} for i in detail_ids], "/opportunity", variants)
                 if "advance" in self.only:
                     await self.measure_advance(api, base, advance_counts)
                 if "optional" in self.only:

@@ -81,12 +81,12 @@ async def _wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_worker_killed_mid_job_still_delivers_each_effect_exactly_once(gql, team, orm):
+async def test_worker_killed_mid_job_still_delivers_each_effect_exactly_once(gql, team, database_url):
     await _configure("qualification", [EVERY_ACTION[0], EVERY_ACTION[1]])
     opp = await _deal(team)
     with SMTPServer() as smtp:
         smtp.handler.hold.clear()  # the SMTP server stalls: the worker will be stuck mid-job
-        first = _spawn_worker(orm["connections"]["default"], smtp.url)
+        first = _spawn_worker(database_url, smtp.url)
         try:
             await advance(gql, team.rep, opp.id, "qualification")
             await _wait_for(lambda: asyncio.to_thread(smtp.handler.receiving.wait, 0.1), 30, "the worker to start sending")
@@ -99,7 +99,7 @@ async def test_worker_killed_mid_job_still_delivers_each_effect_exactly_once(gql
         assert await Task.filter(opportunity_id=opp.id).count() == 1
         assert (await OutgoingMail.get(opportunity_id=opp.id)).status != "sent"
 
-        second = _spawn_worker(orm["connections"]["default"], smtp.url)
+        second = _spawn_worker(database_url, smtp.url)
         try:
             # arq hands the job to another worker once the dead one's in-progress key expires (timeout + 10 s)
             await _wait_for(lambda: OutgoingMail.filter(opportunity_id=opp.id, status="sent").exists(), 60,

@@ -11,7 +11,7 @@ from tests.conftest import TEST_BACKEND
 from tests.worker_utils import run_worker_burst
 
 
-async def test_bench_quick_mode(gql, orm):
+async def test_bench_quick_mode(gql, database_url):
     counts = await datagen.generate(200, log=lambda *_: None)
     assert counts["opportunity_products"] == 600
     await datagen.add_missing_indexes()
@@ -28,7 +28,7 @@ async def test_bench_quick_mode(gql, orm):
     else:
         from bench.baseline_app import create_app
 
-        app = create_app(orm["connections"]["default"])
+        app = create_app(database_url)
         async with app.router.lifespan_context(app), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://baseline") as client:
             async def baseline(path: str, variables: dict) -> dict:

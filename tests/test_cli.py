@@ -16,8 +16,8 @@ def _run(args, env_extra, timeout=60, **kwargs):
     return subprocess.run(CRM + args, env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
-async def test_create_user_from_the_command_line(orm):
-    url = orm["connections"]["default"]
+async def test_create_user_from_the_command_line(database_url):
+    url = database_url
     done = _run(["create-user", "Chef.Boss@Pantry.example", "--role", "manager"], {"DATABASE_URL": url, "CRM_PASSWORD": "long-enough-pw"})
     assert done.returncode == 0, done.stderr
     user = await User.get(email="chef.boss@pantry.example")

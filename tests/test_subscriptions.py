@@ -22,8 +22,8 @@ UPDATE = """mutation($id: ID!, $n: String!) { updateOpportunity(id: $id, input: 
 
 
 @pytest.fixture
-def two_apis(orm):
-    url = orm["connections"]["default"]
+def two_apis(database_url):
+    url = database_url
     with ApiProcess(url, WS_CONNECTION_INIT_TIMEOUT_SECONDS="1", WS_MAX_SUBSCRIPTIONS_PER_CONNECTION="3") as a, ApiProcess(url) as b:
         yield a, b
 

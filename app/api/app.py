@@ -23,6 +23,7 @@ from app.api.context import Context, authenticate, build_context
 from app.api.fastpath import FastPath, FastPathMiddleware
 from app.api.schema import build_schema
 from app.db import tortoise_config
+from app.queries.read_cache import ReadCache, TableChangeFeed, connection_params
 from app.settings import get_settings
 from app.services import queue, realtime
 from app.services.redis import ping_redis
@@ -61,7 +62,8 @@ async def readyz(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
 
 
-def create_app(*, manage_database: bool = True, fast_path: bool | None = None) -> Starlette:
+def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
+               read_cache: bool | None = None) -> Starlette:
     settings = get_settings()
     schema = build_schema()
     graphql = CRMGraphQL(
@@ -73,21 +75,33 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None) -
         max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
     )
 
+    fast = settings.fast_path_enabled if fast_path is None else fast_path
+    compiled = FastPath(schema) if fast else None
+    caching = settings.read_cache_enabled if read_cache is None else read_cache
+
     @asynccontextmanager
     async def lifespan(app: Starlette):
         if manage_database:
             await Tortoise.init(config=tortoise_config(), _enable_global_fallback=True)
+        feed = None
+        database = connections.get("default")
+        if compiled is not None and caching and database.capabilities.dialect == "postgres":
+            feed = TableChangeFeed(connection_params(database))
+            await feed.start()
+            compiled.cache = ReadCache(feed, settings.read_cache_max_rows)
         try:
             yield
         finally:
+            if feed is not None:
+                compiled.cache = None
+                await feed.stop()
             await queue.close_pool()
             await realtime.close_publisher()
             if manage_database:
                 await Tortoise.close_connections()
 
-    fast = settings.fast_path_enabled if fast_path is None else fast_path
-    return Starlette(
-        middleware=[Middleware(FastPathMiddleware, fast_path=FastPath(schema))] if fast else [],
+    application = Starlette(
+        middleware=[Middleware(FastPathMiddleware, fast_path=compiled)] if compiled is not None else [],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -96,3 +110,5 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None) -
         ],
         lifespan=lifespan,
     )
+    application.state.fast_path = compiled
+    return application

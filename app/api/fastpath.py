@@ -19,7 +19,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import orjson
 from graphql import (
@@ -38,15 +38,15 @@ from tortoise import connections
 from tortoise.models import Model
 
 from app import models as m
-from app.api.context import Context, authenticate
 from app.api.inputs import OpportunityOrder
 from app.api.queries import _opportunity_query
 from app.domain import enums as e
 from app.domain.errors import NotAuthenticated, ValidationFailed
 from app.domain.pipeline import is_stale as stale_rule
-from app.queries.pagination import paginate
-from app.queries.visibility import opportunity_filter
-from app.services.stages import to_spec
+from app.queries.pagination import Page, paginate
+from app.queries.read_cache import ReadCache
+from app.queries.visibility import Scope, opportunity_filter, scope_of
+from app.services.auth import user_id_from_token
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -97,10 +97,13 @@ class Computed:
 
 @dataclass(frozen=True)
 class Derived:
-    """A value computed from other rows, batch-loaded for all parents: load(rows) -> {parent id: value}."""
+    """A value computed from other rows: load(rows) -> {parent id: inputs} fetches the inputs for all
+    parents at once, value(inputs, row) computes it when the response is rendered (so a cached read
+    still gets values that depend on the current time right)."""
 
     columns: tuple[str, ...]
     load: Callable[[list], Any]
+    value: Callable[[Any, Any], Any]
 
 
 @dataclass(frozen=True)
@@ -116,26 +119,45 @@ def _days_in_stage(row: dict) -> int:
     return (datetime.now(timezone.utc) - row["stage_entered_at"]).days
 
 
-async def _staleness(rows: list) -> dict[int, bool]:
-    """isStale for a page, by the same rule and inputs as Opportunity.is_stale in app/api/types.py."""
+async def _staleness_inputs(rows: list) -> dict[int, tuple]:
+    """What isStale needs besides the clock, per opportunity: its stage, its last meaningful activity and
+    the latest still-open scheduled one (same rule and inputs as Opportunity.is_stale in app/api/types.py)."""
     ids = [row["id"] for row in rows]
     stage_ids = list({row["stage_id"] for row in rows})
-    stages = {s.id: to_spec(s) for s in await m.PipelineStage.filter(id__in=stage_ids)} if stage_ids else {}
-    activities = await _fetch(m.OpportunityActivity, ["completed_at", "opportunity_id", "scheduled_at", "type"],
-                              "opportunity_id", ids, ("id",)) if ids else []
-    now = datetime.now(timezone.utc)
+    stage_rows, activities = await asyncio.gather(
+        _fetch(m.PipelineStage, ["expected_duration_days", "id", "kind"], "id", stage_ids, ("id",)),
+        _fetch(m.OpportunityActivity, ["completed_at", "opportunity_id", "scheduled_at", "type"], "opportunity_id", ids,
+               ("id",)))
+    stages = {s["id"]: StageRot(e.StageKind(s["kind"]), s["expected_duration_days"]) for s in stage_rows}
     last_done: dict[int, datetime] = {}
-    scheduled: set[int] = set()
+    open_until: dict[int, datetime] = {}
     for a in activities:
         if a["type"] == e.ActivityType.SYSTEM.value:
             continue
         opp = a["opportunity_id"]
         if a["completed_at"] and (opp not in last_done or a["completed_at"] > last_done[opp]):
             last_done[opp] = a["completed_at"]
-        if a["scheduled_at"] and a["scheduled_at"] > now and a["completed_at"] is None:
-            scheduled.add(opp)
-    return {row["id"]: stale_rule(stages[row["stage_id"]], row["stage_entered_at"], last_done.get(row["id"]),
-                                  row["id"] in scheduled, now) for row in rows}
+        if a["scheduled_at"] and a["completed_at"] is None and (opp not in open_until or a["scheduled_at"] > open_until[opp]):
+            open_until[opp] = a["scheduled_at"]
+    return {row["id"]: (stages[row["stage_id"]], last_done.get(row["id"]), open_until.get(row["id"])) for row in rows}
+
+
+@dataclass(frozen=True)
+class StageRot:
+    """The two things the staleness rule reads of a stage."""
+
+    kind: e.StageKind
+    expected_duration_days: int
+
+    @property
+    def is_closed(self) -> bool:
+        return self.kind != e.StageKind.OPEN
+
+
+def _staleness(inputs: tuple, row: Any) -> bool:
+    stage, last_done, open_until = inputs
+    now = datetime.now(timezone.utc)
+    return stale_rule(stage, row["stage_entered_at"], last_done, open_until is not None and open_until > now, now)
 
 
 # What each GraphQL type serves from plain columns, exactly as app/api/types.py resolves it.
@@ -165,7 +187,7 @@ TYPES: dict[str, TypeSpec] = {
             "stageHistory": Many("StageTransition", "opportunity_id", ("at", "id")),
         },
         computed={"daysInStage": Computed(("stage_entered_at",), _days_in_stage)},
-        derived={"isStale": Derived(("stage_id", "stage_entered_at"), _staleness)},
+        derived={"isStale": Derived(("stage_id", "stage_entered_at"), _staleness_inputs, _staleness)},
     ),
     "Pipeline": TypeSpec(
         m.Pipeline, scalars={"id": ("id", str), "name": ("name", _same), "isDefault": ("is_default", _same)},
@@ -427,32 +449,55 @@ def _fetch_sql(table: str, columns: tuple[str, ...], key: str, order_by: tuple[s
 
 
 async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict]) -> None:
-    """Fetch every relation of these rows, one query per relation, recursively, into `lookups`.
-    Sibling relations are independent: their queries run concurrently on pooled connections."""
-    await asyncio.gather(*(_load_field(kind, payload, rows, lookups) for _, kind, payload in plan.fields
-                           if kind in ("one", "many", "derived")))
+    """Fetch every relation of these rows into `lookups`, level by level: at each level the to-one
+    relations that point to the same table (the deal's owner, the account's owner, who logged each
+    activity…) are read in ONE query, each to-many relation in one query, and all of a level's
+    queries run concurrently on pooled connections."""
+    level: list[tuple[ObjectPlan, list]] = [(plan, rows)]
+    while level:
+        to_one: dict[str, list[tuple[One, ObjectPlan, list]]] = defaultdict(list)
+        reads = []
+        for parent, parent_rows in level:
+            for _, kind, payload in parent.fields:
+                if kind == "one":
+                    relation, target = payload
+                    to_one[target.type_name].append((relation, target, parent_rows))
+                elif kind == "many":
+                    reads.append(_load_many(*payload, parent_rows, lookups))
+                elif kind == "derived":
+                    reads.append(_load_derived(payload, parent_rows, lookups))
+        reads += [_load_one(type_name, wanted, lookups) for type_name, wanted in to_one.items()]
+        level = [pair for pairs in await asyncio.gather(*reads) for pair in pairs]
 
 
-async def _load_field(kind: str, payload: Any, rows: list, lookups: dict[int, dict]) -> None:
-    if kind == "derived":
-        lookups[id(payload)] = await payload.load(rows) if rows else {}
-        return
-    relation, target = payload
-    model = TYPES[target.type_name].model
-    if kind == "one":
-        ids = list({row[relation.fk] for row in rows if row[relation.fk] is not None})
-        children = await _fetch(model, sorted(target.columns), "id", ids, ("id",)) if ids else []
-        lookups[id(target)] = {child["id"]: child for child in children}
-    else:
-        ids = [row["id"] for row in rows]
-        children = await _fetch(model, sorted(target.columns | {relation.fk}), relation.fk, ids,
-                                relation.order_by) if ids else []
-        grouped: dict[int, list] = defaultdict(list)
-        for child in children:
-            grouped[child[relation.fk]].append(child)
-        lookups[id(target)] = grouped
-    if children:
-        await _load(target, children, lookups)
+async def _load_one(type_name: str, wanted: list[tuple[One, ObjectPlan, list]], lookups: dict[int, dict]) -> list:
+    ids = {row[relation.fk] for relation, _, rows in wanted for row in rows} - {None}
+    columns = set().union(*(target.columns for _, target, _ in wanted))
+    found = {row["id"]: row for row in await _fetch(TYPES[type_name].model, sorted(columns), "id", list(ids), ("id",))} \
+        if ids else {}
+    deeper = []
+    for relation, target, rows in wanted:
+        lookups[id(target)] = found
+        if any(k in ("one", "many", "derived") for _, k, _ in target.fields):
+            mine = {row[relation.fk] for row in rows} - {None}
+            deeper.append((target, [found[i] for i in mine if i in found]))
+    return [(target, children) for target, children in deeper if children]
+
+
+async def _load_many(relation: Many, target: ObjectPlan, rows: list, lookups: dict[int, dict]) -> list:
+    ids = [row["id"] for row in rows]
+    children = await _fetch(TYPES[target.type_name].model, sorted(target.columns | {relation.fk}), relation.fk, ids,
+                            relation.order_by) if ids else []
+    grouped: dict[int, list] = defaultdict(list)
+    for child in children:
+        grouped[child[relation.fk]].append(child)
+    lookups[id(target)] = grouped
+    return [(target, children)] if children else []
+
+
+async def _load_derived(derived: Derived, rows: list, lookups: dict[int, dict]) -> list:
+    lookups[id(derived)] = await derived.load(rows) if rows else {}
+    return []
 
 
 def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
@@ -488,7 +533,8 @@ def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
                 namespace[f"c_{id(payload)}"] = payload
                 expr = f"c_{id(payload)}(row)"
             elif kind == "derived":
-                expr = f"lookups[{id(payload)}].get(row['id'])"
+                namespace[f"d_{id(payload)}"] = payload.value
+                expr = f"d_{id(payload)}(lookups[{id(payload)}][row['id']], row)"
             else:
                 expr = repr(payload)
             items.append(f"{key!r}: {expr}")
@@ -502,34 +548,60 @@ def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
     return namespace[root]
 
 
-async def _execute(plan: QueryPlan, args: dict, ctx: Context) -> dict:
-    visible = opportunity_filter(ctx.scope)
-    if plan.kind == "node":
-        from app.api.errors import parse_id
+@dataclass
+class NodeData:
+    rows: list
+    lookups: dict
 
-        try:
-            pk = parse_id(args["id"], "id")
-        except ValidationFailed:
-            return {plan.root_key: None}
-        rows = await m.Opportunity.filter(visible, id=pk).values(*sorted(plan.plan.columns))
-        lookups: dict[int, dict] = {}
-        await _load(plan.plan, rows, lookups)
-        return {plan.root_key: plan.render(rows[0], lookups) if rows else None}
 
+@dataclass
+class PageData:
+    page: Page
+    lookups: dict
+
+
+def _size(rows: list, lookups: dict) -> int:
+    """Rows held by a result, for the cache's bound."""
+    size = len(rows)
+    for table in lookups.values():
+        for value in table.values():
+            size += len(value) if isinstance(value, list) else 1
+    return size
+
+
+async def _node_data(plan: QueryPlan, pk: int, scope: Scope) -> NodeData:
+    # One row by primary key: straight SQL, and the visibility rule (Scope.covers_user, the same rule
+    # as opportunity_filter) checked on the row.
+    rows = await _fetch(m.Opportunity, sorted(plan.plan.columns | {"assigned_to_id"}), "id", [pk], ("id",))
+    rows = [row for row in rows if scope.covers_user(row["assigned_to_id"])]
+    lookups: dict[int, dict] = {}
+    await _load(plan.plan, rows, lookups)
+    return NodeData(rows, lookups)
+
+
+async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
     connection: ConnectionPlan = plan.plan
     order = args.get("order_by") or OpportunityOrder()
-    qs = _opportunity_query(args.get("filter"), visible)
     columns = sorted(connection.node.columns | {order.field.value})
-    page = await paginate(qs, first=args.get("first"), after=args.get("after"), sort_field=order.field.value,
+    page = await paginate(_opportunity_query(args.get("filter"), opportunity_filter(scope)), first=args.get("first"),
+                          after=args.get("after"), sort_field=order.field.value,
                           descending=order.direction.value == "desc", columns=columns)
-    lookups = {}
+    lookups: dict[int, dict] = {}
     await _load(connection.node, page.rows, lookups)
-    render = plan.render
+    return PageData(page, lookups)
+
+
+async def _total_count(args: dict, scope: Scope) -> int:
+    return await _opportunity_query(args.get("filter"), opportunity_filter(scope)).count()
+
+
+def _render_page(plan: QueryPlan, data: PageData, total: int | None) -> dict:
+    page, lookups, render = data.page, data.lookups, plan.render
     nodes = [render(row, lookups) for row in page.rows]
     out: dict[str, Any] = {}
-    for key, what, parts in connection.fields:
+    for key, what, parts in plan.plan.fields:
         if what == "totalCount":
-            out[key] = page.total_count
+            out[key] = total
         elif what == "nodes":
             out[key] = nodes
         elif what == "pageInfo":
@@ -540,17 +612,20 @@ async def _execute(plan: QueryPlan, args: dict, ctx: Context) -> dict:
         else:
             out[key] = [{alias: (cursor if part == "cursor" else node) for alias, part in parts}
                         for cursor, node in zip(page.cursors, nodes)]
-    return {plan.root_key: out}
+    return out
 
 
 class FastPath:
-    """Compiled plans per document (bounded LRU), and their execution."""
+    """Compiled plans per document (bounded LRU), their execution, and (with a read cache) the results
+    of their queries per visibility scope, valid until the next commit to a table they read."""
 
-    def __init__(self, schema, max_plans: int = 256) -> None:
+    def __init__(self, schema, max_plans: int = 256, cache: ReadCache | None = None) -> None:
         self.schema = schema
         self.graphql_schema: GraphQLSchema = schema._schema
         self.plans: OrderedDict[tuple[str, str | None], QueryPlan | None] = OrderedDict()
         self.max_plans = max_plans
+        self.cache = cache
+        self._in_flight: dict[tuple, asyncio.Future] = {}
 
     def plan_for(self, query: str, operation_name: str | None) -> QueryPlan | None:
         key = (query, operation_name)
@@ -577,6 +652,48 @@ class FastPath:
         return convert_arguments(raw, strawberry_field.arguments, scalar_registry=self.schema.schema_converter.scalar_registry,
                                  config=self.schema.config)
 
+    async def _cached(self, key: tuple, load: Callable[[], Awaitable[Any]], size: Callable[[Any], int] = lambda _: 1):
+        cache = self.cache
+        if cache is None:
+            return await load()
+        value = cache.get(key)
+        if value is not None:
+            return value
+        generation = cache.generation()  # before reading: a commit during the read voids the result
+        if generation is None:
+            return await load()
+        # Concurrent misses of one key under one generation share a single read (no stampede of
+        # identical counts over a million rows when 50 clients arrive at once).
+        flight = (key, generation)
+        task = self._in_flight.get(flight)
+        if task is None:
+            task = self._in_flight[flight] = asyncio.ensure_future(load())
+            task.add_done_callback(lambda _: self._in_flight.pop(flight, None))
+        value = await asyncio.shield(task)
+        cache.put(key, generation, value, size(value))
+        return value
+
+    async def _scope(self, authorization: str | None) -> Scope | None:
+        """The caller's visibility scope, or None to let standard execution explain what is wrong."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        try:
+            user_id = user_id_from_token(token.strip())
+        except NotAuthenticated:
+            return None
+
+        async def load() -> Scope | bool:
+            users = await _fetch(m.User, ["id", "is_active", "role"], "id", [user_id], ("id",))
+            if not users or not users[0]["is_active"]:
+                return False
+            role = e.Role(users[0]["role"])
+            reports = await _fetch(m.User, ["id"], "manager_id", [user_id], ("id",)) if role == e.Role.MANAGER else ()
+            return scope_of(user_id, role, [r["id"] for r in reports])
+
+        scope = await self._cached(("scope", user_id), load)
+        return scope or None
+
     async def execute(self, query: str, variables: dict | None, operation_name: str | None,
                       authorization: str | None) -> bytes | None:
         """The response body, or None when the request must take standard execution."""
@@ -589,15 +706,41 @@ class FastPath:
             return None
         if args is None:
             return None
-        ctx = Context(request=None)
-        await authenticate(ctx, authorization)
-        if ctx.scope is None:
+        scope = await self._scope(authorization)
+        if scope is None:
             return None
+        # Results depend on the scope's set of users only (admins: everything), not on who asks.
+        reads = (scope.user_ids, query, operation_name, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS))
         try:
-            data = await _execute(plan, args, ctx)
+            if plan.kind == "node":
+                data = await self._node(plan, args, scope, reads)
+            else:
+                data = await self._list(plan, args, scope, reads)
         except (ValidationFailed, NotAuthenticated, Unsupported):
             return None
-        return orjson.dumps({"data": data})
+        return orjson.dumps({"data": {plan.root_key: data}})
+
+    async def _node(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple) -> dict | None:
+        from app.api.errors import parse_id
+
+        try:
+            pk = parse_id(args["id"], "id")
+        except ValidationFailed:
+            return None
+        data = await self._cached(("node", *reads), lambda: _node_data(plan, pk, scope),
+                                  lambda d: _size(d.rows, d.lookups))
+        return plan.render(data.rows[0], data.lookups) if data.rows else None
+
+    async def _list(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple) -> dict:
+        counting = any(what == "totalCount" for _, what, _ in plan.plan.fields)
+        page = self._cached(("page", *reads), lambda: _page_data(plan, args, scope),
+                            lambda d: _size(d.page.rows, d.lookups))
+        if not counting:
+            return _render_page(plan, await page, None)
+        # The count does not depend on the page: other pages (and orders) of the same list share it.
+        count = self._cached(("count", scope.user_ids, repr(args.get("filter"))), lambda: _total_count(args, scope))
+        data, total = await asyncio.gather(page, count)
+        return _render_page(plan, data, total)
 
 
 class FastPathMiddleware:

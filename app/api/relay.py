@@ -22,7 +22,11 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
-    total_count: int
+    page: strawberry.Private[Page]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.page.total_count()
 
     @strawberry.field(description="The nodes of the edges, for clients that need no cursors.")
     def nodes(self) -> list[T]:
@@ -39,5 +43,5 @@ def to_connection(page: Page) -> Connection:
             start_cursor=page.cursors[0] if page.cursors else None,
             end_cursor=page.cursors[-1] if page.cursors else None,
         ),
-        total_count=page.total_count,
+        page=page,
     )

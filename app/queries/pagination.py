@@ -26,7 +26,12 @@ class Page(Generic[T]):
     cursors: list[str]
     has_next_page: bool
     has_previous_page: bool
-    total_count: int
+    # The filtered query, counted only when a client asks for totalCount (a full count is the
+    # costliest part of a page on a large table).
+    counted: QuerySet
+
+    async def total_count(self) -> int:
+        return await self.counted.count()
 
 
 def _encode_value(value: Any) -> Any:
@@ -79,7 +84,6 @@ async def paginate(
         first = DEFAULT_PAGE_SIZE
     if first < 0 or first > MAX_PAGE_SIZE:
         raise ValidationFailed.single("first", f"must be between 0 and {MAX_PAGE_SIZE}", ErrorCode.OUT_OF_RANGE)
-    total = await qs.count()
     page_qs = qs
     if after:
         value, pk = decode_cursor(after, _field_type(qs, sort_field))
@@ -101,5 +105,5 @@ async def paginate(
         cursors=[encode_cursor(sort_field, r) for r in rows],
         has_next_page=has_next,
         has_previous_page=bool(after),
-        total_count=total,
+        counted=qs,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import Iterable
 
 from tortoise.expressions import Q
 
@@ -29,13 +30,16 @@ class Scope:
         return self.user_ids is None or user_id in self.user_ids
 
 
+def scope_of(user_id: int, role: Role, reports: Iterable[int] = ()) -> Scope:
+    """`reports`: the users whose manager this user is (they count for managers only)."""
+    if role == Role.ADMIN:
+        return Scope(user_id, role, None)
+    return Scope(user_id, role, frozenset({user_id, *(reports if role == Role.MANAGER else ())}))
+
+
 async def scope_for(user: User) -> Scope:
-    if user.role == Role.ADMIN:
-        return Scope(user.id, user.role, None)
-    ids = {user.id}
-    if user.role == Role.MANAGER:
-        ids.update(await User.filter(manager_id=user.id).values_list("id", flat=True))
-    return Scope(user.id, user.role, frozenset(ids))
+    reports = await User.filter(manager_id=user.id).values_list("id", flat=True) if user.role == Role.MANAGER else ()
+    return scope_of(user.id, user.role, reports)
 
 
 def _today() -> date:

@@ -45,15 +45,24 @@ async def authenticate(email: str, password: str) -> User | None:
     return user if verify_password(user.password_hash, password) else None
 
 
-async def user_from_token(token: str) -> User:
+def user_id_from_token(token: str) -> int:
+    """The user a valid, unexpired token names (the user may since have been deactivated)."""
     try:
         payload = jwt.decode(
             token, get_settings().effective_secret_key, algorithms=[_ALGORITHM],
             options={"require": ["exp", "sub"]},
         )
-    except jwt.PyJWTError as exc:
+        return int(payload["sub"])
+    except (jwt.PyJWTError, ValueError) as exc:
         raise NotAuthenticated(f"invalid token: {exc}") from None
-    user = await User.get_or_none(id=int(payload["sub"]), is_active=True)
+
+
+async def active_user(user_id: int) -> User | None:
+    return await User.get_or_none(id=user_id, is_active=True)
+
+
+async def user_from_token(token: str) -> User:
+    user = await active_user(user_id_from_token(token))
     if user is None:
         raise NotAuthenticated("unknown or inactive user")
     return user
