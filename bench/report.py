@@ -59,7 +59,7 @@ def markdown(results: list[dict]) -> str:
             for row in s.get(key, []):
                 out.append(f"| {_size(r['size'])} | {key} | {row['concurrency']} | {row['rps']} | {row['p50_ms']} / "
                            f"{row['p95_ms']} / {row['p99_ms']} | errors {row['errors']} |")
-        for key in ("worker", "worker_max_jobs_100_poll_50ms"):
+        for key in ("worker", "worker_2_processes", "worker_max_jobs_100_poll_50ms"):
             if key in s:
                 w = s[key]
                 out.append(f"| {_size(r['size'])} | {key.replace('_', ' ')} automations | – | "

@@ -124,20 +124,22 @@ class Bench:
         self.result["scenarios"]["advance_opportunity"] = rows
 
     async def measure_worker_rate(self, api: Server, n: int) -> None:
-        """Queue n moves with no worker running, then start one and time the automations it runs: `crm worker`
-        as configured, then the same WorkerSettings with arq's max_jobs 100 and poll_delay 0.05 s."""
-        for key, overrides in (("worker", {}), ("worker_max_jobs_100_poll_50ms", {"max_jobs": 100, "poll_delay": 0.05})):
+        """Queue n moves with no worker running, then start `crm worker` (one process, then two) and time
+        the automations it runs, first Task to last."""
+        for key, processes in (("worker", 1), ("worker_2_processes", 2)):
             ids = await discovery_ids(n)
             load(f"{api.http}/graphql", [{"query": q.ADVANCE_OPPORTUNITY, "variables": {
                 "id": str(i), "stage": datagen.ADVANCE_TO}} for i in ids], concurrency=10, cycle=False, warmup=0,
                 token=self.token)
-            with Worker(self.env, **overrides):
+            with contextlib.ExitStack() as stack:
+                for _ in range(processes):
+                    stack.enter_context(Worker(self.env))
                 created = await _wait_tasks(ids, timeout=300)
             times = sorted(created.values())
             span = (times[-1] - times[0]).total_seconds() if len(times) > 1 else float("nan")
             rate = round((len(times) - 1) / span, 1) if span else float("nan")
             self.result["scenarios"][key] = {"automations": len(times), "queued": n, "seconds": round(span, 2),
-                                             "automations_per_second": rate, "overrides": overrides}
+                                             "automations_per_second": rate, "processes": processes}
             self.log(f"  {key}: {len(times)} of {n} queued automations in {span:.2f} s = {rate}/s")
             await _reset_moved(ids)
 
@@ -359,7 +361,7 @@ async def bench_size(n: int, url: str, env: dict, *, levels: list[int], duration
     await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
     try:
         b = Bench(url, {**env, "DATABASE_URL": url}, levels, duration, log, scenarios)
-        result = await b.run(worker_n=max(200, min(2000, n // 20)), sub_n=30,
+        result = await b.run(worker_n=2000, sub_n=30,
                              advance_counts={1: 100, 10: 400, 50: 600})
     finally:
         await Tortoise.close_connections()

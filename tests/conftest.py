@@ -103,6 +103,9 @@ async def clean_database(orm):
 
     # Ids restart with every test, so must deterministic job ids: empty this run's own Redis db too.
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    from app.services import queue
+
+    await queue.close_pool()  # and forget what this process knew of the emptied queue
     conn = connections.get("default")
     if TEST_BACKEND == "postgres":
         await conn.execute_script(f"TRUNCATE {', '.join(_tables())} RESTART IDENTITY CASCADE")

@@ -83,7 +83,7 @@ async def test_every_action_runs_once_through_the_worker(gql, team, smtp):
 
     # arq is at-least-once: the same event processed again changes nothing
     event = await DomainEvent.get(kind="opportunity.stage_changed", opportunity_id=opp.id)
-    await automations.process_event(event.id)
+    await automations.process_event(event)
     await queue.enqueue("process_event", event.id, job_id=f"again:{event.id}")
     await run_worker_burst()
     assert await Task.filter(opportunity_id=opp.id).count() == 1
@@ -151,12 +151,12 @@ async def test_loop_guard_stops_deep_automation_chains(gql, team, caplog):
     deep = await DomainEvent.create(kind="opportunity.stage_changed", opportunity_id=opp.id, account_id=opp.account_id,
                                     owner_id=opp.assigned_to_id, payload={"to": "qualification"},
                                     caused_by_id=root.id, chain_depth=3)
-    await automations.process_event(deep.id)
+    await automations.process_event(deep)
     run = await AutomationRun.get(event_id=deep.id)
     assert run.status == "loop_stopped"
     assert "loop guard" in caplog.text
     assert (await Opportunity.get(id=opp.id)).next_step == ""  # the deep event changed nothing
-    await automations.process_event(root.id)
+    await automations.process_event(root)
     assert (await Opportunity.get(id=opp.id)).next_step == "Chef tasting"
     child = await DomainEvent.get(kind="opportunity.updated", caused_by_id=root.id)
     assert child.chain_depth == 1

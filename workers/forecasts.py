@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from app.models import DomainEvent
 from app.services import forecasts
 
 log = logging.getLogger("workers.forecasts")
@@ -21,6 +22,6 @@ async def recompute_forecasts_nightly(ctx: dict) -> int:
     return len(stored)
 
 
-async def on_domain_event(event_id: int) -> bool:
+async def on_domain_event(event: DomainEvent) -> bool:
     """Request a debounced recomputation when the event may move the forecast."""
-    return await forecasts.on_domain_event(event_id)
+    return await forecasts.on_domain_event(event)

@@ -6,6 +6,7 @@ import logging
 
 from arq import Retry
 
+from app.models import DomainEvent
 from app.services import automations, events, health, mail, webhooks
 from workers import forecasts
 
@@ -21,10 +22,13 @@ def _retry(ctx: dict, exc: Exception) -> Retry:
 
 async def process_event(ctx: dict, event_id: int) -> None:
     try:
-        await automations.process_event(event_id)
-        await forecasts.on_domain_event(event_id)
-        await webhooks.fan_out(event_id)
-        await health.on_domain_event(event_id)
+        event = await DomainEvent.get_or_none(id=event_id)  # read once, for every reaction below
+        if event is None:
+            return
+        await automations.process_event(event)
+        await forecasts.on_domain_event(event)
+        await webhooks.fan_out(event)
+        await health.on_domain_event(event)
     except Exception as exc:
         raise _retry(ctx, exc) from exc
 

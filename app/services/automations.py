@@ -73,10 +73,9 @@ def stage_entry_key(opportunity: Opportunity) -> str:
     return f"{opportunity.id}:{opportunity.stage_id}:{int(opportunity.stage_entered_at.timestamp() * 1_000_000)}"
 
 
-async def process_event(event_id: int) -> None:
-    event = await DomainEvent.get_or_none(id=event_id)
-    if event is None or event.opportunity_id is None:
-        return
+async def process_event(event: DomainEvent) -> None:
+    if event.opportunity_id is None or event.kind not in REQUIREMENT_EVENTS:
+        return  # REQUIREMENT_EVENTS holds stage_changed: nothing else triggers an automation
     opportunity = await Opportunity.get_or_none(id=event.opportunity_id)
     if opportunity is None:
         return
@@ -147,12 +146,11 @@ async def run_automation(opportunity: Opportunity, stage: StageSpec, index: int,
     outbox = Outbox(caused_by=event)
     try:
         async with in_transaction():
-            run = await AutomationRun.create(**run_fields)
             detail = await ACTIONS[action](opportunity, stage, automation.get("parameters", {}), key, outbox)
-            if detail:
-                run.detail = detail
-                run.status = detail.pop("status", "done")
-                await run.save(update_fields=["detail", "status"])
+            # The run's row is the once-only guard: written last, in the effect's transaction, a
+            # concurrent duplicate fails on its unique key here and its whole effect rolls back.
+            detail = detail or {}
+            run = await AutomationRun.create(**run_fields, status=detail.pop("status", "done"), detail=detail)
     except IntegrityError:
         return False  # a concurrent run of the same job got there first
     await outbox.publish()

@@ -51,7 +51,7 @@ from app.models import DomainEvent, ForecastSnapshot, PipelineStage
 from app.queries import analytics as sql
 from app.queries.visibility import Scope
 from app.services.events import Outbox
-from app.services.queue import enqueue
+from app.services.queue import enqueue_debounced, still_deferred
 
 log = logging.getLogger(__name__)
 
@@ -342,10 +342,13 @@ async def request_forecast_recompute(now: datetime | None = None, delay_seconds:
     delay = DEBOUNCE_SECONDS if delay_seconds is None else delay_seconds
     queued = 0
     for period in snapshot_periods(now.date()):
+        if still_deferred(forecast_job_id(period.label)):
+            queued += 1
+            continue
         at = now + timedelta(seconds=delay)
         earliest = await _earliest_recompute(period.label)
-        queued += await enqueue(FORECAST_JOB, period.label, job_id=forecast_job_id(period.label),
-                                defer_until=max(at, earliest) if earliest else at)
+        queued += await enqueue_debounced(FORECAST_JOB, period.label, job_id=forecast_job_id(period.label),
+                                          defer_until=max(at, earliest) if earliest else at)
     return queued
 
 
@@ -357,10 +360,9 @@ def moves_forecast(kind: str, payload: dict) -> bool:
     return False
 
 
-async def on_domain_event(event_id: int) -> bool:
+async def on_domain_event(event: DomainEvent) -> bool:
     """Called for every domain event by the worker: request a recompute when the forecast may move."""
-    event = await DomainEvent.get_or_none(id=event_id)
-    if event is None or not moves_forecast(event.kind, event.payload):
+    if not moves_forecast(event.kind, event.payload):
         return False
     await request_forecast_recompute()
     return True

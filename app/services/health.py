@@ -20,11 +20,11 @@ from tortoise.transactions import in_transaction
 from app.domain.enums import ContractStatus, StageKind
 from app.domain.health import ENGAGEMENT_WINDOW_DAYS, GROWTH_WINDOW_DAYS, AccountHealth, HealthInputs, assess
 from app.domain.opportunities import CENT
-from app.models import Account, AccountHealthSnapshot, Contract, CustomerInteraction, Opportunity
+from app.models import Account, AccountHealthSnapshot, Contract, CustomerInteraction, DomainEvent, Opportunity
 from app.queries.interactions import engagement_totals
 from app.queries.visibility import Scope, account_filter
 from app.services.accounts import visible_account
-from app.services.queue import enqueue
+from app.services.queue import enqueue_debounced
 
 HEALTH_JOB = "recompute_account_health"
 DEBOUNCE_SECONDS = 5.0
@@ -44,8 +44,8 @@ async def request_health_recompute(account_id: int, *, delay_seconds: float | No
     """Recompute soon. Requests within the delay share one job (same job id); False if Redis is down,
     in which case the 10-minute sweep picks the change up."""
     delay = DEBOUNCE_SECONDS if delay_seconds is None else delay_seconds
-    return await enqueue(HEALTH_JOB, account_id, job_id=health_job_id(account_id),
-                         defer_until=_now() + timedelta(seconds=delay))
+    return await enqueue_debounced(HEALTH_JOB, account_id, job_id=health_job_id(account_id),
+                                   defer_until=_now() + timedelta(seconds=delay))
 
 
 # Inputs ------------------------------------------------------------------------------------
@@ -186,11 +186,8 @@ async def request_recompute_changed(now: datetime | None = None, window: timedel
     return await request_recompute_for(sorted(changed))
 
 
-async def on_domain_event(event_id: int) -> bool:
+async def on_domain_event(event: DomainEvent) -> bool:
     """After any change to an account's opportunities, recompute its health (debounced)."""
-    from app.models import DomainEvent
-
-    event = await DomainEvent.get_or_none(id=event_id)
-    if event is None or event.account_id is None or not event.kind.startswith("opportunity."):
+    if event.account_id is None or not event.kind.startswith("opportunity."):
         return False
     return await request_health_recompute(event.account_id)

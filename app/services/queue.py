@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from arq import create_pool
@@ -30,6 +30,7 @@ async def get_pool() -> ArqRedis:
 
 async def close_pool() -> None:
     global _pool
+    _deferred_until.clear()  # what we know of the queue holds for this connection's Redis only
     if _pool is not None:
         await _pool.aclose()
         _pool = None
@@ -53,8 +54,45 @@ async def enqueue(function: str, *args: Any, job_id: str | None = None,
         return False
 
 
+# Debounced jobs this process created, by job id → when they start. Until then such a job is
+# certainly still queued and arq would refuse the duplicate anyway, so Redis is not asked again
+# (a burst of 100 stage moves costs one enqueue per debounced job, not 100).
+_deferred_until: dict[str, datetime] = {}
+
+
+def still_deferred(job_id: str) -> bool:
+    """True when this process created the job and it has not reached its start time."""
+    at = _deferred_until.get(job_id)
+    return at is not None and at > datetime.now(timezone.utc)
+
+
+async def enqueue_debounced(function: str, *args: Any, job_id: str, defer_until: datetime) -> bool:
+    """enqueue() for a job whose deterministic id makes later requests share it until it starts."""
+    if still_deferred(job_id):
+        return True
+    now = datetime.now(timezone.utc)
+    try:
+        pool = await asyncio.wait_for(get_pool(), 2.0)
+        job = await asyncio.wait_for(pool.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until), 2.0)
+        # Refused: the same job is queued (its start is its score) or already running (no score).
+        score = None if job is not None else await asyncio.wait_for(pool.zscore(pool.default_queue_name, job_id), 2.0)
+    except Exception as exc:  # as in enqueue(): the caller's sweep catches up
+        log.warning("could not enqueue %s (%s): %s", function, job_id, exc)
+        await close_pool()
+        return False
+    if job is None and score is None:
+        return True
+    starts_at = defer_until if job is not None else datetime.fromtimestamp(score / 1000, timezone.utc)
+    if len(_deferred_until) > 10_000:
+        for key in [k for k, at in _deferred_until.items() if at <= now]:
+            del _deferred_until[key]
+    _deferred_until[job_id] = starts_at
+    return True
+
+
 async def abort(job_id: str, timeout: float = 2.0) -> bool:
     """Drop a queued (deferred) job that has not started. False when Redis cannot be reached."""
+    _deferred_until.pop(job_id, None)
     try:
         pool = await asyncio.wait_for(get_pool(), timeout)
         # Removing it from the queue is enough for a job that has not started.

@@ -110,10 +110,9 @@ def webhook_event_name(event: DomainEvent) -> str | None:
     return event.kind if event.kind in WEBHOOK_EVENTS else None
 
 
-async def fan_out(event_id: int) -> int:
+async def fan_out(event: DomainEvent) -> int:
     """Create one delivery per subscribed endpoint (once, whatever the retries) and queue it."""
-    event = await DomainEvent.get_or_none(id=event_id)
-    name = webhook_event_name(event) if event else None
+    name = webhook_event_name(event)
     if name is None:
         return 0
     names = {name, "opportunity.stage_changed"} if name.startswith("opportunity.closed_") else {name}
