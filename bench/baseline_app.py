@@ -76,8 +76,8 @@ def _reply(body: dict, queries: int, status: int = 200) -> Response:
                     headers={"x-queries": str(queries)})
 
 
-async def opportunities_page(db: Counter, first: int, after: str | None) -> dict:
-    total = await db.fetchval("SELECT count(*) FROM opportunities")
+async def opportunities_page(db: Counter, first: int, after: str | None, count: bool = True) -> dict:
+    total = await db.fetchval("SELECT count(*) FROM opportunities") if count else None
     cols = "id, name, value, probability, stage_id, expected_close_date, account_id, assigned_to_id, created_at"
     if after:
         raw, pk = json.loads(base64.urlsafe_b64decode(after.encode()))
@@ -117,8 +117,8 @@ async def opportunities_page(db: Counter, first: int, after: str | None) -> dict
             "account": {"id": str(a["id"]), "name": a["name"], "industry": a["industry"].upper()},
             "assignedTo": {"id": str(u["id"]), "name": u["name"], "email": u["email"]},
             "products": products[r["id"]], "activities": activities[r["id"]]}})
-    return {"data": {"opportunities": {"totalCount": total, "pageInfo": {
-        "hasNextPage": has_next, "endCursor": edges[-1]["cursor"] if edges else None}, "edges": edges}}}
+    page = {"pageInfo": {"hasNextPage": has_next, "endCursor": edges[-1]["cursor"] if edges else None}, "edges": edges}
+    return {"data": {"opportunities": {"totalCount": total, **page} if count else page}}
 
 
 async def opportunity_detail(db: Counter, pk: int) -> dict:
@@ -253,7 +253,7 @@ def create_app(dsn: str | None = None) -> Starlette:
 
     async def page(request: Request) -> Response:
         return await handle(request, lambda db, _u, v: opportunities_page(
-            db, min(int(v.get("first") or 20), MAX_PAGE), v.get("after")))
+            db, min(int(v.get("first") or 20), MAX_PAGE), v.get("after"), v.get("count", True)))
 
     async def detail(request: Request) -> Response:
         return await handle(request, lambda db, _u, v: opportunity_detail(db, int(v["id"])))

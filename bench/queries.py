@@ -8,6 +8,9 @@ OPPORTUNITIES_PAGE = (
     "activities{type subject completedAt}}}}}"
 )
 
+# 1b. The same page without totalCount (a mobile list that scrolls on cursors needs no total).
+OPPORTUNITIES_PAGE_NO_COUNT = OPPORTUNITIES_PAGE.replace("{totalCount ", "{", 1)
+
 # 2. One opportunity by id with everything nested.
 OPPORTUNITY_DETAIL = (
     "query($id:ID!){opportunity(id:$id){id name value budget probability probabilityOverridden stage "
@@ -55,6 +58,7 @@ LOGIN = "mutation($email:String!,$password:String!){login(email:$email,password:
 
 ALL = {
     "opportunities_page": OPPORTUNITIES_PAGE,
+    "opportunities_page_no_count": OPPORTUNITIES_PAGE_NO_COUNT,
     "opportunity_detail": OPPORTUNITY_DETAIL,
     "advance_opportunity": ADVANCE_OPPORTUNITY,
     "record_interaction": RECORD_INTERACTION,

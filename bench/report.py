@@ -17,9 +17,13 @@ def markdown(results: list[dict]) -> str:
            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         qpr = r.get("queries_per_request", {})
-        for name, key in (("list (100)", "opportunities_page"), ("detail", "opportunity_detail"),
+        for name, key in (("list (100)", "opportunities_page"),
+                          ("list (100) without totalCount", "opportunities_page_no_count"),
+                          ("detail", "opportunity_detail"),
                           ("advanceOpportunity", "advance_opportunity")):
             qcount = {"opportunities_page": (qpr.get("list_page_100"), qpr.get("baseline_list")),
+                      "opportunities_page_no_count": (qpr.get("list_page_100_no_count"),
+                                                      qpr.get("baseline_list_no_count")),
                       "opportunity_detail": (qpr.get("detail"), qpr.get("baseline_detail")),
                       "advance_opportunity": (qpr.get("advance"), qpr.get("baseline_advance"))}[key]
             for row in r["scenarios"].get(key, []):

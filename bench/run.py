@@ -243,6 +243,7 @@ class Bench:
             counts = {}
             for name, query, variables in (("list_page_1", q.OPPORTUNITIES_PAGE, {"first": 1}),
                                            ("list_page_100", q.OPPORTUNITIES_PAGE, {"first": 100}),
+                                           ("list_page_100_no_count", q.OPPORTUNITIES_PAGE_NO_COUNT, {"first": 100}),
                                            ("detail", q.OPPORTUNITY_DETAIL, {"id": str(detail_id)})):
                 with counting_queries() as counter:
                     body = await post(query, variables)
@@ -255,6 +256,8 @@ class Bench:
             await _reset_moved([moved])
             async with httpx.AsyncClient(base_url=base.http, headers={"Authorization": f"Bearer {self.token}"}) as bc:
                 counts["baseline_list"] = int((await bc.post("/opportunities", json={"variables": {"first": 100}})).headers["x-queries"])
+                counts["baseline_list_no_count"] = int((await bc.post("/opportunities", json={"variables": {
+                    "first": 100, "count": False}})).headers["x-queries"])
                 counts["baseline_detail"] = int((await bc.post("/opportunity", json={"variables": {"id": str(detail_id)}})).headers["x-queries"])
                 moved = (await discovery_ids(1))[0]
                 counts["baseline_advance"] = int((await bc.post("/advance", json={"variables": {
@@ -301,6 +304,11 @@ class Bench:
                         "opportunities_page", api, base,
                         [{"query": q.OPPORTUNITIES_PAGE, "variables": {"first": 100}}], [{"variables": {"first": 100}}],
                         "/opportunities", variants)
+                if "list" in self.only:
+                    await self.measure_reads(
+                        "opportunities_page_no_count", api, base,
+                        [{"query": q.OPPORTUNITIES_PAGE_NO_COUNT, "variables": {"first": 100}}],
+                        [{"variables": {"first": 100, "count": False}}], "/opportunities", {"cold": variants["cold"]})
                 if "detail" in self.only:
                     await self.measure_reads(
                         "opportunity_detail", api, base,

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import httpx
+import orjson
 import pytest
 
 from app.api.app import create_app
@@ -27,9 +28,9 @@ NODES = """{ opportunities(first: 5) { nodes { id name value } totalCount } }"""
 
 
 def _bench_queries():
-    from bench.queries import OPPORTUNITIES_PAGE, OPPORTUNITY_DETAIL
+    from bench.queries import OPPORTUNITIES_PAGE, OPPORTUNITIES_PAGE_NO_COUNT, OPPORTUNITY_DETAIL
 
-    return OPPORTUNITIES_PAGE, OPPORTUNITY_DETAIL
+    return OPPORTUNITIES_PAGE, OPPORTUNITIES_PAGE_NO_COUNT, OPPORTUNITY_DETAIL
 
 
 async def _world(team):
@@ -98,7 +99,7 @@ async def test_node_and_nodes_queries_are_identical(both, team):
 async def test_every_benchmark_query_is_identical_both_ways(both, team):
     """The documents bench/ measures: the fast path must serve them, and serve them identically."""
     await _world(team)
-    page, detail = _bench_queries()
+    page, page_no_count, detail = _bench_queries()
     opp = await Opportunity.get(name="deal 3")
     await OpportunityActivity.create(opportunity=opp, type=ActivityType.DEMO, subject="Demo next week",
                                      scheduled_at=datetime.now(timezone.utc) + timedelta(days=3))
@@ -107,20 +108,26 @@ async def test_every_benchmark_query_is_identical_both_ways(both, team):
 
     await OpportunityDocument.create(opportunity=opp, name="Menu costing", url="https://docs.example/menu.pdf",
                                      type="menu", uploaded_by=team.rep.user)
-    cases = [(page, {"first": 100}), (page, {"first": 3})]
+    cases = [(page, {"first": 100}), (page, {"first": 3}), (page_no_count, {"first": 100})]
     cases += [(detail, {"id": str(o.id)}) for o in await Opportunity.filter(assigned_to_id=team.rep.user.id)]
+    from app.api.fastpath import FastPath
+    from app.api.schema import schema
+
+    compiled = FastPath(schema)
     for query, variables in cases:
         fast, standard = await _both(both, query, variables, team.rep.token)
         assert "errors" not in standard, standard
         assert fast == standard
+        # served by the compiled plan itself, not by a fallback to standard execution
+        served = await compiled.execute(query, variables, None, f"Bearer {team.rep.token}")
+        assert served is not None and orjson.loads(served) == standard
     stale = [(await _both(both, detail, {"id": str(o.id)}, team.rep.token))[0]["data"]["opportunity"]["isStale"]
              for o in await Opportunity.filter(name__in=["deal 1", "deal 3"]).order_by("name")]
     assert stale == [True, False]
     # and the fast path really serves them (compile_document raises Unsupported otherwise)
     from app.api.fastpath import compile_document
-    from app.api.schema import schema
 
-    for query in (page, detail):
+    for query in (page, page_no_count, detail):
         assert compile_document(schema._schema, query, None).kind in ("list", "node")
 
 
