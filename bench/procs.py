@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -91,7 +92,10 @@ def stop(proc: subprocess.Popen | None) -> None:
 
 def load(url: str, bodies: list[dict], *, concurrency: int, duration: float = 8, warmup: float = 1,
          cycle: bool = True, token: str | None = None, keep_requests: bool = False) -> dict:
-    """Run bench.load in its own process and return its summary."""
+    """Load from a process of its own; its summary. Timed runs use wrk when it is installed (C: it
+    leaves the two cores to the API and PostgreSQL), else, and for one-pass runs, bench.load (httpx)."""
+    if cycle and not keep_requests and shutil.which("wrk") and os.environ.get("BENCH_LOAD", "wrk") == "wrk":
+        return _wrk(url, bodies, concurrency=concurrency, duration=duration, warmup=warmup, token=token)
     spec = {"url": url, "bodies": bodies, "concurrency": concurrency, "duration": duration, "warmup": warmup,
             "cycle": cycle, "keep_requests": keep_requests,
             "headers": {"Authorization": f"Bearer {token}"} if token else {}}
@@ -100,3 +104,26 @@ def load(url: str, bodies: list[dict], *, concurrency: int, duration: float = 8,
         spec_file.write_text(json.dumps(spec))
         subprocess.run([sys.executable, "-m", "bench.load", str(spec_file), str(out_file)], cwd=ROOT, check=True)
         return json.loads(out_file.read_text())
+
+
+def _wrk(url: str, bodies: list[dict], *, concurrency: int, duration: float, warmup: float, token: str | None) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file = Path(tmp, "bodies.jsonl")
+        body_file.write_text("\n".join(json.dumps(b, separators=(",", ":")) for b in bodies) + "\n")
+
+        def run(seconds: float) -> dict:
+            command = ["wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s",
+                       "--timeout", "30s", "-s", str(ROOT / "bench" / "wrk.lua"), url, "--", str(body_file),
+                       f"Bearer {token}" if token else ""]
+            out = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+            line = next(line for line in out.splitlines() if line.startswith("WRK-SUMMARY "))
+            return json.loads(line.split(" ", 1)[1])
+
+        if warmup:
+            run(warmup)
+        r = run(duration)
+    seconds = r["duration_us"] / 1e6
+    return {"requests": r["requests"], "errors": r["errors"], "seconds": round(seconds, 3),
+            "rps": round(r["requests"] / seconds, 1) if seconds else 0.0,
+            "p50_ms": round(r["p50_us"] / 1000, 2), "p95_ms": round(r["p95_us"] / 1000, 2),
+            "p99_ms": round(r["p99_us"] / 1000, 2), "concurrency": concurrency, "generator": "wrk"}

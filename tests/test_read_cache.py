@@ -230,3 +230,16 @@ async def _connect() -> asyncpg.Connection:
     from tortoise import connections
 
     return await asyncpg.connect(**connection_params(connections.get("default")))
+
+
+def test_responses_that_read_the_clock_are_rendered_on_every_request():
+    """daysInStage and isStale change with time, not with commits: for such documents only the data is
+    cached and the response is rendered again each time; other responses are cached whole."""
+    from app.api.fastpath import compile_document
+    from app.api.schema import schema
+
+    assert compile_document(schema._schema, DETAIL, None).reads_clock
+    assert not compile_document(schema._schema, LIST, None).reads_clock
+    nested = "query{opportunities{edges{node{account{name} activities{subject}}}}}"
+    assert not compile_document(schema._schema, nested, None).reads_clock
+    assert compile_document(schema._schema, "query{opportunities{nodes{daysInStage}}}", None).reads_clock

@@ -93,6 +93,7 @@ class Many:
 class Computed:
     columns: tuple[str, ...]
     fn: Callable[[dict], Any]
+    reads_clock: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ TYPES: dict[str, TypeSpec] = {
             "documents": Many("OpportunityDocument", "opportunity_id"),
             "stageHistory": Many("StageTransition", "opportunity_id", ("at", "id")),
         },
-        computed={"daysInStage": Computed(("stage_entered_at",), _days_in_stage)},
+        computed={"daysInStage": Computed(("stage_entered_at",), _days_in_stage, reads_clock=True)},
         derived={"isStale": Derived(("stage_id", "stage_entered_at"), _staleness_inputs, _staleness)},
     ),
     "Pipeline": TypeSpec(
@@ -307,7 +308,7 @@ def _plan_object(type_name: str, selections, depth: int = 0) -> ObjectPlan:
             plan.fields.append((key, "scalar", (column, serialize)))
         elif name in spec.computed:
             plan.columns.update(spec.computed[name].columns)
-            plan.fields.append((key, "computed", spec.computed[name].fn))
+            plan.fields.append((key, "computed", spec.computed[name]))
         elif name in spec.derived:
             plan.columns.update(spec.derived[name].columns)
             plan.fields.append((key, "derived", spec.derived[name]))
@@ -391,6 +392,17 @@ class QueryPlan:
     def __post_init__(self) -> None:
         node = self.plan.node if isinstance(self.plan, ConnectionPlan) else self.plan
         self.render = compile_renderer(node)
+        self.reads_clock = _reads_clock(node)
+
+
+def _reads_clock(plan: ObjectPlan) -> bool:
+    """Whether a response of this plan depends on the time it is rendered (then only its data is cached)."""
+    for _, kind, payload in plan.fields:
+        if kind == "derived" or (kind == "computed" and payload.reads_clock):
+            return True
+        if kind in ("one", "many") and _reads_clock(payload[1]):
+            return True
+    return False
 
 
 def _count_aliases(node) -> int:
@@ -530,7 +542,7 @@ def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
                 _, target = payload
                 expr = f"[{emit(target)}(c, lookups) for c in lookups[{id(target)}].get(row['id'], ())]"
             elif kind == "computed":
-                namespace[f"c_{id(payload)}"] = payload
+                namespace[f"c_{id(payload)}"] = payload.fn
                 expr = f"c_{id(payload)}(row)"
             elif kind == "derived":
                 namespace[f"d_{id(payload)}"] = payload.value
@@ -558,6 +570,10 @@ class NodeData:
 class PageData:
     page: Page
     lookups: dict
+
+
+# The cache's bound is in rows; a stored response counts one row per this many bytes of JSON.
+RESPONSE_BYTES_PER_ROW = 200
 
 
 def _size(rows: list, lookups: dict) -> int:
@@ -712,29 +728,39 @@ class FastPath:
         # Results depend on the scope's set of users only (admins: everything), not on who asks.
         reads = (scope.user_ids, query, operation_name, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS))
         try:
-            if plan.kind == "node":
-                data = await self._node(plan, args, scope, reads)
-            else:
-                data = await self._list(plan, args, scope, reads)
+            if plan.reads_clock:  # cache the data, render every time
+                return await self._respond(plan, args, scope, reads, cache_data=True)
+            # Nothing depends on the clock: the response itself is what is cached.
+            return await self._cached(("response", *reads), lambda: self._respond(plan, args, scope, reads),
+                                      lambda body: 1 + len(body) // RESPONSE_BYTES_PER_ROW)
         except (ValidationFailed, NotAuthenticated, Unsupported):
             return None
+
+    async def _respond(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple, cache_data: bool = False) -> bytes:
+        if plan.kind == "node":
+            data = await self._node(plan, args, scope, reads, cache_data)
+        else:
+            data = await self._list(plan, args, scope, reads, cache_data)
         return orjson.dumps({"data": {plan.root_key: data}})
 
-    async def _node(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple) -> dict | None:
+    async def _maybe_cached(self, cache_data: bool, key: tuple, load, size):
+        return await (self._cached(key, load, size) if cache_data else load())
+
+    async def _node(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple, cache_data: bool) -> dict | None:
         from app.api.errors import parse_id
 
         try:
             pk = parse_id(args["id"], "id")
         except ValidationFailed:
             return None
-        data = await self._cached(("node", *reads), lambda: _node_data(plan, pk, scope),
-                                  lambda d: _size(d.rows, d.lookups))
+        data = await self._maybe_cached(cache_data, ("node", *reads), lambda: _node_data(plan, pk, scope),
+                                        lambda d: _size(d.rows, d.lookups))
         return plan.render(data.rows[0], data.lookups) if data.rows else None
 
-    async def _list(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple) -> dict:
+    async def _list(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple, cache_data: bool) -> dict:
         counting = any(what == "totalCount" for _, what, _ in plan.plan.fields)
-        page = self._cached(("page", *reads), lambda: _page_data(plan, args, scope),
-                            lambda d: _size(d.page.rows, d.lookups))
+        page = self._maybe_cached(cache_data, ("page", *reads), lambda: _page_data(plan, args, scope),
+                                  lambda d: _size(d.page.rows, d.lookups))
         if not counting:
             return _render_page(plan, await page, None)
         # The count does not depend on the page: other pages (and orders) of the same list share it.
