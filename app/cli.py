@@ -126,18 +126,35 @@ def export_schema(output: Optional[Path] = typer.Option(None, help="File to writ
 
 
 @cli.command()
-def worker() -> None:
+def worker(
+    processes: Optional[int] = typer.Option(
+        None, help="worker processes sharing the queue (default WORKER_PROCESSES: one per CPU on PostgreSQL, "
+                   "one on SQLite)"),
+) -> None:
     """Run the arq worker."""
     from arq.worker import run_worker
 
     from workers.settings import WorkerSettings
 
+    from app.db import is_postgres
+    from app.runtime import spawn_child, stop_child
     from app.services.redis import ping_redis, redis_url
 
+    settings = get_settings()
     _require_database()
-    if not asyncio.run(ping_redis(redis_url(), get_settings().connect_timeout_seconds)):
+    if not asyncio.run(ping_redis(redis_url(), settings.connect_timeout_seconds)):
         _fail(f"cannot reach Redis at {redis_url()}: start it or set REDIS_URL")
-    run_worker(WorkerSettings)
+    count = processes or settings.worker_processes or (
+        os.cpu_count() or 1 if is_postgres(settings.effective_database_url) else 1)
+    # arq workers share one queue safely (a job is claimed by one of them; crons are unique per run):
+    # one process per core is how a worker uses the machine. The others die with this one.
+    others = [spawn_child([sys.executable, "-m", "app.cli", "worker", "--processes", "1"], env=dict(os.environ))
+              for _ in range(count - 1)]
+    try:
+        run_worker(WorkerSettings)
+    finally:
+        for child in others:
+            stop_child(child, timeout=15)
 
 
 @cli.command()

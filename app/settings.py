@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(None, description="smtp://user:pass@host:port (smtps:// for TLS); unset = store only")
     mail_from: str = "Kitchen Pantry CRM <crm@kitchenpantry.example>"
     job_timeout_seconds: int = 30
+    # `crm worker` processes; unset = one per CPU on PostgreSQL, one on SQLite (a single writer).
+    worker_processes: int | None = None
     events_channel: str = Field("crm:events", description="Redis pub/sub channel of the domain events")
     ws_connection_init_timeout_seconds: float = 10.0
     ws_max_subscriptions_per_connection: int = 20

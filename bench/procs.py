@@ -62,13 +62,15 @@ class Server:
 
 
 class Worker:
-    """`crm worker`; with overrides, the same WorkerSettings run with other arq options (max_jobs, poll_delay)."""
+    """`crm worker [--processes N]`; with overrides, the same WorkerSettings run with other arq options."""
 
-    def __init__(self, env: dict[str, str], **overrides) -> None:
-        self.env, self.overrides, self.proc = env, overrides, None
+    def __init__(self, env: dict[str, str], processes: int | None = None, **overrides) -> None:
+        self.env, self.processes, self.overrides, self.proc = env, processes, overrides, None
 
     def __enter__(self) -> "Worker":
         command = [str(Path(sys.executable).with_name("crm")), "worker"]
+        if self.processes:
+            command += ["--processes", str(self.processes)]
         if self.overrides:
             command = [sys.executable, "-c", "from arq.worker import run_worker; from workers.settings import "
                        f"WorkerSettings; run_worker(WorkerSettings, **{self.overrides!r})"]

@@ -124,16 +124,14 @@ class Bench:
         self.result["scenarios"]["advance_opportunity"] = rows
 
     async def measure_worker_rate(self, api: Server, n: int) -> None:
-        """Queue n moves with no worker running, then start `crm worker` (one process, then two) and time
-        the automations it runs, first Task to last."""
+        """Queue n moves with no worker running, then start `crm worker --processes 1`, then `2`, and time
+        the automations they run, first Task to last."""
         for key, processes in (("worker", 1), ("worker_2_processes", 2)):
             ids = await discovery_ids(n)
             load(f"{api.http}/graphql", [{"query": q.ADVANCE_OPPORTUNITY, "variables": {
                 "id": str(i), "stage": datagen.ADVANCE_TO}} for i in ids], concurrency=10, cycle=False, warmup=0,
                 token=self.token)
-            with contextlib.ExitStack() as stack:
-                for _ in range(processes):
-                    stack.enter_context(Worker(self.env))
+            with Worker(self.env, processes=processes):
                 created = await _wait_tasks(ids, timeout=300)
             times = sorted(created.values())
             span = (times[-1] - times[0]).total_seconds() if len(times) > 1 else float("nan")

@@ -68,7 +68,7 @@ async def test_redis_down_during_the_mutation_delays_but_never_loses_the_automat
 def _spawn_worker(database_url: str, smtp_url: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": TEST_REDIS_URL, "SMTP_URL": smtp_url,
            "JOB_TIMEOUT_SECONDS": "3"}
-    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--processes", "1"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

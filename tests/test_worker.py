@@ -31,3 +31,57 @@ async def test_expire_contracts_job_runs_through_a_real_worker(team):
     await redis.aclose()
     assert (await Contract.get(id=ended.id)).status == ContractStatus.EXPIRED
     assert (await Contract.get(id=running.id)).status == ContractStatus.ACTIVE
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def _until(predicate, timeout: float, what: str) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def test_crm_worker_processes_share_the_queue_and_stop_together(database_url):
+    """`crm worker --processes 3`: two more arq workers beside the first, jobs done, all gone on SIGTERM,
+    and gone too when the first one is SIGKILLed (they die with it)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_REDIS_URL
+
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": TEST_REDIS_URL}
+    for stop in (signal.SIGTERM, signal.SIGKILL):
+        parent = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--processes", "3"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            await _until(lambda: len(_children(parent.pid)) == 2, 30, "two more worker processes")
+            children = _children(parent.pid)
+            redis = await create_pool(arq_redis_settings())
+            jobs = [await redis.enqueue_job("expire_contracts", _job_id=f"multi-{stop}-{i}") for i in range(12)]
+            for job in jobs:
+                assert await job.result(timeout=30) == 0
+            await redis.aclose()
+            parent.send_signal(stop)
+            parent.wait(30)
+            await _until(lambda: not any(_alive(c) for c in children), 30, "the other processes to stop")
+        finally:
+            if parent.poll() is None:
+                parent.kill()
