@@ -93,10 +93,12 @@ def stop(proc: subprocess.Popen | None) -> None:
 
 
 def load(url: str, bodies: list[dict], *, concurrency: int, duration: float = 8, warmup: float = 1,
-         cycle: bool = True, token: str | None = None, keep_requests: bool = False) -> dict:
+         cycle: bool = True, token: str | None = None, keep_requests: bool = False, slow: bool = False) -> dict:
     """Load from a process of its own; its summary. Timed runs use wrk when it is installed (C: it
-    leaves the two cores to the API and PostgreSQL), else, and for one-pass runs, bench.load (httpx)."""
-    if cycle and not keep_requests and shutil.which("wrk") and os.environ.get("BENCH_LOAD", "wrk") == "wrk":
+    leaves the two cores to the API and PostgreSQL), else, and for one-pass runs, bench.load (httpx).
+    `slow` requests (seconds each) also take bench.load: it waits for the requests in flight at the
+    end, where wrk would walk away and leave the server computing them into the next scenario."""
+    if cycle and not keep_requests and not slow and shutil.which("wrk") and os.environ.get("BENCH_LOAD", "wrk") == "wrk":
         return _wrk(url, bodies, concurrency=concurrency, duration=duration, warmup=warmup, token=token)
     spec = {"url": url, "bodies": bodies, "concurrency": concurrency, "duration": duration, "warmup": warmup,
             "cycle": cycle, "keep_requests": keep_requests,

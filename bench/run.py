@@ -164,7 +164,8 @@ class Bench:
                                ("sales_forecast", {"query": q.SALES_FORECAST, "variables": {"period": "this_quarter"}})):
                 rows = []
                 for c in [lvl for lvl in self.levels if lvl <= 10]:
-                    out = load(f"{api.http}/graphql", [body], concurrency=c, duration=self.duration, token=self.token)
+                    out = load(f"{api.http}/graphql", [body], concurrency=c, duration=self.duration, token=self.token,
+                               slow=True)
                     out["concurrency"] = c
                     rows.append(out)
                     self.log(f"  {name} c={c}: {out['rps']} req/s p50 {out['p50_ms']} ms p99 {out['p99_ms']} ms")
