@@ -130,6 +130,7 @@ def worker(
     processes: Optional[int] = typer.Option(
         None, help="worker processes sharing the queue (default WORKER_PROCESSES: one per CPU on PostgreSQL, "
                    "one on SQLite)"),
+    crons: bool = typer.Option(True, hidden=True, help="run the cron jobs (the first process only)"),
 ) -> None:
     """Run the arq worker."""
     from arq.worker import run_worker
@@ -146,12 +147,14 @@ def worker(
         _fail(f"cannot reach Redis at {redis_url()}: start it or set REDIS_URL")
     count = processes or settings.worker_processes or (
         os.cpu_count() or 1 if is_postgres(settings.effective_database_url) else 1)
-    # arq workers share one queue safely (a job is claimed by one of them; crons are unique per run):
-    # one process per core is how a worker uses the machine. The others die with this one.
-    others = [spawn_child([sys.executable, "-m", "app.cli", "worker", "--processes", "1"], env=dict(os.environ))
+    # arq workers share one queue safely (each job is claimed by one of them): one process per core is
+    # how a worker uses the machine. Only this one runs the crons — arq gives a run_at_startup cron a
+    # new id in every process, so each would run it. The others die with this one.
+    others = [spawn_child([sys.executable, "-m", "app.cli", "worker", "--processes", "1", "--no-crons"],
+                          env=dict(os.environ))
               for _ in range(count - 1)]
     try:
-        run_worker(WorkerSettings)
+        run_worker(WorkerSettings, **({} if crons else {"cron_jobs": []}))
     finally:
         for child in others:
             stop_child(child, timeout=15)

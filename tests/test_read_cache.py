@@ -243,3 +243,56 @@ def test_responses_that_read_the_clock_are_rendered_on_every_request():
     nested = "query{opportunities{edges{node{account{name} activities{subject}}}}}"
     assert not compile_document(schema._schema, nested, None).reads_clock
     assert compile_document(schema._schema, "query{opportunities{nodes{daysInStage}}}", None).reads_clock
+
+
+@postgres_only
+async def test_a_feed_that_falls_silent_stops_answering_then_reconnects(team):
+    """A listening connection that stays open but hears nothing (a vanished peer without a FIN, a proxy
+    that does not pass LISTEN through): the heartbeat notices, reads go to the database, then it
+    reconnects."""
+    from app.queries.read_cache import CHANNEL, HEARTBEAT_CHANNEL
+
+    deals = await _deals(team, 1)
+    async with running_app() as (post, fast):
+        feed = fast.cache.feed
+        feed.heartbeat_seconds, feed.reconnect_delay = 0.2, 0.2
+        await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        deaf = feed._connection
+        await deaf.remove_listener(CHANNEL, feed._on_notification)
+        await deaf.remove_listener(HEARTBEAT_CHANNEL, feed._on_echo)
+        other = await _connect()
+        try:
+            await other.execute("UPDATE opportunities SET name = 'unheard' WHERE id = $1", deals[0].id)
+        finally:
+            await other.close()
+        await _until(lambda: not feed.live, 5, "the feed to stop counting as live")
+        body = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        assert body["data"]["opportunity"]["name"] == "unheard"
+        await _until(lambda: feed.live and feed._connection is not deaf, 10, "a new listening connection")
+        await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        with counting_queries() as counter:
+            body = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        assert counter.count == 0 and body["data"]["opportunity"]["name"] == "unheard"
+
+
+@postgres_only
+async def test_the_bound_holds_for_empty_results_and_ignored_variables(team):
+    await _deals(team, 1)
+    async with running_app() as (post, fast):
+        fast.cache.max_rows = 40
+        for i in range(100):  # ids nobody can see: empty results still take room
+            await post(DETAIL, {"id": str(10_000 + i)}, team.rep.token)
+        assert len(fast.cache._entries) <= 40 and fast.cache.rows <= 40
+        before = len(fast.cache._entries)
+        await post(LIST, {"first": 5}, team.rep.token)
+        grown = len(fast.cache._entries)
+        for i in range(50):  # variables the document does not declare are not part of the key
+            await post(LIST, {"first": 5, f"junk{i}": "x" * 1000}, team.rep.token)
+        assert len(fast.cache._entries) == grown and grown <= before + 1
+
+
+async def _until(predicate, timeout: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)

@@ -78,6 +78,13 @@ async def test_crm_worker_processes_share_the_queue_and_stop_together(database_u
             jobs = [await redis.enqueue_job("expire_contracts", _job_id=f"multi-{stop}-{i}") for i in range(12)]
             for job in jobs:
                 assert await job.result(timeout=30) == 0
+            # The start-up crons run once, not once per process: arq ids a run_at_startup cron by the second
+            # its worker started, so processes that start in different seconds would each run it. Only
+            # the first process has crons at all.
+            assert all("--no-crons" in open(f"/proc/{c}/cmdline").read().split("\0") for c in children)
+            startup_runs = {key.rsplit(b":", 1)[1] for key in await redis.keys("arq:*cron:expire_contracts:*")}
+            assert len(startup_runs) == 1, startup_runs
+            await redis.flushdb()
             await redis.aclose()
             parent.send_signal(stop)
             parent.wait(30)

@@ -686,7 +686,9 @@ class FastPath:
             task = self._in_flight[flight] = asyncio.ensure_future(load())
             task.add_done_callback(lambda _: self._in_flight.pop(flight, None))
         value = await asyncio.shield(task)
-        cache.put(key, generation, value, size(value))
+        # The key (document text and variables) is held too: it counts as rows of its own.
+        held = sum(len(part) for part in key if isinstance(part, (str, bytes)))
+        cache.put(key, generation, value, size(value) + held // RESPONSE_BYTES_PER_ROW)
         return value
 
     async def _scope(self, authorization: str | None) -> Scope | None:
@@ -725,8 +727,11 @@ class FastPath:
         scope = await self._scope(authorization)
         if scope is None:
             return None
-        # Results depend on the scope's set of users only (admins: everything), not on who asks.
-        reads = (scope.user_ids, query, operation_name, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS))
+        # Results depend on the scope's set of users only (admins: everything), not on who asks, and on
+        # the variables the document declares (others are ignored, so they must not make new entries).
+        declared = {d.variable.name.value for d in plan.operation.variable_definitions or ()}
+        used = {k: v for k, v in (variables or {}).items() if k in declared}
+        reads = (scope.user_ids, query, operation_name, orjson.dumps(used, option=orjson.OPT_SORT_KEYS))
         try:
             if plan.reads_clock:  # cache the data, render every time
                 return await self._respond(plan, args, scope, reads, cache_data=True)

@@ -74,7 +74,8 @@ async def enqueue_debounced(function: str, *args: Any, job_id: str, defer_until:
     try:
         pool = await asyncio.wait_for(get_pool(), 2.0)
         job = await asyncio.wait_for(pool.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until), 2.0)
-        # Refused: the same job is queued (its start is its score) or already running (no score).
+        # Refused: the same job is queued or running; its score is when it starts (or started). A start
+        # already past is remembered as such, i.e. not at all: the next request asks Redis again.
         score = None if job is not None else await asyncio.wait_for(pool.zscore(pool.default_queue_name, job_id), 2.0)
     except Exception as exc:  # as in enqueue(): the caller's sweep catches up
         log.warning("could not enqueue %s (%s): %s", function, job_id, exc)
