@@ -57,12 +57,8 @@ def user_id_from_token(token: str) -> int:
         raise NotAuthenticated(f"invalid token: {exc}") from None
 
 
-async def active_user(user_id: int) -> User | None:
-    return await User.get_or_none(id=user_id, is_active=True)
-
-
 async def user_from_token(token: str) -> User:
-    user = await active_user(user_id_from_token(token))
+    user = await User.get_or_none(id=user_id_from_token(token), is_active=True)
     if user is None:
         raise NotAuthenticated("unknown or inactive user")
     return user

@@ -342,7 +342,7 @@ async def request_forecast_recompute(now: datetime | None = None, delay_seconds:
     delay = DEBOUNCE_SECONDS if delay_seconds is None else delay_seconds
     queued = 0
     for period in snapshot_periods(now.date()):
-        if still_deferred(forecast_job_id(period.label)):
+        if still_deferred(forecast_job_id(period.label)):  # before the snapshot query below
             queued += 1
             continue
         at = now + timedelta(seconds=delay)

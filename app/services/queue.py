@@ -42,26 +42,36 @@ async def enqueue(function: str, *args: Any, job_id: str | None = None,
 
     With a deterministic job_id arq refuses a duplicate while the job or its result exists,
     which is the behaviour we want; that case also returns True (the work is queued)."""
+    queued, _ = await _submit(function, args, job_id, defer_until, timeout, ask_start=False)
+    return queued
+
+
+async def _submit(function: str, args: tuple, job_id: str | None, defer_until: datetime | None, timeout: float,
+                  *, ask_start: bool) -> tuple[bool, datetime | None]:
+    """(queued, when the job with this id starts — if asked and known)."""
     try:
         pool = await asyncio.wait_for(get_pool(), timeout)
-        await asyncio.wait_for(
-            pool.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until), timeout
-        )
-        return True
+        job = await asyncio.wait_for(pool.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until),
+                                     timeout)
+        if job is not None or not ask_start:
+            return True, defer_until
+        # Refused: the same job is queued or running; its score is when it starts (or started).
+        score = await asyncio.wait_for(pool.zscore(pool.default_queue_name, job_id), timeout)
+        return True, None if score is None else datetime.fromtimestamp(score / 1000, timezone.utc)
     except Exception as exc:  # Redis down or slow: the caller's durable state lets us retry later
         log.warning("could not enqueue %s (%s): %s", function, job_id, exc)
         await close_pool()
-        return False
+        return False, None
 
 
-# Debounced jobs this process created, by job id → when they start. Until then such a job is
-# certainly still queued and arq would refuse the duplicate anyway, so Redis is not asked again
-# (a burst of 100 stage moves costs one enqueue per debounced job, not 100).
+# Debounced jobs this process created or found queued, by job id → when they start. Until then such
+# a job is certainly still queued and arq would refuse the duplicate anyway, so Redis is not asked
+# again (a burst of 100 stage moves costs one enqueue per debounced job, not 100).
 _deferred_until: dict[str, datetime] = {}
 
 
 def still_deferred(job_id: str) -> bool:
-    """True when this process created the job and it has not reached its start time."""
+    """True when this process knows the job is queued and has not reached its start time."""
     at = _deferred_until.get(job_id)
     return at is not None and at > datetime.now(timezone.utc)
 
@@ -70,25 +80,14 @@ async def enqueue_debounced(function: str, *args: Any, job_id: str, defer_until:
     """enqueue() for a job whose deterministic id makes later requests share it until it starts."""
     if still_deferred(job_id):
         return True
-    now = datetime.now(timezone.utc)
-    try:
-        pool = await asyncio.wait_for(get_pool(), 2.0)
-        job = await asyncio.wait_for(pool.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until), 2.0)
-        # Refused: the same job is queued or running; its score is when it starts (or started). A start
-        # already past is remembered as such, i.e. not at all: the next request asks Redis again.
-        score = None if job is not None else await asyncio.wait_for(pool.zscore(pool.default_queue_name, job_id), 2.0)
-    except Exception as exc:  # as in enqueue(): the caller's sweep catches up
-        log.warning("could not enqueue %s (%s): %s", function, job_id, exc)
-        await close_pool()
-        return False
-    if job is None and score is None:
-        return True
-    starts_at = defer_until if job is not None else datetime.fromtimestamp(score / 1000, timezone.utc)
-    if len(_deferred_until) > 10_000:
-        for key in [k for k, at in _deferred_until.items() if at <= now]:
-            del _deferred_until[key]
-    _deferred_until[job_id] = starts_at
-    return True
+    queued, starts_at = await _submit(function, args, job_id, defer_until, 2.0, ask_start=True)
+    if starts_at is not None:  # a start already past is remembered as such: the next request asks again
+        if len(_deferred_until) > 10_000:
+            now = datetime.now(timezone.utc)
+            for key in [k for k, at in _deferred_until.items() if at <= now]:
+                del _deferred_until[key]
+        _deferred_until[job_id] = starts_at
+    return queued
 
 
 async def abort(job_id: str, timeout: float = 2.0) -> bool:
