@@ -77,7 +77,7 @@ def migrate() -> None:
 @cli.command("seed-demo")
 def seed_demo(seed: int = typer.Option(42, help="Random seed for the demo data.")) -> None:
     """Fill an empty database with believable food-service demo data."""
-    from app.services.demo_data import seed_demo as run_seed
+    from app.seed.demo_data import seed_demo as run_seed
 
     _require_database()
     summary = asyncio.run(_with_orm(lambda: run_seed(seed)))

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import cProfile
 import json
-import os
 import pstats
 import random
 import time
@@ -17,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
-from tortoise import Tortoise, connections
+from tortoise import Tortoise
 
 from bench import datagen, queries as q
 from bench.checks import counting_queries, discovery_ids, run_quick_checks, schema_fields

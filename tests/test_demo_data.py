@@ -3,7 +3,7 @@
 from app.domain.enums import StageKind
 from app.models import Account, CustomerInteraction, Opportunity, PipelineStage, StageTransition, User
 from app.services.auth import authenticate
-from app.services.demo_data import seed_demo
+from app.seed.demo_data import seed_demo
 
 
 async def test_seed_fills_an_empty_database_once():

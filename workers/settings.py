@@ -14,7 +14,7 @@ from app.services.redis import arq_redis_settings
 from app.settings import get_settings
 from arq.worker import func
 
-from workers import forecasts, health, interactions, pipeline
+from workers import delivery, events, forecasts, health, interactions
 
 log = logging.getLogger("workers")
 
@@ -46,12 +46,12 @@ EVERY_5_MINUTES = set(range(0, 60, 5))
 class WorkerSettings:
     functions = [
         expire_contracts,
-        pipeline.process_event,
-        pipeline.relay_outbox,
-        pipeline.scan_stage_durations,
-        pipeline.deliver_outgoing_mail,
-        pipeline.deliver_webhook,
-        pipeline.sweep_webhook_deliveries,
+        events.process_event,
+        events.relay_outbox,
+        events.scan_stage_durations,
+        delivery.deliver_outgoing_mail,
+        delivery.deliver_webhook,
+        delivery.sweep_webhook_deliveries,
         # keep_result=0: the deterministic id "health:<account>" is free again as soon as the job ends.
         func(health.recompute_account_health, keep_result=0, timeout=30),
         func(health.recompute_changed_health, timeout=30),
@@ -65,10 +65,10 @@ class WorkerSettings:
     cron_jobs = [
         cron(expire_contracts, hour={2}, minute={15}, unique=True, run_at_startup=True),
         # The outbox relay also runs at start-up: what Redis missed while it was down goes out first.
-        cron(pipeline.relay_outbox, minute=EVERY_MINUTE, second={30}, unique=True, run_at_startup=True),
-        cron(pipeline.scan_stage_durations, minute=EVERY_5_MINUTES, unique=True, run_at_startup=True),
-        cron(pipeline.deliver_outgoing_mail, minute=EVERY_MINUTE, second={45}, unique=True),
-        cron(pipeline.sweep_webhook_deliveries, minute=EVERY_MINUTE, second={5}, unique=True),
+        cron(events.relay_outbox, minute=EVERY_MINUTE, second={30}, unique=True, run_at_startup=True),
+        cron(events.scan_stage_durations, minute=EVERY_5_MINUTES, unique=True, run_at_startup=True),
+        cron(delivery.deliver_outgoing_mail, minute=EVERY_MINUTE, second={45}, unique=True),
+        cron(delivery.sweep_webhook_deliveries, minute=EVERY_MINUTE, second={5}, unique=True),
         cron(health.recompute_all_health, hour={3}, minute={30}, unique=True, timeout=30),
         cron(health.recompute_changed_health, minute=set(range(0, 60, 10)), second={15}, unique=True, timeout=30),
         cron(interactions.catch_up_follow_ups, minute=EVERY_5_MINUTES, second={20}, unique=True,

@@ -1,4 +1,4 @@
-"""GraphQL subscriptions (graphql-transport-ws) and webhook management for integrators."""
+"""GraphQL subscriptions (graphql-transport-ws): live and resumable event streams."""
 
 from __future__ import annotations
 
@@ -11,17 +11,13 @@ from strawberry.scalars import JSON
 
 from app import models as m
 from app.api.context import CtxInfo
-from app.api.enums import SortDirection
-from app.api.errors import parse_id, payload_type, require_scope, run_mutation, top_level_error
+from app.api.errors import require_scope, top_level_error
 from app.api.loaders import Loaders
-from app.api.pipeline import Notification, Task
-from app.api.queries import _page
-from app.api.relay import Connection
-from app.api.types import Opportunity, User, UserError
-from app.domain.errors import ValidationFailed
+from app.api.work import Notification, Task
+from app.api.types import Opportunity, User
 from app.models import DomainEvent
 from app.queries.visibility import Scope
-from app.services import realtime, webhooks
+from app.services import realtime
 
 ID = strawberry.ID
 OPPORTUNITY_EVENT_KINDS = ["opportunity.created", "opportunity.updated", "opportunity.products_changed",
@@ -186,106 +182,3 @@ class RealtimeSubscription:
             if event.payload.get("period") == period:
                 yield ForecastUpdate(cursor=str(event.id), period=period, at=event.created_at,
                                      forecast=event.payload.get("forecast", {}))
-
-
-# Webhooks -----------------------------------------------------------------------------
-
-
-@strawberry.type
-class Webhook:
-    id: ID
-    url: str
-    events: list[str]
-    description: str
-    is_active: bool
-    disabled_reason: Optional[str]
-    failing_since: Optional[datetime]
-    created_at: datetime
-
-
-@strawberry.type
-class WebhookDelivery:
-    id: ID
-    status: str
-    attempts: int
-    response_code: Optional[int]
-    latency_ms: Optional[int]
-    last_error: Optional[str]
-    next_attempt_at: Optional[datetime]
-    delivered_at: Optional[datetime]
-    created_at: datetime
-
-    @strawberry.field
-    def event_id(self) -> ID:
-        return str(self.event_id)
-
-
-@strawberry.type(description="The secret is shown only here, once: store it to verify signatures.")
-class WebhookSecretPayload:
-    webhook: Optional[Webhook] = None
-    secret: Optional[str] = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-WebhookPayload = payload_type("WebhookPayload", "webhook", Webhook)
-WebhookDeliveryPayload = payload_type("WebhookDeliveryPayload", "delivery", WebhookDelivery)
-
-
-async def _with_secret(info: CtxInfo, action) -> WebhookSecretPayload:
-    async def run(scope):
-        return await action(scope)
-
-    result = await run_mutation(info, lambda **kw: kw, "result", run)
-    if result["errors"]:
-        return WebhookSecretPayload(errors=result["errors"])
-    hook, secret = result["result"]
-    return WebhookSecretPayload(webhook=hook, secret=secret)
-
-
-@strawberry.type
-class WebhookQuery:
-    @strawberry.field(description="Admins: registered webhook endpoints.")
-    async def webhooks(self, info: CtxInfo) -> list[Webhook]:
-        _require_admin_query(info)
-        return await m.Webhook.all().order_by("id")
-
-    @strawberry.field(description="Admins: delivery attempts of a webhook, newest first.")
-    async def webhook_deliveries(self, info: CtxInfo, webhook_id: ID, first: Optional[int] = 20,
-                                 after: Optional[str] = None) -> Connection[WebhookDelivery]:
-        _require_admin_query(info)
-        try:
-            hook_id = parse_id(webhook_id, "webhook_id")
-        except ValidationFailed:
-            hook_id = 0
-        return await _page(m.WebhookDelivery.filter(webhook_id=hook_id), first, after, "id", SortDirection.DESC)
-
-
-def _require_admin_query(info: CtxInfo) -> None:
-    if not require_scope(info).is_admin:
-        raise top_level_error("only admins manage webhooks", "FORBIDDEN")
-
-
-@strawberry.type
-class WebhookMutation:
-    @strawberry.mutation(description="Admins: register an endpoint. The signing secret is returned once.")
-    async def create_webhook(self, info: CtxInfo, url: str, events: list[str], description: str = "") -> WebhookSecretPayload:
-        return await _with_secret(info, lambda s: webhooks.create_webhook(s, url, events, description))
-
-    @strawberry.mutation(description="Admins: replace the signing secret; the new one is returned once.")
-    async def rotate_webhook_secret(self, info: CtxInfo, id: ID) -> WebhookSecretPayload:
-        return await _with_secret(info, lambda s: webhooks.rotate_secret(s, parse_id(id, "id")))
-
-    @strawberry.mutation
-    async def disable_webhook(self, info: CtxInfo, id: ID) -> WebhookPayload:
-        return await run_mutation(info, WebhookPayload, "webhook",
-                                  lambda s: webhooks.set_active(s, parse_id(id, "id"), False))
-
-    @strawberry.mutation
-    async def enable_webhook(self, info: CtxInfo, id: ID) -> WebhookPayload:
-        return await run_mutation(info, WebhookPayload, "webhook",
-                                  lambda s: webhooks.set_active(s, parse_id(id, "id"), True))
-
-    @strawberry.mutation(description="Admins: send a delivery again now.")
-    async def redeliver_webhook(self, info: CtxInfo, delivery_id: ID) -> WebhookDeliveryPayload:
-        return await run_mutation(info, WebhookDeliveryPayload, "delivery",
-                                  lambda s: webhooks.redeliver(s, parse_id(delivery_id, "delivery_id")))

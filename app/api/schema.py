@@ -23,16 +23,18 @@ from app.api.interactions import InteractionMutation, InteractionQuery
 from app.api.mutations import CoreMutation
 from app.api.pipeline import PipelineMutation, PipelineQuery
 from app.api.queries import CoreQuery
-from app.api.realtime import RealtimeSubscription, WebhookMutation, WebhookQuery
+from app.api.realtime import RealtimeSubscription
+from app.api.webhooks import WebhookMutation, WebhookQuery
+from app.api.work import WorkMutation, WorkQuery
 from app.settings import get_settings
 
 
 # Each feature module contributes its own root types; they are merged into one schema here.
 QUERY_ROOTS: tuple[type, ...] = (
-    CoreQuery, PipelineQuery, WebhookQuery, HealthQuery, InteractionQuery, CompetitionQuery, AnalyticsQuery,
+    CoreQuery, PipelineQuery, WorkQuery, WebhookQuery, HealthQuery, InteractionQuery, CompetitionQuery, AnalyticsQuery,
 )
 MUTATION_ROOTS: tuple[type, ...] = (
-    CoreMutation, PipelineMutation, WebhookMutation, InteractionMutation, CompetitionMutation,
+    CoreMutation, PipelineMutation, WorkMutation, WebhookMutation, InteractionMutation, CompetitionMutation,
 )
 
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (RealtimeSubscription,)

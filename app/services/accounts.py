@@ -12,6 +12,7 @@ from app.domain.validation import email_error, normalize_email
 from app.models import Account, AccountTeamMember, Contact, Contract, Location, Opportunity, User
 from app.queries.visibility import Scope, account_filter, contact_filter
 from app.services.common import Checks, assign, get_visible, require_assignable, strip_text
+from app.services.health import request_health_recompute
 
 ACCOUNT_FIELDS = {
     "name", "industry", "size", "annual_revenue", "headquarters", "parent_id", "status", "tier",
@@ -208,8 +209,6 @@ async def _save_contract(contract: Contract, data: dict, *, creating: bool) -> C
 
 async def _contracts_changed(account_id: int) -> None:
     """Contract value is a health factor: recompute the account's health soon."""
-    from app.services.health import request_health_recompute
-
     await request_health_recompute(account_id)
 
 

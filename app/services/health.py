@@ -23,7 +23,7 @@ from app.domain.opportunities import CENT
 from app.models import Account, AccountHealthSnapshot, Contract, CustomerInteraction, DomainEvent, Opportunity
 from app.queries.interactions import engagement_totals
 from app.queries.visibility import Scope, account_filter
-from app.services.accounts import visible_account
+from app.services.common import get_visible
 from app.services.queue import enqueue_debounced
 
 HEALTH_JOB = "recompute_account_health"
@@ -124,7 +124,7 @@ async def account_health(scope: Scope, account_id: int, *, include_subsidiaries:
     """Computed now from the current data. The roll-up treats the account and every subsidiary the
     caller may see as one customer: latest activity, summed contracts and business, all interactions."""
     now = now or _now()
-    account = await visible_account(scope, account_id)
+    account = await get_visible(Account, account_id, account_filter(scope), "account_id", "account")
     ids = [account.id]
     if include_subsidiaries:
         below = await subsidiary_ids(account.id)
@@ -135,7 +135,7 @@ async def account_health(scope: Scope, account_id: int, *, include_subsidiaries:
 
 async def health_history(scope: Scope, account_id: int, first: int = 30) -> list[AccountHealthSnapshot]:
     """The stored snapshots of the account itself, newest first."""
-    account = await visible_account(scope, account_id)
+    account = await get_visible(Account, account_id, account_filter(scope), "account_id", "account")
     limit = max(0, min(first, MAX_HISTORY))
     return await AccountHealthSnapshot.filter(account_id=account.id).order_by("-computed_at", "-id").limit(limit)
 

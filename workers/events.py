@@ -1,4 +1,4 @@
-"""Pipeline jobs: domain events from the outbox, the outbox relay, stage-duration scans, mail, webhooks."""
+"""Event jobs: each domain event from the outbox runs its reactions; the outbox relay; stage-duration scans."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import logging
 from arq import Retry
 
 from app.models import DomainEvent
-from app.services import automations, events, health, mail, webhooks
+from app.services import automations, events, health, webhooks
 from workers import forecasts
 
-log = logging.getLogger("workers.pipeline")
+log = logging.getLogger("workers.events")
 
 
 def _retry(ctx: dict, exc: Exception) -> Retry:
@@ -39,16 +39,3 @@ async def relay_outbox(ctx: dict) -> int:
 
 async def scan_stage_durations(ctx: dict) -> int:
     return await automations.scan_stage_durations()
-
-
-async def deliver_outgoing_mail(ctx: dict) -> int:
-    return await mail.deliver_pending(older_than_seconds=60)
-
-
-async def deliver_webhook(ctx: dict, delivery_id: int) -> str:
-    # Failures are recorded and rescheduled by the service itself (24 h of backoff), not by arq.
-    return await webhooks.deliver(delivery_id)
-
-
-async def sweep_webhook_deliveries(ctx: dict) -> int:
-    return await webhooks.sweep_due()
