@@ -21,6 +21,7 @@ from tortoise import Tortoise, connections
 
 from app.api.context import Context, authenticate, build_context
 from app.api.fastpath import FastPath, FastPathMiddleware
+from app.api.idempotency import IdempotencyMiddleware
 from app.api.schema import build_schema
 from app.db import tortoise_config
 from app.queries.read_cache import ReadCache, TableChangeFeed, connection_params
@@ -105,7 +106,7 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", IdempotencyMiddleware(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,

@@ -12,6 +12,7 @@ from app.models.events import (
     Webhook,
     WebhookDelivery,
 )
+from app.models.idempotency import IdempotencyKey
 from app.models.interactions import CustomerInteraction, InteractionParticipant
 from app.models.opportunities import (
     Opportunity,
@@ -27,7 +28,7 @@ from app.models.work import Notification, Task
 __all__ = [
     "AccountHealthSnapshot", "AutomationRun", "DomainEvent", "ForecastSnapshot", "OutgoingMail", "Webhook", "WebhookDelivery",
     "Account", "AccountTeamMember", "BattleCard", "Competitor", "Contact", "Contract",
-    "CustomerInteraction", "InteractionParticipant", "Location", "Notification", "Opportunity",
+    "CustomerInteraction", "IdempotencyKey", "InteractionParticipant", "Location", "Notification", "Opportunity",
     "OpportunityActivity", "OpportunityDocument", "OpportunityProduct", "Pipeline", "PipelineStage",
     "Product", "StageTransition", "Task", "User",
 ]
