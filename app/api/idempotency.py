@@ -89,54 +89,44 @@ class IdempotencyMiddleware:
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         raw_key = headers.get(HEADER)
-        caller = caller_of(headers.get("authorization"))
-        if raw_key is None or caller is None:
+        caller = caller_of(headers.get("authorization")) if raw_key is not None else None
+        if caller is None:
             return await self.app(scope, receive, send)
-
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-
-        fingerprint = None
-        if headers.get("content-type", "").startswith("application/json"):
-            try:
-                fingerprint = mutation_fingerprint(orjson.loads(body))
-            except orjson.JSONDecodeError:
-                fingerprint = None
+        body = await _read_body(receive)
+        if body is None:
+            return None  # the client went away before sending its request
+        fingerprint = _fingerprint(headers.get("content-type", ""), body)
         if fingerprint is None:
             return await self.app(scope, _replaying(body, receive), send)
         key = parse_key(raw_key)
         if key is None:
             return await _send_all(send, _refusal(KeyProblem.INVALID))
-
         outcome = await store.claim(caller, key, fingerprint)
         if isinstance(outcome, store.Refused):
             return await _send_all(send, _refusal(outcome.problem))
         if isinstance(outcome, store.Replay):
             return await _send_all(send, _replay(outcome))
+        await self._run_and_keep(scope, _replaying(body, receive), send, caller, key, outcome)
+        await self._sweep_now_and_then()
 
+    async def _run_and_keep(self, scope, receive, send, caller: str, key: str, claimed: store.Claimed) -> None:
+        """Run the request, streaming its response to the client, and keep the response for retries."""
         status, content_type, chunks = 500, "application/json", []
 
         async def capture(message):
             nonlocal status, content_type
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.lower() == b"content-type":
-                        content_type = value.decode("latin-1")
+                content_type = next((v.decode("latin-1") for n, v in message.get("headers", [])
+                                     if n.lower() == b"content-type"), content_type)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
             await send(message)
 
         try:
-            await self.app(scope, _replaying(body, receive), capture)
+            await self.app(scope, receive, capture)
         except Exception:
-            await store.release(caller, key, outcome)
+            await store.release(caller, key, claimed)
             raise
         response = b"".join(chunks)
         try:
@@ -144,10 +134,9 @@ class IdempotencyMiddleware:
         except orjson.JSONDecodeError:
             parsed = None
         if is_replayable(status, parsed):
-            await store.complete(caller, key, outcome, status, content_type, response.decode())
+            await store.complete(caller, key, claimed, status, content_type, response.decode())
         else:
-            await store.release(caller, key, outcome)
-        await self._sweep_now_and_then()
+            await store.release(caller, key, claimed)
 
     async def _sweep_now_and_then(self) -> None:
         """Expired responses are deleted lazily: at most once per SWEEP_EVERY_SECONDS per process."""
@@ -170,6 +159,26 @@ def _replay(outcome: store.Replay) -> list[dict]:
                (REPLAYED_HEADER.encode(), b"true")]
     return [{"type": "http.response.start", "status": outcome.status_code, "headers": headers},
             {"type": "http.response.body", "body": body}]
+
+
+async def _read_body(receive) -> bytes | None:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            return body
+
+
+def _fingerprint(content_type: str, body: bytes) -> str | None:
+    if not content_type.startswith("application/json"):
+        return None
+    try:
+        return mutation_fingerprint(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _replaying(body: bytes, receive):
