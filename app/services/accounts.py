@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-
 from tortoise.transactions import in_transaction
 
 from app.domain.accounts import creates_cycle
@@ -13,6 +12,7 @@ from app.models import Account, AccountTeamMember, Contact, Contract, Location, 
 from app.queries.visibility import Scope, account_filter, contact_filter
 from app.services.common import Checks, assign, get_visible, require_assignable, strip_text
 from app.services.health import request_health_recompute
+from app.services.rows import assign_changes, locked
 
 ACCOUNT_FIELDS = {
     "name", "industry", "size", "annual_revenue", "headquarters", "parent_id", "status", "tier",
@@ -68,7 +68,17 @@ async def create_account(scope: Scope, data: dict) -> Account:
 
 
 async def update_account(scope: Scope, account_id: int, data: dict) -> Account:
-    account = await visible_account(scope, account_id, "id")
+    """Under a row lock; an update that changes nothing writes nothing (a retry is no second change)."""
+    await visible_account(scope, account_id, "id")
+    async with in_transaction():
+        account = await locked(Account, account_id)
+        await _check_account_update(scope, account, data)
+        if assign_changes(account, data, ACCOUNT_FIELDS):
+            await account.save()
+    return account
+
+
+async def _check_account_update(scope: Scope, account: Account, data: dict) -> None:
     strip_text(data, "name")
     checks = Checks()
     checks.required_text(data, "name", required=False)
@@ -81,9 +91,6 @@ async def update_account(scope: Scope, account_id: int, data: dict) -> Account:
     if "parent_id" in data:
         await _check_parent(checks, scope, account.id, data["parent_id"])
     checks.raise_if_any()
-    assign(account, data, ACCOUNT_FIELDS)
-    await account.save()
-    return account
 
 
 async def delete_account(scope: Scope, account_id: int) -> int:
@@ -191,6 +198,14 @@ CONTRACT_FIELDS = {"name", "value", "start_date", "end_date", "status"}
 
 
 async def _save_contract(contract: Contract, data: dict, *, creating: bool) -> Contract:
+    _check_contract(contract, data, creating=creating)
+    assign(contract, data, CONTRACT_FIELDS)
+    await contract.save()
+    await _contracts_changed(contract.account_id)
+    return contract
+
+
+def _check_contract(contract: Contract, data: dict, *, creating: bool) -> None:
     strip_text(data, "name")
     checks = Checks()
     checks.required_text(data, "name", required=creating)
@@ -199,12 +214,9 @@ async def _save_contract(contract: Contract, data: dict, *, creating: bool) -> C
         if creating and data.get(field) is None:
             checks.add(field, "is required", ErrorCode.REQUIRED)
     checks.raise_if_any()
-    assign(contract, data, CONTRACT_FIELDS)
-    checks.date_order("start_date", contract.start_date, "end_date", contract.end_date)
+    checks.date_order("start_date", data.get("start_date", contract.start_date),
+                      "end_date", data.get("end_date", contract.end_date))
     checks.raise_if_any()
-    await contract.save()
-    await _contracts_changed(contract.account_id)
-    return contract
 
 
 async def _contracts_changed(account_id: int) -> None:
@@ -218,8 +230,17 @@ async def create_contract(scope: Scope, data: dict) -> Contract:
 
 
 async def update_contract(scope: Scope, contract_id: int, data: dict) -> Contract:
-    contract = await _visible_child(Contract, scope, contract_id, "contract")
-    return await _save_contract(contract, data, creating=False)
+    """Under a row lock; only a real change is written and asks for a health recompute."""
+    await _visible_child(Contract, scope, contract_id, "contract")
+    async with in_transaction():
+        contract = await locked(Contract, contract_id)
+        _check_contract(contract, data, creating=False)
+        changed = assign_changes(contract, data, CONTRACT_FIELDS)
+        if changed:
+            await contract.save()
+    if changed:
+        await _contracts_changed(contract.account_id)
+    return contract
 
 
 async def delete_contract(scope: Scope, contract_id: int) -> int:
@@ -235,6 +256,13 @@ CONTACT_FIELDS = {"first_name", "last_name", "email", "phone", "title", "role", 
 
 
 async def _save_contact(contact: Contact, data: dict, *, creating: bool) -> Contact:
+    _check_contact(data, creating=creating)
+    assign(contact, data, CONTACT_FIELDS)
+    await contact.save()
+    return contact
+
+
+def _check_contact(data: dict, *, creating: bool) -> None:
     strip_text(data, "first_name", "last_name", "email", "phone", "title")
     checks = Checks()
     checks.required_text(data, "first_name", required=creating)
@@ -243,9 +271,6 @@ async def _save_contact(contact: Contact, data: dict, *, creating: bool) -> Cont
         data["email"] = normalize_email(data["email"])
         checks.check("email", email_error(data["email"]))
     checks.raise_if_any()
-    assign(contact, data, CONTACT_FIELDS)
-    await contact.save()
-    return contact
 
 
 async def create_contact(scope: Scope, data: dict) -> Contact:
@@ -254,8 +279,14 @@ async def create_contact(scope: Scope, data: dict) -> Contact:
 
 
 async def update_contact(scope: Scope, contact_id: int, data: dict) -> Contact:
-    contact = await get_visible(Contact, contact_id, contact_filter(scope), "id", "contact")
-    return await _save_contact(contact, data, creating=False)
+    """Under a row lock; an update that changes nothing writes nothing."""
+    await get_visible(Contact, contact_id, contact_filter(scope), "id", "contact")
+    _check_contact(data, creating=False)
+    async with in_transaction():
+        contact = await locked(Contact, contact_id)
+        if assign_changes(contact, data, CONTACT_FIELDS):
+            await contact.save()
+    return contact
 
 
 async def delete_contact(scope: Scope, contact_id: int) -> int:

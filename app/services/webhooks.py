@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import httpx
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from app.domain.enums import Role
 from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed
@@ -21,6 +22,7 @@ from app.models import DomainEvent, Notification, User, Webhook, WebhookDelivery
 from app.queries.visibility import Scope
 from app.services import queue
 from app.services.common import Checks
+from app.services.rows import locked
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -84,18 +86,25 @@ async def _hook(scope: Scope, webhook_id: int) -> Webhook:
 
 
 async def rotate_secret(scope: Scope, webhook_id: int) -> tuple[Webhook, str]:
+    """Every call is a new secret (send an Idempotency-Key to make a retry return the same one); one
+    UPDATE, so the stored secret is the one the last committed call returned."""
     hook = await _hook(scope, webhook_id)
     hook.secret = secrets.token_hex(32)
-    await hook.save(update_fields=["secret"])
+    await Webhook.filter(id=hook.id).update(secret=hook.secret)
     return hook, hook.secret
 
 
 async def set_active(scope: Scope, webhook_id: int, active: bool) -> Webhook:
-    hook = await _hook(scope, webhook_id)
-    hook.is_active, hook.disabled_reason = active, None if active else "disabled by an admin"
-    if active:
-        hook.failing_since = None
-    await hook.save(update_fields=["is_active", "disabled_reason", "failing_since"])
+    """Under a row lock: of concurrent calls one switches the endpoint, the others find it switched and
+    answer with it (the reason and failure clock of that one change stay)."""
+    await _hook(scope, webhook_id)
+    async with in_transaction():
+        hook = await locked(Webhook, webhook_id)
+        if hook.is_active is not active:
+            hook.is_active, hook.disabled_reason = active, None if active else "disabled by an admin"
+            if active:
+                hook.failing_since = None
+            await hook.save(update_fields=["is_active", "disabled_reason", "failing_since"])
     return hook
 
 

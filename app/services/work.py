@@ -20,28 +20,34 @@ def task_filter(scope: Scope) -> Q:
 
 
 async def complete_task(scope: Scope, task_id: int) -> Task:
+    """Open → completed, once: of concurrent calls one changes the row and records `task.completed`;
+    the others find it completed and answer with it, without a second event."""
     task = await Task.filter(task_filter(scope), id=task_id).first()
     if task is None:
         raise ValidationFailed.single("id", "task not found", ErrorCode.NOT_FOUND)
-    if task.status is TaskStatus.COMPLETED:
-        return task
+    if task.status is TaskStatus.OPEN:
+        outbox = Outbox()
+        async with in_transaction():
+            # Compare-and-set: the UPDATE waits for a concurrent one's row lock, then finds no open row.
+            if await Task.filter(id=task.id, status=TaskStatus.OPEN).update(
+                    status=TaskStatus.COMPLETED, completed_at=datetime.now(timezone.utc)):
+                await outbox.record("task.completed", owner_id=task.assignee_id, actor_id=scope.user_id,
+                                    account_id=task.account_id,
+                                    payload={"task_id": task.id, "opportunity_id": task.opportunity_id})
+        await outbox.publish()
+        await task.refresh_from_db()
     if task.status is TaskStatus.CANCELLED:
         raise ValidationFailed.single("id", "the task was cancelled", ErrorCode.INVALID)
-    outbox = Outbox()
-    async with in_transaction():
-        task.status, task.completed_at = TaskStatus.COMPLETED, datetime.now(timezone.utc)
-        await task.save(update_fields=["status", "completed_at"])
-        await outbox.record("task.completed", owner_id=task.assignee_id, actor_id=scope.user_id,
-                            account_id=task.account_id, payload={"task_id": task.id, "opportunity_id": task.opportunity_id})
-    await outbox.publish()
     return task
 
 
 async def mark_notification_read(scope: Scope, notification_id: int) -> Notification:
+    """Sets read_at once (compare-and-set on read_at IS NULL): a repeated or concurrent call keeps the
+    first time it was read."""
     notification = await Notification.filter(id=notification_id, user_id=scope.user_id).first()
     if notification is None:
         raise ValidationFailed.single("id", "notification not found", ErrorCode.NOT_FOUND)
     if notification.read_at is None:
-        notification.read_at = datetime.now(timezone.utc)
-        await notification.save(update_fields=["read_at"])
+        await Notification.filter(id=notification.id, read_at__isnull=True).update(read_at=datetime.now(timezone.utc))
+        await notification.refresh_from_db()
     return notification
