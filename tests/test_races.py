@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from app.models import Account, Contact, Contract, DomainEvent, Notification, Task, Webhook
@@ -14,6 +15,7 @@ from app.queries.visibility import scope_for
 from app.services import accounts, interactions
 from app.settings import get_settings
 from tests import factories
+from tests.servers import ApiProcess
 
 CALLS = 20
 ERR = "errors { field message code }"
@@ -55,6 +57,22 @@ async def test_complete_task_20_times_at_once_completes_it_once_with_one_event(g
     assert len({a["completeTask"]["task"]["completedAt"] for a in answers}) == 1  # one completion, seen by all
     assert await DomainEvent.filter(kind="task.completed").count() == 1
     assert await Task.filter(status="completed").count() == 1
+
+
+async def test_reopen_task_20_times_at_once_reopens_it_once_with_one_event(gql, team):
+    task, _ = await _follow_up(team)
+    await gql("mutation($id: ID!) { completeTask(id: $id) { errors { code } } }", {"id": str(task.id)}, as_=team.rep)
+    answers = await burst(gql, f"""mutation($id: ID!) {{ reopenTask(id: $id) {{
+        task {{ status completedAt }} {ERR} }} }}""", {"id": str(task.id)}, team.rep.token)
+
+    assert {(a["reopenTask"]["task"]["status"], a["reopenTask"]["task"]["completedAt"]) for a in answers} == {("OPEN", None)}
+    assert await DomainEvent.filter(kind="task.reopened").count() == 1
+    assert (await Task.get(id=task.id)).status.value == "open"
+    # Completing it again is a new change with its own event.
+    again = await burst(gql, "mutation($id: ID!) { completeTask(id: $id) { task { status } } }",
+                        {"id": str(task.id)}, team.rep.token)
+    assert {a["completeTask"]["task"]["status"] for a in again} == {"COMPLETED"}
+    assert await DomainEvent.filter(kind="task.completed").count() == 2
 
 
 async def test_mark_notification_read_20_times_at_once_reads_it_once(gql, team):
@@ -149,3 +167,33 @@ async def test_rotate_webhook_secret_retried_20_times_with_one_key_rotates_once(
     assert all(a.status_code in (200, 409) for a in answers)
     stored = (await Webhook.get(id=int(hook_id))).secret
     assert secrets_returned == {stored} and stored != before
+
+
+@pytest.fixture
+def two_apis(database_url):
+    with ApiProcess(database_url) as a, ApiProcess(database_url) as b:
+        yield a, b
+
+
+async def test_across_two_api_processes_one_completion_and_one_run_per_key(two_apis, team):
+    """The same guarantees when the concurrent calls land on different processes (real uvicorn)."""
+    task, _ = await _follow_up(team)
+    complete = "mutation($id: ID!) { completeTask(id: $id) { task { status completedAt } errors { code } } }"
+    create = "mutation { createAccount(input: {name: \"Bayside Bistro\"}) { account { id } errors { code } } }"
+    async with httpx.AsyncClient(timeout=30) as client:
+        async def call(api, query, variables, key=None):
+            headers = {"Authorization": f"Bearer {team.rep.token}", **({"Idempotency-Key": key} if key else {})}
+            return await client.post(f"{api.http}/graphql", json={"query": query, "variables": variables},
+                                     headers=headers)
+
+        completions = await asyncio.gather(*[call(two_apis[i % 2], complete, {"id": str(task.id)})
+                                             for i in range(CALLS)])
+        creations = await asyncio.gather(*[call(two_apis[i % 2], create, {}, key="tap-42") for i in range(CALLS)])
+
+    assert {r.json()["data"]["completeTask"]["task"]["completedAt"] for r in completions} \
+        == {(await Task.get(id=task.id)).completed_at.isoformat()}
+    assert await DomainEvent.filter(kind="task.completed").count() == 1
+    executed = [r for r in creations if r.status_code == 200 and "idempotent-replayed" not in r.headers]
+    assert len(executed) == 1
+    assert all(r.status_code == 409 or r.content == executed[0].content for r in creations)
+    assert await Account.filter(name="Bayside Bistro").count() == 1

@@ -132,6 +132,10 @@ class WorkMutation:
     async def complete_task(self, info: CtxInfo, id: ID) -> TaskPayload:
         return await run_mutation(info, TaskPayload, "task", lambda s: work.complete_task(s, parse_id(id, "id")))
 
+    @strawberry.mutation(description="Completed → open again (records task.reopened); an open task is returned unchanged.")
+    async def reopen_task(self, info: CtxInfo, id: ID) -> TaskPayload:
+        return await run_mutation(info, TaskPayload, "task", lambda s: work.reopen_task(s, parse_id(id, "id")))
+
     @strawberry.mutation
     async def mark_notification_read(self, info: CtxInfo, id: ID) -> NotificationPayload:
         return await run_mutation(info, NotificationPayload, "notification",

@@ -22,16 +22,25 @@ def task_filter(scope: Scope) -> Q:
 async def complete_task(scope: Scope, task_id: int) -> Task:
     """Open → completed, once: of concurrent calls one changes the row and records `task.completed`;
     the others find it completed and answer with it, without a second event."""
+    return await _move_task(scope, task_id, TaskStatus.OPEN, TaskStatus.COMPLETED, "task.completed")
+
+
+async def reopen_task(scope: Scope, task_id: int) -> Task:
+    """Completed → open, once, with one `task.reopened`; an open task answers unchanged."""
+    return await _move_task(scope, task_id, TaskStatus.COMPLETED, TaskStatus.OPEN, "task.reopened")
+
+
+async def _move_task(scope: Scope, task_id: int, source: TaskStatus, target: TaskStatus, event_kind: str) -> Task:
     task = await Task.filter(task_filter(scope), id=task_id).first()
     if task is None:
         raise ValidationFailed.single("id", "task not found", ErrorCode.NOT_FOUND)
-    if task.status is TaskStatus.OPEN:
+    if task.status is source:
         outbox = Outbox()
+        completed_at = datetime.now(timezone.utc) if target is TaskStatus.COMPLETED else None
         async with in_transaction():
-            # Compare-and-set: the UPDATE waits for a concurrent one's row lock, then finds no open row.
-            if await Task.filter(id=task.id, status=TaskStatus.OPEN).update(
-                    status=TaskStatus.COMPLETED, completed_at=datetime.now(timezone.utc)):
-                await outbox.record("task.completed", owner_id=task.assignee_id, actor_id=scope.user_id,
+            # Compare-and-set: the UPDATE waits for a concurrent one's row lock, then finds the status changed.
+            if await Task.filter(id=task.id, status=source).update(status=target, completed_at=completed_at):
+                await outbox.record(event_kind, owner_id=task.assignee_id, actor_id=scope.user_id,
                                     account_id=task.account_id,
                                     payload={"task_id": task.id, "opportunity_id": task.opportunity_id})
         await outbox.publish()
