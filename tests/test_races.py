@@ -175,6 +175,7 @@ def two_apis(database_url):
         yield a, b
 
 
+@pytest.mark.postgres_only  # two processes writing one SQLite file answer "database is locked"
 async def test_across_two_api_processes_one_completion_and_one_run_per_key(two_apis, team):
     """The same guarantees when the concurrent calls land on different processes (real uvicorn)."""
     task, _ = await _follow_up(team)
