@@ -72,7 +72,8 @@ def _json_response(status: int, body: bytes, extra: list[tuple[bytes, bytes]] = 
 
 
 def _refusal(problem: KeyProblem) -> list[dict]:
-    body = orjson.dumps({"data": None, "errors": [{"message": problem.message, "extensions": {"code": problem.value}}]})
+    # Nothing was executed: a request error, so no "data" entry (GraphQL over HTTP).
+    body = orjson.dumps({"errors": [{"message": problem.message, "extensions": {"code": problem.value}}]})
     extra = [(b"retry-after", b"1")] if problem is KeyProblem.IN_PROGRESS else []
     return _json_response(problem.http_status, body, extra)
 
