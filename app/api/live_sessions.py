@@ -107,7 +107,8 @@ def _matches(handler: SessionBoundHandler, revocation: Revocation) -> bool:
     credential = handler.context.credential
     if credential.session_id is not None and credential.session_id in revocation.session_ids:
         return True
-    return handler.context.user.id in revocation.user_ids and credential.session_id != revocation.except_session
+    kept = revocation.except_session is not None and credential.session_id == revocation.except_session
+    return handler.context.user.id in revocation.user_ids and not kept
 
 
 class LiveConnections:

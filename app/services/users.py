@@ -29,7 +29,8 @@ async def _manager_chain(manager: User) -> list[int]:
     while current is not None and current not in seen:
         seen.add(current)
         chain.append(current)
-        current = await User.filter(id=current).values_list("manager_id", flat=True).first()
+        found = await User.filter(id=current).values_list("manager_id", flat=True)
+        current = found[0] if found else None
     return chain
 
 
