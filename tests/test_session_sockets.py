@@ -60,7 +60,7 @@ async def test_deactivation_on_one_process_closes_the_users_sockets_on_the_other
     await bystander.ws.close()
 
 
-async def test_logout_closes_that_sessions_sockets_only(two_apis, team):
+async def test_logout_closes_that_sessions_sockets_only_and_a_role_change_all_of_the_users(two_apis, team):
     a, b = two_apis
     first, second = await _login(b, "rep@pantry.test"), await _login(b, "rep@pantry.test")
     leaving = await _acked(a, _as(team.rep, first))
@@ -70,7 +70,11 @@ async def test_logout_closes_that_sessions_sockets_only(two_apis, team):
     assert body["data"]["logout"]["loggedOut"] is True
     assert await _closed(leaving) == (4403, "logged out")
     assert await _still_open(staying)
-    await staying.ws.close()
+    # a new role means a new visibility scope: the socket closes so the client reconnects with it
+    body = await post_graphql(b, "mutation($id: ID!) { updateUser(id: $id, input: {role: MANAGER}) { errors { code } } }",
+                              {"id": team.rep.id}, team.admin.token)
+    assert body["data"]["updateUser"]["errors"] == []
+    assert await _closed(staying) == (4403, "permissions changed")
 
 
 async def test_an_expiring_token_closes_its_socket_and_says_so(two_apis, team):
