@@ -321,3 +321,13 @@ async def test_only_one_login_per_request(gql, team):
     assert await Session.all().count() == 0
     single = await gql.raw('mutation { a: login(email: "rep@pantry.test", password: "correct-horse-1") { token } }')
     assert single["data"]["a"]["token"]
+
+
+async def test_an_older_password_hash_is_upgraded_at_login(gql, team):
+    from argon2 import PasswordHasher
+
+    await User.filter(id=team.rep.user.id).update(password_hash=PasswordHasher().hash("correct-horse-1"))
+    assert (await _login(gql))["token"]
+    upgraded = (await User.get(id=team.rep.user.id)).password_hash
+    assert "m=19456,t=2,p=1" in upgraded
+    assert (await _login(gql))["token"]

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import secrets
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -34,7 +36,12 @@ from app.models import ApiKey, RefreshToken, Session, User
 from app.services import login_throttle, revocations
 from app.settings import get_settings
 
-_hasher = PasswordHasher()
+# OWASP's argon2id setting (19 MiB, 2 passes, 1 lane): one lane means one thread per hash, so a flood
+# of logins cannot take every core from the event loop. Older hashes (argon2-cffi's defaults: 4 lanes)
+# still verify and are rehashed with these parameters at their next login.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Hashing runs in a pool of its own, smaller than the machine: logins queue there, other requests don't.
+_password_pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="argon2")
 _ALGORITHM = "HS256"
 # Verifying against a real hash for unknown emails keeps login timing uniform.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -50,7 +57,7 @@ def hash_password(password: str) -> str:
 
 
 async def hash_password_off_loop(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await asyncio.get_running_loop().run_in_executor(_password_pool, _hasher.hash, password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -62,7 +69,8 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
     """argon2 in a worker thread (it releases the GIL): a login never stalls other requests."""
-    return await asyncio.to_thread(verify_password, password_hash or _DUMMY_HASH, password)
+    return await asyncio.get_running_loop().run_in_executor(_password_pool, verify_password,
+                                                            password_hash or _DUMMY_HASH, password)
 
 
 def _sha256(secret: str) -> str:
@@ -174,7 +182,12 @@ async def authenticate(email: str, password: str) -> User | None:
     """The active user with this email and password, else None (same work either way)."""
     user = await User.get_or_none(email=normalize_email(email), is_active=True, is_service_account=False)
     valid = await verify_password_off_loop(user.password_hash if user else None, password)
-    return user if user is not None and valid else None
+    if user is None or not valid:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = await hash_password_off_loop(password)
+        await User.filter(id=user.id).update(password_hash=user.password_hash)
+    return user
 
 
 async def login(email: str, password: str, client_address: str | None) -> SignedIn | None:
