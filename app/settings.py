@@ -18,7 +18,18 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="unset = redis://127.0.0.1:6379/0, else an embedded Redis")
     data_dir: Path = Path("./data")
     secret_key: str | None = None
-    token_ttl_minutes: int = 12 * 60
+    # Access tokens are short-lived; clients renew them with the refresh token (rotated on every use).
+    token_ttl_minutes: int = 15
+    refresh_token_ttl_days: int = 14
+    # Login throttling (Redis): failures allowed per account and per client address within the window,
+    # then a lockout that doubles with every further failure, from base up to max.
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+    login_failure_window_seconds: int = 15 * 60
+    login_lockout_base_seconds: float = 30.0
+    login_lockout_max_seconds: float = 15 * 60
+    # Open WebSockets re-check their credential this often (revocations also arrive at once by pub/sub).
+    ws_session_check_seconds: float = 30.0
     allowed_origins: list[str] = []
     host: str = "127.0.0.1"
     port: int = 8000

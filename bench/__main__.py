@@ -40,7 +40,8 @@ def main() -> None:
     redis_url = claim_redis_db()
     env = {**os.environ, "ENVIRONMENT": "production", "SECRET_KEY": "bench-secret-key-long-enough-for-hs256-signing",
            "REDIS_URL": redis_url, "EVENTS_CHANNEL": f"crm:events:bench:{redis_url.rsplit('/', 1)[-1]}",
-           "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false"}
+           "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false",
+           "TOKEN_TTL_MINUTES": "720"}  # tokens issued directly must outlast the run
     os.environ.update(env)  # before any app import: settings are read once
 
     from bench.database import ensure_database

@@ -27,10 +27,10 @@ async def test_wrong_password_and_unknown_email_answer_alike(gql, team):
 async def test_expired_forged_and_malformed_tokens_are_refused(gql, team):
     expired, _ = issue_token(team.rep.user, now=datetime.now(timezone.utc) - timedelta(days=2))
     forged = team.rep.token[:-4] + ("AAAA" if not team.rep.token.endswith("AAAA") else "BBBB")
-    for token in (expired, forged, "not-a-jwt"):
+    for token, code in ((expired, "TOKEN_EXPIRED"), (forged, "UNAUTHENTICATED"), ("not-a-jwt", "UNAUTHENTICATED")):
         body = await gql.raw("{ me { email } }", token=token)
         assert body["data"] is None
-        assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert body["errors"][0]["extensions"]["code"] == code
     response = await gql.http.post("/graphql", json={"query": "{ me { email } }"}, headers={"Authorization": "Basic abc"})
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 

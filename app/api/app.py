@@ -22,28 +22,36 @@ from tortoise import Tortoise, connections
 from app.api.context import Context, authenticate, build_context
 from app.api.fastpath import FastPath, FastPathMiddleware
 from app.api.idempotency import IdempotencyMiddleware
+from app.api.live_sessions import ExplainedRejectionAdapter, SessionBoundHandler, live_connections, rejection_reason
 from app.api.schema import build_schema
 from app.db import tortoise_config
 from app.queries.read_cache import ReadCache, TableChangeFeed, connection_params
 from app.settings import get_settings
-from app.services import queue, realtime
+from app.services import login_throttle, queue, realtime, revocations
 from app.services.redis import ping_redis
 
 log = logging.getLogger(__name__)
 
 
 class CRMGraphQL(GraphQL):
+    # Sockets close (4403, with a reason) when their token expires or their session/user/key is revoked.
+    graphql_transport_ws_handler_class = SessionBoundHandler
+    websocket_adapter_class = ExplainedRejectionAdapter
+
     async def get_context(self, request: Any, response: Any = None) -> Any:
         if isinstance(request, WebSocket):
             return Context(request=request, response=response)  # authenticated in on_ws_connect
         return await build_context(request, response, request.headers.get("authorization"))
 
     async def on_ws_connect(self, context: Context) -> None:
-        """graphql-transport-ws: the token comes in connection_init; without a valid one, 4403."""
+        """graphql-transport-ws: the token (or API key) comes in connection_init; without a valid one, 4403
+        with the reason "token expired" or "unauthenticated: …"."""
         params = context.connection_params or {}
         token = params.get("authorization") or params.get("Authorization")
+        await live_connections.before_authentication(context)
         await authenticate(context, token if isinstance(token, str) else None)
         if context.scope is None:
+            context.request.state.close_reason = rejection_reason(context.auth_failure)
             raise ConnectionRejectionError({"reason": context.auth_error or "authentication required"})
 
 
@@ -98,6 +106,9 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
                 await feed.stop()
             await queue.close_pool()
             await realtime.close_publisher()
+            await live_connections.stop()
+            await revocations.close_publisher()
+            await login_throttle.close()
             if manage_database:
                 await Tortoise.close_connections()
 

@@ -11,7 +11,7 @@ from app.api.loaders import Loaders
 from app.domain.errors import NotAuthenticated
 from app.models import User
 from app.queries.visibility import Scope, scope_for
-from app.services.auth import user_from_token
+from app.services.auth import Credential, authenticate_bearer
 
 
 @dataclass
@@ -20,28 +20,38 @@ class Context:
     response: Any = None
     user: User | None = None
     scope: Scope | None = None
-    auth_error: str | None = None
+    # The credential the request was authenticated with (its session, or an API key).
+    credential: Credential | None = None
+    # Why authentication failed (NotAuthenticated, or its subclass TokenExpired), if it did.
+    auth_failure: NotAuthenticated | None = None
     # graphql-transport-ws: the connection_init payload, e.g. {"authorization": "Bearer …"}.
     connection_params: dict | None = None
+    # WebSocket: when connection_init began authenticating (revocations heard since then apply to it).
+    authenticating_since: float = 0.0
     loaders: Loaders = field(default_factory=lambda: Loaders(None))
+
+    @property
+    def auth_error(self) -> str | None:
+        return str(self.auth_failure) if self.auth_failure else None
 
     def require_scope(self) -> Scope:
         if self.scope is None:
-            raise NotAuthenticated(self.auth_error or "authentication required: send Authorization: Bearer <token>")
+            raise self.auth_failure or NotAuthenticated("authentication required: send Authorization: Bearer <token>")
         return self.scope
 
 
 async def authenticate(ctx: Context, authorization: str | None) -> None:
+    """`Authorization: Bearer <access token or API key>`."""
     if authorization:
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            ctx.auth_error = "malformed Authorization header: expected 'Bearer <token>'"
+        if scheme.lower() != "bearer" or not token.strip():
+            ctx.auth_failure = NotAuthenticated("malformed Authorization header: expected 'Bearer <token>'")
         else:
             try:
-                ctx.user = await user_from_token(token.strip())
+                ctx.user, ctx.credential = await authenticate_bearer(token.strip())
                 ctx.scope = await scope_for(ctx.user)
             except NotAuthenticated as exc:
-                ctx.auth_error = str(exc)
+                ctx.auth_failure = exc
     ctx.loaders = Loaders(ctx.scope)
 
 

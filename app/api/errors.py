@@ -13,7 +13,7 @@ from strawberry import UNSET
 from app.api.context import CtxInfo
 from app.api.inputs import AddressInput
 from app.api.types import UserError
-from app.domain.errors import ErrorCode, NotAuthenticated, PermissionDenied, ValidationFailed
+from app.domain.errors import ErrorCode, NotAuthenticated, PermissionDenied, TokenExpired, ValidationFailed
 from app.queries.visibility import Scope
 
 T = TypeVar("T")
@@ -79,7 +79,12 @@ def require_scope(info: CtxInfo) -> Scope:
     try:
         return info.context.require_scope()
     except NotAuthenticated as exc:
-        raise top_level_error(str(exc), "UNAUTHENTICATED") from None
+        raise top_level_error(str(exc), auth_error_code(exc)) from None
+
+
+def auth_error_code(exc: NotAuthenticated) -> str:
+    """TOKEN_EXPIRED: refresh and retry; UNAUTHENTICATED: missing or bad credentials, log in."""
+    return "TOKEN_EXPIRED" if isinstance(exc, TokenExpired) else "UNAUTHENTICATED"
 
 
 async def run_mutation(

@@ -45,8 +45,8 @@ from app.domain.errors import NotAuthenticated, ValidationFailed
 from app.domain.pipeline import is_stale as stale_rule
 from app.queries.pagination import Page, paginate
 from app.queries.read_cache import ReadCache
-from app.queries.visibility import Scope, opportunity_filter, scope_of
-from app.services.auth import user_id_from_token
+from app.queries.visibility import Scope, opportunity_filter, scope_for
+from app.services import auth
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -692,24 +692,27 @@ class FastPath:
         return value
 
     async def _scope(self, authorization: str | None) -> Scope | None:
-        """The caller's visibility scope, or None to let standard execution explain what is wrong."""
+        """The caller's visibility scope, or None to let standard execution explain what is wrong.
+        The same authentication as standard execution (app.services.auth); the token's signature and
+        expiry are checked on every request, the database check is cached until a commit to users,
+        sessions (revocations) or API keys (revocations) voids it."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
         try:
-            user_id = user_id_from_token(token.strip())
+            credential = auth.read_credential(token.strip())
         except NotAuthenticated:
             return None
 
         async def load() -> Scope | bool:
-            users = await _fetch(m.User, ["id", "is_active", "role"], "id", [user_id], ("id",))
-            if not users or not users[0]["is_active"]:
+            try:
+                return await scope_for(await auth.user_for(credential))
+            except NotAuthenticated:
                 return False
-            role = e.Role(users[0]["role"])
-            reports = await _fetch(m.User, ["id"], "manager_id", [user_id], ("id",)) if role == e.Role.MANAGER else ()
-            return scope_of(user_id, role, [r["id"] for r in reports])
 
-        scope = await self._cached(("scope", user_id), load)
+        scope = await self._cached(("scope", *credential.cache_key), load)
+        if scope:
+            await auth.record_use(credential)
         return scope or None
 
     async def execute(self, query: str, variables: dict | None, operation_name: str | None,

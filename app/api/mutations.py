@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Optional
 
 import strawberry
@@ -11,7 +10,7 @@ from app.api import inputs as i
 from app.api import types as t
 from app.api.context import CtxInfo
 from app.api.errors import input_data, parse_id, payload_type, run_mutation
-from app.services import accounts, auth, catalog, opportunities
+from app.services import accounts, catalog, opportunities
 
 ID = strawberry.ID
 
@@ -28,14 +27,6 @@ DocumentPayload = payload_type("OpportunityDocumentPayload", "document", t.Oppor
 DeletePayload = payload_type("DeletePayload", "deleted_id", ID, "The id of what was deleted, or errors.")
 
 
-@strawberry.type
-class LoginPayload:
-    token: Optional[str] = None
-    expires_at: Optional[datetime] = None
-    user: Optional[t.User] = None
-    errors: list[t.UserError] = strawberry.field(default_factory=list)
-
-
 def _with(data: dict, **extra) -> dict:
     data.update(extra)
     return data
@@ -43,18 +34,6 @@ def _with(data: dict, **extra) -> dict:
 
 @strawberry.type
 class CoreMutation:
-    @strawberry.mutation(description="Exchange email and password for a bearer token.")
-    async def login(self, email: str, password: str) -> LoginPayload:
-        from app.api.types import UserError
-        from app.domain.errors import ErrorCode
-
-        user = await auth.authenticate(email, password)
-        if user is None:
-            return LoginPayload(errors=[UserError(field="password", message="unknown email or wrong password",
-                                                  code=ErrorCode.INVALID)])
-        token, expires = auth.issue_token(user)
-        return LoginPayload(token=token, expires_at=expires, user=user)
-
     # Accounts
     @strawberry.mutation
     async def create_account(self, info: CtxInfo, input: i.CreateAccountInput) -> AccountPayload:

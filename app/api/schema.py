@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -24,6 +25,7 @@ from app.api.mutations import CoreMutation
 from app.api.pipeline import PipelineMutation, PipelineQuery
 from app.api.queries import CoreQuery
 from app.api.realtime import RealtimeSubscription
+from app.api.users import OneLoginPerRequest, SessionMutation, SessionQuery
 from app.api.webhooks import WebhookMutation, WebhookQuery
 from app.api.work import WorkMutation, WorkQuery
 from app.settings import get_settings
@@ -32,9 +34,11 @@ from app.settings import get_settings
 # Each feature module contributes its own root types; they are merged into one schema here.
 QUERY_ROOTS: tuple[type, ...] = (
     CoreQuery, PipelineQuery, WorkQuery, WebhookQuery, HealthQuery, InteractionQuery, CompetitionQuery, AnalyticsQuery,
+    SessionQuery,
 )
 MUTATION_ROOTS: tuple[type, ...] = (
     CoreMutation, PipelineMutation, WorkMutation, WebhookMutation, InteractionMutation, CompetitionMutation,
+    SessionMutation,
 )
 
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (RealtimeSubscription,)
@@ -62,6 +66,7 @@ def build_schema(*, development: bool | None = None) -> strawberry.Schema:
             QueryDepthLimiter(max_depth=settings.max_query_depth),
             MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             MaxTokensLimiter(max_token_count=settings.max_tokens),
+            AddValidationRules([OneLoginPerRequest]),
             ParserCache(maxsize=256),
             ValidationCache(maxsize=256),
             MaskErrors(should_mask_error=_should_mask),

@@ -41,6 +41,18 @@ class NotAuthenticated(Exception):
     pass
 
 
+class TokenExpired(NotAuthenticated):
+    """A token that was valid and has run out: the client should refresh it, not ask for a password."""
+
+
+class RateLimited(Exception):
+    """Too many attempts: try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermissionDenied(Exception):
     pass
 

@@ -22,7 +22,7 @@ from app.models.opportunities import (
     StageTransition,
 )
 from app.models.pipeline import Pipeline, PipelineStage
-from app.models.users import User
+from app.models.users import ApiKey, RefreshToken, Session, User
 from app.models.work import Notification, Task
 
 __all__ = [
@@ -30,5 +30,5 @@ __all__ = [
     "Account", "AccountTeamMember", "BattleCard", "Competitor", "Contact", "Contract",
     "CustomerInteraction", "IdempotencyKey", "InteractionParticipant", "Location", "Notification", "Opportunity",
     "OpportunityActivity", "OpportunityDocument", "OpportunityProduct", "Pipeline", "PipelineStage",
-    "Product", "StageTransition", "Task", "User",
+    "Product", "StageTransition", "Task", "User", "ApiKey", "RefreshToken", "Session",
 ]
