@@ -627,7 +627,7 @@ def _render_page(plan: QueryPlan, data: PageData, total: int | None) -> dict:
             out[key] = {alias: info[name] for alias, name in parts}
         else:
             out[key] = [{alias: (cursor if part == "cursor" else node) for alias, part in parts}
-                        for cursor, node in zip(page.cursors, nodes)]
+                        for cursor, node in zip(page.cursors, nodes, strict=True)]
     return out
 
 

@@ -34,7 +34,7 @@ class Connection(Generic[T]):
 
 
 def to_connection(page: Page) -> Connection:
-    edges = [Edge(cursor=c, node=row) for row, c in zip(page.rows, page.cursors)]
+    edges = [Edge(cursor=c, node=row) for row, c in zip(page.rows, page.cursors, strict=True)]
     return Connection(
         edges=edges,
         page_info=PageInfo(

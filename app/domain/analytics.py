@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from fractions import Fraction
@@ -139,7 +140,7 @@ def conversions(stages: Sequence[StageSpec], entered: dict[int, int], advanced: 
     """One step per consecutive pair of the chain; entered/advanced are counted per from-stage id."""
     chain = stage_chain(stages)
     steps = []
-    for current, following in zip(chain, chain[1:]):
+    for current, following in pairwise(chain):
         n, k = entered.get(current.id, 0), advanced.get(current.id, 0)
         steps.append(Conversion(current.key, following.key, n, k, rate(k, n)))
     return steps

@@ -404,10 +404,7 @@ def _mean_forecast(series: np.ndarray, k: int) -> HistoricalForecast:
     sigma = float(series.std(ddof=1))
     spread = sigma * math.sqrt(k + k * k / n)
     z90 = 1.2815515655446004
-    if spread == 0:
-        confidence = 1.0
-    else:
-        confidence = 2 * _normal_cdf(CONFIDENCE_BAND * point / spread) - 1
+    confidence = 1.0 if spread == 0 else 2 * _normal_cdf(CONFIDENCE_BAND * point / spread) - 1
     estimate = Estimate(to_money(point), to_money(point + z90 * spread), to_money(max(0.0, point - z90 * spread)),
                         round(confidence, 4))
     return HistoricalForecast("mean", n, estimate, to_money(point), Decimal("0.00"), Decimal("0.00"), round(sigma, 2))
