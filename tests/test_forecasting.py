@@ -76,11 +76,6 @@ def test_the_sql_date_filter_selects_exactly_the_weighted_deals():
             assert ((first is None or day >= first) and day < end) == (f.time_weight(day, period, TODAY) > 0), (text, day)
 
 
-def test_best_and_worst_probability_are_clamped():
-    assert [f.best_probability(p) for p in (0, 50, 80, 95, 100)] == [20, 70, 100, 100, 100]
-    assert [f.worst_probability(p) for p in (0, 10, 20, 50, 100)] == [0, 0, 0, 30, 80]
-
-
 def test_forecast_categories_from_stages():
     assert f.forecast_category(StageKind.WON, ForecastCategory.PIPELINE) is ForecastCategory.CLOSED
     assert f.forecast_category(StageKind.LOST, ForecastCategory.COMMIT) is ForecastCategory.OMITTED
