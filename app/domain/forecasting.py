@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -318,7 +318,7 @@ def _normal_cdf(x: float) -> float:
     return 0.5 * (1 + math.erf(x / math.sqrt(2)))
 
 
-def _fit(series: np.ndarray, seasonal: bool):
+def _fit(series: np.ndarray, seasonal: bool) -> Any:  # statsmodels ships no types
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     # Seasonal fits start from Hyndman's heuristic (two full years are there by construction): fitting
@@ -335,7 +335,8 @@ def _fit(series: np.ndarray, seasonal: bool):
 
 def _sum_over(values: np.ndarray, steps: Sequence[int]) -> np.ndarray:
     """Sum of the rows at 1-based forecast steps."""
-    return values[[s - 1 for s in steps]].sum(axis=0)
+    total: np.ndarray = values[[s - 1 for s in steps]].sum(axis=0)
+    return total
 
 
 def choose_model(months: int) -> str:

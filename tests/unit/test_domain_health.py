@@ -3,6 +3,7 @@ recommendations."""
 
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -70,8 +71,8 @@ def test_risk_level(score, level):
     assert h.risk_level(score) is level
 
 
-def _inputs(**kw) -> h.HealthInputs:
-    base = dict(now=NOW, last_activity_at=NOW - timedelta(days=2), active_contract_value=Decimal("600000"),
+def _inputs(**kw: Any) -> h.HealthInputs:
+    base: dict[str, Any] = dict(now=NOW, last_activity_at=NOW - timedelta(days=2), active_contract_value=Decimal("600000"),
                 engagement=h.EngagementTotals({"meeting": 9}), business_last_12_months=Decimal("130"),
                 business_previous_12_months=Decimal("100"))
     return h.HealthInputs(**(base | kw))

@@ -2,6 +2,7 @@
 
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -34,8 +35,8 @@ READY_FOR_ALL = facts(activities=("call", "proposal"), value="5000", products=2,
                       lost_reason="price")
 
 
-def move(current: str, target: str, f: p.GateFacts = READY_FOR_ALL, **kw) -> p.MoveDecision:
-    args = dict(stages=STAGES, current=S[current], target=S[target], facts=f, actor_role=Role.REP,
+def move(current: str, target: str, f: p.GateFacts = READY_FOR_ALL, **kw: Any) -> p.MoveDecision:
+    args: dict[str, Any] = dict(stages=STAGES, current=S[current], target=S[target], facts=f, actor_role=Role.REP,
                 actor_is_owners_manager=False, reopen=False, current_probability=S[current].probability,
                 probability_overridden=False, requested_probability=None, today=TODAY)
     return p.decide_move(**(args | kw))
@@ -65,7 +66,7 @@ def test_each_requirement_kind_is_met_or_names_what_is_missing(req, ok, missing)
 
 def test_an_unmet_activity_lists_the_activity_types_that_would_do():
     unmet = p.requirement_unmet(S["negotiation"], S["negotiation"].requirements[0], facts())
-    assert unmet.activity_types == ("proposal", "presentation")
+    assert unmet is not None and unmet.activity_types == ("proposal", "presentation")
     assert unmet.needed == "a completed proposal or presentation activity"
 
 
@@ -88,7 +89,7 @@ def test_unmet_requirements_collects_every_skipped_gate():
 
 
 def test_next_open_stage_skips_closed_stages():
-    assert p.next_open_stage(STAGES, S["proposal"]).key == "negotiation"
+    assert p.next_open_stage(STAGES, S["proposal"]) == S["negotiation"]
     assert p.next_open_stage(STAGES, S["negotiation"]) is None
 
 
