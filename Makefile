@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-postgres test-sqlite lint schema bench bench-quick clean
+.PHONY: install run test test-postgres test-sqlite test-unit lint schema bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -35,8 +35,15 @@ test-postgres: install
 test-sqlite: install
 	CRM_TEST_DATABASE=sqlite $(BIN)/pytest -q
 
+## The unit tests of the pure rules (app/domain) alone: no database, no Redis (--noconftest skips their fixtures).
+test-unit: install
+	$(BIN)/pytest -q -p no:cacheprovider --noconftest tests/unit
+
+## Layers and import cycles (import-linter), ruff, mypy: all configured in pyproject.toml.
 lint: install
 	$(BIN)/lint-imports
+	$(BIN)/ruff check app workers tests bench
+	$(BIN)/mypy
 
 ## Regenerate the published contract after a schema change.
 schema: install

@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -75,7 +76,7 @@ async def run(spec: dict) -> dict:
 
 
 def main() -> None:
-    spec = json.loads(open(sys.argv[1]).read())
+    spec = json.loads(Path(sys.argv[1]).read_text())
     result = asyncio.run(run(spec))
     with open(sys.argv[2], "w") as out:
         json.dump(result, out)

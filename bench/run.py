@@ -328,7 +328,7 @@ def profile_summary(profiler: cProfile.Profile, n: int, wall_ms: float) -> dict:
     stats = pstats.Stats(profiler)
     by_package: dict[str, float] = defaultdict(float)
     top = []
-    for (filename, line, func), (cc, nc, tt, ct, callers) in stats.stats.items():
+    for (filename, line, func), (_cc, nc, tt, _ct, _callers) in stats.stats.items():
         path = filename.replace("\\", "/")
         if "site-packages/" in path:
             package = path.split("site-packages/", 1)[1].split("/", 1)[0]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from itertools import pairwise
 
 import pytest
 
@@ -123,7 +124,7 @@ def expected_report(deals: list[Deal], start: datetime, end: datetime, weekly: b
 
     conversions, stays = [], []
     chain = list(OPEN) + ["closed_won"]
-    for current, following in zip(chain, chain[1:]):
+    for current, following in pairwise(chain):
         entered = advanced = 0
         for d in deals:
             entries = [at for stage, at in d.moves if stage == current and start <= at < end]

@@ -338,7 +338,7 @@ async def test_interaction_insights_on_a_known_data_set(gql, team):
     assert got["unansweredInbound"] == 1
     trends = got["trends"]
     assert [(w["weekStart"], w["interactions"]) for w in trends["weekly"]] == [(m.isoformat(), weeks[m]) for m in mondays]
-    for w, monday in zip(trends["weekly"], mondays):
+    for w, monday in zip(trends["weekly"], mondays, strict=True):
         expected = week_scores.get(monday)
         assert w["averageSentiment"] == (pytest.approx(round(sum(expected) / len(expected), 4)) if expected else None)
     assert (trends["previousPeriodStart"], trends["previousPeriodEnd"]) == (

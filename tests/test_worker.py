@@ -2,6 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from arq import create_pool
 from arq.worker import Worker
@@ -72,7 +73,7 @@ async def test_crm_worker_processes_share_the_queue_and_stop_together(database_u
         parent = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--processes", "3"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            await _until(lambda: len(_children(parent.pid)) == 2, 30, "two more worker processes")
+            await _until(lambda pid=parent.pid: len(_children(pid)) == 2, 30, "two more worker processes")
             children = _children(parent.pid)
             redis = await create_pool(arq_redis_settings())
             jobs = [await redis.enqueue_job("expire_contracts", _job_id=f"multi-{stop}-{i}") for i in range(12)]
@@ -81,14 +82,14 @@ async def test_crm_worker_processes_share_the_queue_and_stop_together(database_u
             # The start-up crons run once, not once per process: arq ids a run_at_startup cron by the second
             # its worker started, so processes that start in different seconds would each run it. Only
             # the first process has crons at all.
-            assert all("--no-crons" in open(f"/proc/{c}/cmdline").read().split("\0") for c in children)
+            assert all("--no-crons" in Path(f"/proc/{c}/cmdline").read_text().split("\0") for c in children)
             startup_runs = {key.rsplit(b":", 1)[1] for key in await redis.keys("arq:*cron:expire_contracts:*")}
             assert len(startup_runs) == 1, startup_runs
             await redis.flushdb()
             await redis.aclose()
             parent.send_signal(stop)
             parent.wait(30)
-            await _until(lambda: not any(_alive(c) for c in children), 30, "the other processes to stop")
+            await _until(lambda pids=children: not any(_alive(c) for c in pids), 30, "the other processes to stop")
         finally:
             if parent.poll() is None:
                 parent.kill()

@@ -20,7 +20,8 @@ log = logging.getLogger("workers")
 
 
 async def startup(ctx: dict) -> None:
-    # Keep the context Tortoise returns: on_shutdown runs in another task (see shared/README §1).
+    # Keep the context Tortoise returns: Tortoise 1.x keeps its state per asyncio task and on_shutdown
+    # runs in another task, so shutdown must close this context's connections or SIGTERM hangs.
     ctx["tortoise"] = await Tortoise.init(config=tortoise_config(), _enable_global_fallback=True)
     log.info("worker started")
 

@@ -11,7 +11,7 @@ import strawberry
 
 from app.api.context import CtxInfo
 from app.api.enums import AccountTier, ForecastCategory, Industry, OpportunitySource, ProductCategory
-from app.api.errors import camel, parse_id, require_scope, top_level_error
+from app.api.errors import bad_user_input, parse_id, require_scope, top_level_error
 from app.api.types import User
 from app.domain.analytics import PipelineFilters, TrendInterval as TrendIntervalEnum
 from app.domain.errors import PermissionDenied, ValidationFailed
@@ -25,18 +25,12 @@ ForecastMethod = strawberry.enum(ForecastMethodEnum, name="ForecastMethod")
 TrendInterval = strawberry.enum(TrendIntervalEnum, name="TrendInterval")
 
 
-def _bad_input(exc: ValidationFailed) -> Exception:
-    error = exc.errors[0]
-    message = error.message if error.field in ("timeframe", "period") else f"{camel(error.field)}: {error.message}"
-    return top_level_error(message, "BAD_USER_INPUT")
-
-
 async def _guarded(call):
     """Expected failures of these read-only queries are top-level errors: bad input or forbidden."""
     try:
         return await call
     except ValidationFailed as exc:
-        raise _bad_input(exc) from None
+        raise bad_user_input(exc) from None
     except PermissionDenied as exc:
         raise top_level_error(str(exc), "FORBIDDEN") from None
 

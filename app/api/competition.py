@@ -8,13 +8,12 @@ from decimal import Decimal
 from typing import Optional
 
 import strawberry
-from graphql import GraphQLError
 from strawberry import UNSET
 
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import Industry, Pricing, ProductCategory
-from app.api.errors import camel, input_data, parse_id, payload_type, require_scope, run_mutation, top_level_error
+from app.api.errors import bad_user_input, input_data, parse_id, payload_type, require_scope, run_mutation
 from app.api.mutations import DeletePayload, OpportunityPayload
 from app.api.types import Competitor, Opportunity
 from app.domain import competition as rules
@@ -155,11 +154,6 @@ def _win_loss_filter(f: CompetitorWinLossFilter | None) -> WinLossFilter:
     )
 
 
-def _bad_input(exc: ValidationFailed) -> GraphQLError:
-    error = exc.errors[0]
-    return top_level_error(f"{camel(error.field)}: {error.message}", "BAD_USER_INPUT")
-
-
 # Inputs and roots -----------------------------------------------------------------------
 
 
@@ -238,7 +232,7 @@ class CompetitionQuery:
         try:
             return await competition.competitor_win_loss(scope, timeframe, _win_loss_filter(filter))
         except ValidationFailed as exc:
-            raise _bad_input(exc) from None
+            raise bad_user_input(exc) from None
 
 
 @strawberry.type

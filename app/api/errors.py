@@ -75,6 +75,15 @@ def top_level_error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
 
 
+def bad_user_input(exc: ValidationFailed) -> GraphQLError:
+    """A query's invalid argument (queries have no payload for `errors`): a top-level BAD_USER_INPUT
+    error, "field: message" with the field named as in the schema (camelCase), also in extensions.field."""
+    error = exc.errors[0]
+    field = camel(error.field)
+    message = f"{field}: {error.message}" if field else error.message
+    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "field": field})
+
+
 def require_scope(info: CtxInfo) -> Scope:
     try:
         return info.context.require_scope()

@@ -39,7 +39,7 @@ from tortoise.models import Model
 
 from app import models as m
 from app.api.inputs import OpportunityOrder
-from app.api.queries import _opportunity_query
+from app.api.queries import opportunity_query
 from app.domain import enums as e
 from app.domain.errors import NotAuthenticated, ValidationFailed
 from app.domain.pipeline import is_stale as stale_rule
@@ -599,7 +599,7 @@ async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
     connection: ConnectionPlan = plan.plan
     order = args.get("order_by") or OpportunityOrder()
     columns = sorted(connection.node.columns | {order.field.value})
-    page = await paginate(_opportunity_query(args.get("filter"), opportunity_filter(scope)), first=args.get("first"),
+    page = await paginate(opportunity_query(args.get("filter"), opportunity_filter(scope)), first=args.get("first"),
                           after=args.get("after"), sort_field=order.field.value,
                           descending=order.direction.value == "desc", columns=columns)
     lookups: dict[int, dict] = {}
@@ -608,7 +608,7 @@ async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
 
 
 async def _total_count(args: dict, scope: Scope) -> int:
-    return await _opportunity_query(args.get("filter"), opportunity_filter(scope)).count()
+    return await opportunity_query(args.get("filter"), opportunity_filter(scope)).count()
 
 
 def _render_page(plan: QueryPlan, data: PageData, total: int | None) -> dict:
@@ -627,7 +627,7 @@ def _render_page(plan: QueryPlan, data: PageData, total: int | None) -> dict:
             out[key] = {alias: info[name] for alias, name in parts}
         else:
             out[key] = [{alias: (cursor if part == "cursor" else node) for alias, part in parts}
-                        for cursor, node in zip(page.cursors, nodes)]
+                        for cursor, node in zip(page.cursors, nodes, strict=True)]
     return out
 
 

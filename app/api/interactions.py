@@ -14,9 +14,8 @@ from strawberry.dataloader import DataLoader
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import Outcome, SortDirection
-from app.api.errors import input_data, parse_id, payload_type, require_scope, run_mutation, top_level_error
-from app.api.queries import _page
-from app.api.relay import Connection
+from app.api.errors import bad_user_input, input_data, parse_id, payload_type, require_scope, run_mutation
+from app.api.relay import Connection, page_connection
 from app.api.types import Account, Contact, Opportunity, User
 from app.domain import enums as e
 from app.domain.errors import ValidationFailed
@@ -40,12 +39,6 @@ def request_loader(info: CtxInfo, name: str, load: Callable[[list[int]], Any]) -
     if loader is None:
         loader = loaders.__dict__[name] = DataLoader(load)
     return loader
-
-
-def bad_input(exc: ValidationFailed) -> Exception:
-    error = exc.errors[0]
-    return top_level_error(error.message if error.field == "timeframe" else f"{error.field}: {error.message}",
-                           "BAD_USER_INPUT")
 
 
 @strawberry.type
@@ -272,8 +265,8 @@ class InteractionQuery:
         try:
             qs = interaction_query(scope, _list_filter(filter))
         except ValidationFailed as exc:
-            raise bad_input(exc) from None
-        return await _page(qs, first, after, "occurred_at", SortDirection.DESC)
+            raise bad_user_input(exc) from None
+        return await page_connection(qs, first, after, "occurred_at", SortDirection.DESC)
 
     @strawberry.field(description="Interaction figures for one account over a timeframe (last_30_days, this_quarter, "
                                   "2026-Q3, 2026-11, 2026-01-01..2026-03-31, …); null for an account you cannot see.")
@@ -283,7 +276,7 @@ class InteractionQuery:
             report = await service.interaction_insights(scope, parse_id(account_id, "account_id"), timeframe)
         except ValidationFailed as exc:
             if exc.errors[0].field == "timeframe":
-                raise bad_input(exc) from None
+                raise bad_user_input(exc) from None
             return None
         return InteractionInsights.build(report)
 

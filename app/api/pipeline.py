@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import ForecastCategory
-from app.api.errors import input_data, parse_id, payload_type, require_scope, run_mutation, top_level_error, user_errors
+from app.api.errors import bad_user_input, input_data, parse_id, payload_type, require_scope, run_mutation, user_errors
 from app.api.types import Opportunity, Pipeline, PipelineStage, UserError
 from app.domain.enums import TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
 from app.domain.errors import ValidationFailed
@@ -94,11 +94,6 @@ PipelinePayload = payload_type("PipelinePayload", "pipeline", Pipeline)
 DeleteStagePayload = payload_type("DeletePipelineStagePayload", "deleted_id", ID)
 
 
-def _bad_input(exc: ValidationFailed):
-    error = exc.errors[0]
-    return top_level_error(f"{error.field}: {error.message}", "BAD_USER_INPUT")
-
-
 @strawberry.type
 class PipelineQuery:
     @strawberry.field(description="Stages of a pipeline (default: the default pipeline), in order.")
@@ -120,7 +115,7 @@ class PipelineQuery:
         try:
             unmet = await pipeline_engine.stage_readiness(scope, parse_id(opportunity_id, "opportunity_id"), stage)
         except ValidationFailed as exc:
-            raise _bad_input(exc) from None
+            raise bad_user_input(exc) from None
         return StageReadiness(stage=stage, ready=not unmet, unmet_requirements=_unmet(unmet))
 
 

@@ -10,7 +10,7 @@ from tortoise.expressions import Q
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import SortDirection
-from app.api.errors import parse_id, require_scope, top_level_error
+from app.api.errors import bad_user_input, parse_id, require_scope
 from app.api.inputs import (
     AccountFilter,
     AccountOrder,
@@ -20,24 +20,14 @@ from app.api.inputs import (
     ProductFilter,
     UserFilter,
 )
-from app.api.relay import Connection, to_connection
+from app.api.relay import Connection, page_connection
 from app.api.types import Account, Contact, Opportunity, Pipeline, Product, User
 from app.domain.errors import ValidationFailed
-from app.queries.pagination import paginate
 from app.queries.visibility import account_filter, contact_filter, opportunity_filter, user_filter
 
 
 def _ids(values, field: str) -> list[int]:
     return [parse_id(v, field) for v in values]
-
-
-async def _page(qs, first, after, field: str, direction) -> Connection:
-    try:
-        page = await paginate(qs, first=first, after=after, sort_field=field, descending=direction == SortDirection.DESC)
-    except ValidationFailed as exc:
-        error = exc.errors[0]
-        raise top_level_error(f"{error.field}: {error.message}", "BAD_USER_INPUT") from None
-    return to_connection(page)
 
 
 async def _node(qs, raw_id) -> object | None:
@@ -48,7 +38,8 @@ async def _node(qs, raw_id) -> object | None:
     return await qs.filter(id=pk).first()
 
 
-def _opportunity_query(f: OpportunityFilter | None, visible: Q):
+def opportunity_query(f: OpportunityFilter | None, visible: Q):
+    """The opportunities a list filter selects among the visible ones (shared with the fast path)."""
     qs = m.Opportunity.filter(visible)
     if f is None:
         return qs
@@ -96,8 +87,7 @@ def _guard_filters(build):
     try:
         return build()
     except ValidationFailed as exc:
-        error = exc.errors[0]
-        raise top_level_error(f"{error.field}: {error.message}", "BAD_USER_INPUT") from None
+        raise bad_user_input(exc) from None
 
 
 @strawberry.type
@@ -119,8 +109,8 @@ class CoreQuery:
     ) -> Connection[Opportunity]:
         scope = require_scope(info)
         order = order_by or OpportunityOrder()
-        qs = _guard_filters(lambda: _opportunity_query(filter, opportunity_filter(scope)))
-        return await _page(qs, first, after, order.field.value, order.direction)
+        qs = _guard_filters(lambda: opportunity_query(filter, opportunity_filter(scope)))
+        return await page_connection(qs, first, after, order.field.value, order.direction)
 
     @strawberry.field
     async def account(self, info: CtxInfo, id: strawberry.ID) -> Optional[Account]:
@@ -135,7 +125,7 @@ class CoreQuery:
         scope = require_scope(info)
         order = order_by or AccountOrder()
         qs = _guard_filters(lambda: _account_query(filter, account_filter(scope)))
-        return await _page(qs, first, after, order.field.value, order.direction)
+        return await page_connection(qs, first, after, order.field.value, order.direction)
 
     @strawberry.field
     async def contacts(
@@ -150,7 +140,7 @@ class CoreQuery:
         if filter and filter.search:
             term = filter.search.strip()
             qs = qs.filter(Q(first_name__icontains=term) | Q(last_name__icontains=term) | Q(email__icontains=term))
-        return await _page(qs, first, after, "id", SortDirection.ASC)
+        return await page_connection(qs, first, after, "id", SortDirection.ASC)
 
     @strawberry.field
     async def products(
@@ -167,7 +157,7 @@ class CoreQuery:
         if f.search:
             term = f.search.strip()
             qs = qs.filter(Q(name__icontains=term) | Q(sku__icontains=term))
-        return await _page(qs, first, after, "name", SortDirection.ASC)
+        return await page_connection(qs, first, after, "name", SortDirection.ASC)
 
     @strawberry.field
     async def users(
@@ -181,7 +171,7 @@ class CoreQuery:
         if filter and filter.search:
             term = filter.search.strip()
             qs = qs.filter(Q(name__icontains=term) | Q(email__icontains=term))
-        return await _page(qs, first, after, "name", SortDirection.ASC)
+        return await page_connection(qs, first, after, "name", SortDirection.ASC)
 
     @strawberry.field
     async def pipelines(self, info: CtxInfo) -> list[Pipeline]:

@@ -122,9 +122,7 @@ def _matches(scope: Scope, event: DomainEvent, kind: OpportunityEventKind, f: Op
         return False
     if f.assigned_to and str(event.owner_id) not in {str(a) for a in f.assigned_to}:
         return False
-    if f.stages and event.payload.get("to", event.payload.get("stage")) not in f.stages:
-        return False
-    return True
+    return not (f.stages and event.payload.get("to", event.payload.get("stage")) not in f.stages)
 
 
 def _changes(event: DomainEvent) -> list[FieldChange]:

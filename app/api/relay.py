@@ -6,8 +6,11 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from app.api.enums import SortDirection
+from app.api.errors import bad_user_input
 from app.api.types import PageInfo
-from app.queries.pagination import Page
+from app.domain.errors import ValidationFailed
+from app.queries.pagination import Page, paginate
 
 T = TypeVar("T")
 
@@ -34,7 +37,7 @@ class Connection(Generic[T]):
 
 
 def to_connection(page: Page) -> Connection:
-    edges = [Edge(cursor=c, node=row) for row, c in zip(page.rows, page.cursors)]
+    edges = [Edge(cursor=c, node=row) for row, c in zip(page.rows, page.cursors, strict=True)]
     return Connection(
         edges=edges,
         page_info=PageInfo(
@@ -45,3 +48,13 @@ def to_connection(page: Page) -> Connection:
         ),
         page=page,
     )
+
+
+async def page_connection(qs, first, after, sort_field: str, direction: SortDirection) -> Connection:
+    """One keyset page of the queryset as a connection; a bad `first` or `after` is BAD_USER_INPUT."""
+    try:
+        page = await paginate(qs, first=first, after=after, sort_field=sort_field,
+                              descending=direction == SortDirection.DESC)
+    except ValidationFailed as exc:
+        raise bad_user_input(exc) from None
+    return to_connection(page)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import strawberry
 
@@ -33,6 +33,9 @@ from app.api.enums import (
     TeamRole,
     TransitionSource,
 )
+
+if TYPE_CHECKING:
+    from app.api.competition import BattleCard
 
 
 @strawberry.type(description="An expected failure: which input field, why, and a machine-readable code.")

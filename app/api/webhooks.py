@@ -11,8 +11,7 @@ from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import SortDirection
 from app.api.errors import parse_id, payload_type, require_scope, run_mutation, top_level_error
-from app.api.queries import _page
-from app.api.relay import Connection
+from app.api.relay import Connection, page_connection
 from app.api.types import UserError
 from app.domain.errors import ValidationFailed
 from app.services import webhooks
@@ -86,7 +85,7 @@ class WebhookQuery:
             hook_id = parse_id(webhook_id, "webhook_id")
         except ValidationFailed:
             hook_id = 0
-        return await _page(m.WebhookDelivery.filter(webhook_id=hook_id), first, after, "id", SortDirection.DESC)
+        return await page_connection(m.WebhookDelivery.filter(webhook_id=hook_id), first, after, "id", SortDirection.DESC)
 
 
 def _require_admin_query(info: CtxInfo) -> None:

@@ -11,9 +11,8 @@ from strawberry.scalars import JSON
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import SortDirection
-from app.api.errors import parse_id, payload_type, require_scope, run_mutation, top_level_error
-from app.api.queries import _page
-from app.api.relay import Connection
+from app.api.errors import bad_user_input, parse_id, payload_type, require_scope, run_mutation, top_level_error
+from app.api.relay import Connection, page_connection
 from app.api.types import Opportunity, User
 from app.domain.enums import Role, TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
 from app.domain.errors import ValidationFailed
@@ -83,11 +82,6 @@ TaskPayload = payload_type("TaskPayload", "task", Task)
 NotificationPayload = payload_type("NotificationPayload", "notification", Notification)
 
 
-def _bad_input(exc: ValidationFailed):
-    error = exc.errors[0]
-    return top_level_error(f"{error.field}: {error.message}", "BAD_USER_INPUT")
-
-
 @strawberry.type
 class WorkQuery:
     @strawberry.field
@@ -104,10 +98,10 @@ class WorkQuery:
                 if filter.opportunity_id:
                     qs = qs.filter(opportunity_id=parse_id(filter.opportunity_id, "opportunity_id"))
             except ValidationFailed as exc:
-                raise _bad_input(exc) from None
+                raise bad_user_input(exc) from None
             if filter.due_before:
                 qs = qs.filter(due_date__lt=filter.due_before)
-        return await _page(qs, first, after, "id", SortDirection.DESC)
+        return await page_connection(qs, first, after, "id", SortDirection.DESC)
 
     @strawberry.field(description="The caller's own notifications, newest first.")
     async def notifications(self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
@@ -116,14 +110,14 @@ class WorkQuery:
         qs = m.Notification.filter(user_id=scope.user_id)
         if unread_only:
             qs = qs.filter(read_at__isnull=True)
-        return await _page(qs, first, after, "id", SortDirection.DESC)
+        return await page_connection(qs, first, after, "id", SortDirection.DESC)
 
     @strawberry.field(description="Mail the system sent or stored (admins only).")
     async def outgoing_mail(self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None) -> Connection[OutgoingMail]:
         scope = require_scope(info)
         if scope.role is not Role.ADMIN:
             raise top_level_error("only admins can read outgoing mail", "FORBIDDEN")
-        return await _page(m.OutgoingMail.all(), first, after, "id", SortDirection.DESC)
+        return await page_connection(m.OutgoingMail.all(), first, after, "id", SortDirection.DESC)
 
 
 @strawberry.type

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from fractions import Fraction
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from app.domain.enums import StageKind
 from app.domain.errors import ErrorCode, FieldError, ValidationFailed
@@ -73,7 +74,7 @@ def check_filters(filters: PipelineFilters) -> None:
 # Null-safe arithmetic ---------------------------------------------------------------------
 
 
-def money(raw) -> Decimal:
+def money(raw: Any) -> Decimal:
     """A SQL money aggregate as Decimal to the cent: PostgreSQL NUMERIC is exact already, SQLite's
     SUM over its text-stored decimals is a float (exact to the cent at our magnitudes)."""
     if raw is None:
@@ -139,7 +140,7 @@ def conversions(stages: Sequence[StageSpec], entered: dict[int, int], advanced: 
     """One step per consecutive pair of the chain; entered/advanced are counted per from-stage id."""
     chain = stage_chain(stages)
     steps = []
-    for current, following in zip(chain, chain[1:]):
+    for current, following in pairwise(chain):
         n, k = entered.get(current.id, 0), advanced.get(current.id, 0)
         steps.append(Conversion(current.key, following.key, n, k, rate(k, n)))
     return steps
@@ -252,7 +253,7 @@ def trend_buckets(first_day: date, end_date: date, interval: TrendInterval,
                   rows: Iterable[tuple[str, date, int, Decimal]]) -> list[TrendBucket]:
     """Every bucket meeting [first_day, end_date), filled from (kind, bucket start, count, value) rows
     where kind is "created", "won" or "lost"; empty buckets stay in the list with zeros."""
-    figures: dict[date, dict] = {}
+    figures: dict[date, dict[str, Any]] = {}
     for kind, key, count, value in rows:
         slot = figures.setdefault(key, {})
         slot[kind] = int(count or 0)

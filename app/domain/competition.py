@@ -186,7 +186,7 @@ def record_adjustment(record: TrackRecord) -> tuple[int, str]:
     if record.closed < MIN_CLOSED_DEALS:
         return 0, (f"{record.closed} closed deals against them (fewer than {MIN_CLOSED_DEALS}): "
                    "no adjustment for our record")
-    rate = record.win_rate
+    rate = Fraction(record.won, record.closed)
     if rate < Fraction(1, 4):
         points = 2
     elif rate < Fraction(2, 5):
@@ -314,8 +314,7 @@ def recommendations(deal: DealContext, assessments: Sequence[CompetitorAssessmen
         lines.append(f"{len(assessments)} competitors on one deal: confirm the decision criteria and timeline "
                      "before investing more.")
     for a in assessments:
-        rate = a.record.win_rate
-        if a.record.closed >= MIN_CLOSED_DEALS and rate < POOR_RECORD_WIN_RATE:
+        if a.record.closed >= MIN_CLOSED_DEALS and (rate := Fraction(a.record.won, a.record.closed)) < POOR_RECORD_WIN_RATE:
             lines.append(f"We win only {_percent(rate)} against {a.profile.name} ({a.record.won} of "
                          f"{a.record.closed} closed deals): read the lost reasons in the win/loss report "
                          "before the next call.")

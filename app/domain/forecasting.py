@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -35,7 +35,8 @@ FULL_WEIGHT = Decimal("1")
 # today, at half weight: it slipped once and may slip again.
 OVERDUE_WEIGHT = Decimal("0.5")
 NO_WEIGHT = Decimal("0")
-# Best / worst case: every deal's probability moved up / down by 20 points, kept within 0–100.
+# Best / worst case: every deal's probability moved up / down by 20 points, kept within 0–100
+# (applied per deal in SQL: app.queries.analytics.forecast_by_rep_and_stage).
 SCENARIO_POINTS = 20
 
 # Monte Carlo ----------------------------------------------------------------------------
@@ -164,37 +165,35 @@ def months_between(earlier: date, later: date) -> int:
 # Pipeline method ------------------------------------------------------------------------
 
 
-def time_weight(expected_close: date, period: ForecastPeriod, today: date) -> Decimal:
-    """How much of an open deal counts toward the period, by its expected close date:
+def time_weight_steps(period: ForecastPeriod, today: date) -> tuple[tuple[date, Decimal], ...]:
+    """How much of an open deal counts toward the period, by its expected close date, as a step
+    function: (before, weight) pairs in ascending order; a date takes the weight of the first step
+    it is before, and NO_WEIGHT after the last. The SQL (app.queries.analytics) renders these steps.
 
     - on or after the period's end: 0 (it belongs to a later period);
     - before today (overdue): OVERDUE_WEIGHT when the period contains today, else 0;
     - within the period, today or later: 1;
     - before the period (a future period) but not overdue: 0."""
-    if expected_close >= period.end_date:
-        return NO_WEIGHT
-    if expected_close < today:
-        return OVERDUE_WEIGHT if period.contains(today) else NO_WEIGHT
-    if expected_close >= period.first_day:
-        return FULL_WEIGHT
-    return NO_WEIGHT
+    if period.contains(today):
+        return (today, OVERDUE_WEIGHT), (period.end_date, FULL_WEIGHT)
+    if today < period.first_day:
+        return (period.first_day, NO_WEIGHT), (period.end_date, FULL_WEIGHT)
+    return ()  # a past period: every date is either after it or overdue for it
+
+
+def time_weight(expected_close: date, period: ForecastPeriod, today: date) -> Decimal:
+    return next((weight for before, weight in time_weight_steps(period, today) if expected_close < before), NO_WEIGHT)
 
 
 def counted_close_dates(period: ForecastPeriod, today: date) -> tuple[date | None, date]:
-    """The expected close dates whose time weight is above 0, as [first, end) (first None: unbounded):
-    everything before the period's end when the period contains today (on time or overdue), else
-    from the later of the period's start and today. The SQL filters with it, so indexes apply."""
-    if period.contains(today):
-        return None, period.end_date
-    return max(period.first_day, today), period.end_date
-
-
-def best_probability(probability: int) -> int:
-    return min(100, probability + SCENARIO_POINTS)
-
-
-def worst_probability(probability: int) -> int:
-    return max(0, probability - SCENARIO_POINTS)
+    """The expected close dates whose time weight is above 0, as [first, end) (first None: unbounded;
+    first == end: none). The SQL filters with it, so indexes apply."""
+    steps = time_weight_steps(period, today)
+    counted = [i for i, (_, weight) in enumerate(steps) if weight > NO_WEIGHT]
+    if not counted:
+        return period.end_date, period.end_date
+    # The weights above 0 are one run of steps: from the step before the first to the last one.
+    return (steps[counted[0] - 1][0] if counted[0] else None), steps[counted[-1]][0]
 
 
 def forecast_category(kind: StageKind, configured: ForecastCategory) -> ForecastCategory:
@@ -319,7 +318,7 @@ def _normal_cdf(x: float) -> float:
     return 0.5 * (1 + math.erf(x / math.sqrt(2)))
 
 
-def _fit(series: np.ndarray, seasonal: bool):
+def _fit(series: np.ndarray, seasonal: bool) -> Any:  # statsmodels ships no types
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     # Seasonal fits start from Hyndman's heuristic (two full years are there by construction): fitting
@@ -336,7 +335,8 @@ def _fit(series: np.ndarray, seasonal: bool):
 
 def _sum_over(values: np.ndarray, steps: Sequence[int]) -> np.ndarray:
     """Sum of the rows at 1-based forecast steps."""
-    return values[[s - 1 for s in steps]].sum(axis=0)
+    total: np.ndarray = values[[s - 1 for s in steps]].sum(axis=0)
+    return total
 
 
 def choose_model(months: int) -> str:
@@ -404,10 +404,7 @@ def _mean_forecast(series: np.ndarray, k: int) -> HistoricalForecast:
     sigma = float(series.std(ddof=1))
     spread = sigma * math.sqrt(k + k * k / n)
     z90 = 1.2815515655446004
-    if spread == 0:
-        confidence = 1.0
-    else:
-        confidence = 2 * _normal_cdf(CONFIDENCE_BAND * point / spread) - 1
+    confidence = 1.0 if spread == 0 else 2 * _normal_cdf(CONFIDENCE_BAND * point / spread) - 1
     estimate = Estimate(to_money(point), to_money(point + z90 * spread), to_money(max(0.0, point - z90 * spread)),
                         round(confidence, 4))
     return HistoricalForecast("mean", n, estimate, to_money(point), Decimal("0.00"), Decimal("0.00"), round(sigma, 2))

@@ -41,8 +41,8 @@ class StageSpec:
     probability: int
     expected_duration_days: int
     forecast_category: ForecastCategory
-    requirements: tuple[dict, ...] = ()
-    automations: tuple[dict, ...] = ()
+    requirements: tuple[dict[str, Any], ...] = ()
+    automations: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_closed(self) -> bool:
@@ -76,7 +76,7 @@ def _is_populated(value: Any) -> bool:
     return True
 
 
-def requirement_unmet(stage: StageSpec, req: dict, facts: GateFacts) -> UnmetRequirement | None:
+def requirement_unmet(stage: StageSpec, req: dict[str, Any], facts: GateFacts) -> UnmetRequirement | None:
     kind = req["type"]
     if kind == "activity_completed":
         wanted = req["value"] if isinstance(req["value"], list) else [req["value"]]
@@ -90,9 +90,8 @@ def requirement_unmet(stage: StageSpec, req: dict, facts: GateFacts) -> UnmetReq
         minimum = Decimal(str(req["value"]))
         if facts.value < minimum:
             return UnmetRequirement(stage.key, kind, "value", (), f"value of at least {minimum}")
-    elif kind == "products_selected":
-        if facts.product_count == 0:
-            return UnmetRequirement(stage.key, kind, "products", (), "at least one product")
+    elif kind == "products_selected" and facts.product_count == 0:
+        return UnmetRequirement(stage.key, kind, "products", (), "at least one product")
     return None
 
 
@@ -207,7 +206,8 @@ def requirement_errors(reqs: Any, prefix: str = "requirements") -> list[FieldErr
             continue
         kind = req["type"]
         if kind == "activity_completed":
-            values = req.get("value") if isinstance(req.get("value"), list) else [req.get("value")]
+            value = req.get("value")
+            values = value if isinstance(value, list) else [value]
             bad = [v for v in values if v not in USER_ACTIVITY_TYPES]
             if bad or not values:
                 errors.append(FieldError(f"{where}.value", f"unknown activity type {bad}; known: "
@@ -222,7 +222,7 @@ def requirement_errors(reqs: Any, prefix: str = "requirements") -> list[FieldErr
     return errors
 
 
-def _action_errors(action: str, params: dict, where: str) -> list[FieldError]:
+def _action_errors(action: str, params: dict[str, Any], where: str) -> list[FieldError]:  # noqa: C901 (split per action by the action registry, issue 17 item 3)
     errors: list[FieldError] = []
 
     def bad(name: str, message: str) -> None:
@@ -261,9 +261,8 @@ def _action_errors(action: str, params: dict, where: str) -> list[FieldError]:
             bad("value", msg)
         elif "value" not in params:
             bad("value", "is required")
-    elif action == "notify_manager":
-        if not str(params.get("message", "")).strip():
-            bad("message", "is required")
+    elif action == "notify_manager" and not str(params.get("message", "")).strip():
+        bad("message", "is required")
     return errors
 
 
@@ -294,5 +293,5 @@ def automation_errors(autos: Any, prefix: str = "automations") -> list[FieldErro
     return errors
 
 
-def duration_threshold_days(stage: StageSpec, automation: dict) -> int:
+def duration_threshold_days(stage: StageSpec, automation: dict[str, Any]) -> int:
     return int(automation.get("parameters", {}).get("threshold") or stage.expected_duration_days or 0)

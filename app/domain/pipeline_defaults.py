@@ -1,8 +1,10 @@
 """The food-service default pipeline ("New business"), as the product spec describes it."""
 
+from typing import Any
+
 DEFAULT_PIPELINE_NAME = "New business"
 
-DEFAULT_STAGES: list[dict] = [
+DEFAULT_STAGES: list[dict[str, Any]] = [
     {
         "key": "discovery", "name": "Discovery", "order": 1, "kind": "open", "probability": 20,
         "expected_duration_days": 7, "forecast_category": "pipeline",

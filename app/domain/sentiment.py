@@ -36,7 +36,7 @@ def sentiment_score(subject: str | None, description: str | None) -> float:
     text = note_text(subject, description)
     if not text:
         return 0.0
-    return round(_analyzer.polarity_scores(text)["compound"], 4)
+    return round(float(_analyzer.polarity_scores(text)["compound"]), 4)
 
 
 def sentiment_label(score: float) -> SentimentLabel:

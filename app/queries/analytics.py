@@ -18,12 +18,11 @@ from tortoise import connections
 
 from app.domain.analytics import PipelineFilters, TrendInterval
 from app.domain.forecasting import (
-    FULL_WEIGHT,
     NO_WEIGHT,
-    OVERDUE_WEIGHT,
     SCENARIO_POINTS,
     ForecastPeriod,
     counted_close_dates,
+    time_weight_steps,
 )
 from app.queries.visibility import Scope
 
@@ -244,11 +243,10 @@ GROUP BY s.kind, {closed}"""
 
 
 def _time_weight(p: Params, period: ForecastPeriod, today: date) -> str:
-    """app.domain.forecasting.time_weight as a SQL expression on o.expected_close_date."""
-    overdue = OVERDUE_WEIGHT if period.contains(today) else NO_WEIGHT
-    return (f"(CASE WHEN o.expected_close_date >= {p.add(period.end_date)} THEN {NO_WEIGHT} "
-            f"WHEN o.expected_close_date < {p.add(today)} THEN {overdue} "
-            f"WHEN o.expected_close_date >= {p.add(period.first_day)} THEN {FULL_WEIGHT} ELSE {NO_WEIGHT} END)")
+    """app.domain.forecasting.time_weight_steps as a SQL expression on o.expected_close_date."""
+    steps = " ".join(f"WHEN o.expected_close_date < {p.add(before)} THEN {weight}"
+                     for before, weight in time_weight_steps(period, today))
+    return f"(CASE {steps} ELSE {NO_WEIGHT} END)" if steps else f"({NO_WEIGHT})"
 
 
 def _forecast_rows(p: Params, scope: Scope, filters: PipelineFilters, period: ForecastPeriod, today: date,

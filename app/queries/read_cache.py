@@ -143,7 +143,6 @@ class ReadCache:
         self.max_rows = max_rows
         self.rows = 0
         self.hits = 0
-        self.misses = 0
         self._entries: OrderedDict[Hashable, tuple[int, int, Any]] = OrderedDict()
 
     def generation(self) -> int | None:
@@ -154,7 +153,6 @@ class ReadCache:
         generation = self.generation()
         entry = self._entries.get(key)
         if entry is None or generation is None or entry[0] != generation:
-            self.misses += 1
             return None
         self._entries.move_to_end(key)
         self.hits += 1

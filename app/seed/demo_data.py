@@ -1040,7 +1040,7 @@ class _DemoBuilder:
             ids = await model.filter(id__gt=before).order_by("id").values_list("id", flat=True)
             if len(ids) != len(objects):
                 raise RuntimeError(f"{table}: inserted {len(objects)} rows but found {len(ids)}")
-            for obj, pk in zip(objects, ids):
+            for obj, pk in zip(objects, ids, strict=True):
                 obj.id = pk
 
     # ---- time --------------------------------------------------------------------------

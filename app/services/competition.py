@@ -194,9 +194,9 @@ async def _save_battlecard(card: BattleCard, data: dict, *, creating: bool) -> B
     _check_lengths(checks, data)
     _check_objections(checks, data)
     _text_list(checks, data, "proof_points")
-    if creating or "competitor_id" in data:
-        if data.get("competitor_id") is None or not await Competitor.exists(id=data["competitor_id"]):
-            checks.add("competitor_id", "competitor not found", ErrorCode.NOT_FOUND)
+    if (creating or "competitor_id" in data) and (
+            data.get("competitor_id") is None or not await Competitor.exists(id=data["competitor_id"])):
+        checks.add("competitor_id", "competitor not found", ErrorCode.NOT_FOUND)
     checks.raise_if_any()
     assign(card, data, BATTLECARD_FIELDS)
     await card.save()
@@ -308,7 +308,7 @@ async def competitive_analysis(scope: Scope, opportunity_id: int) -> Competitive
     return CompetitiveAnalysis(
         opportunity=opportunity,
         competitors=[
-            CompetitorAnalysis(c, a, cards.get(c.id, [])) for c, a in zip(competitors, analysis.competitors)
+            CompetitorAnalysis(c, a, cards.get(c.id, [])) for c, a in zip(competitors, analysis.competitors, strict=True)
         ],
         recommendations=list(analysis.recommendations),
         win_probability=analysis.win_probability,

@@ -47,9 +47,9 @@ async def visible_opportunity(scope: Scope, opportunity_id: int | None, field: s
 async def _check_common(checks: Checks, scope: Scope, data: dict, account_id: int | None) -> None:
     checks.required_text(data, "name", required=False)
     checks.money(data, "value", "budget")
-    if data.get("contact_id") is not None and account_id is not None:
-        if not await Contact.exists(id=data["contact_id"], account_id=account_id):
-            checks.add("contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
+    if (data.get("contact_id") is not None and account_id is not None
+            and not await Contact.exists(id=data["contact_id"], account_id=account_id)):
+        checks.add("contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
     if "assigned_to_id" in data:
         user_id = data["assigned_to_id"]
         if user_id is None:

@@ -11,8 +11,8 @@ UTC = timezone.utc
 NOW = datetime(2026, 11, 15, 13, 45, tzinfo=UTC)
 
 
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("text, start, end", [
