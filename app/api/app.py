@@ -21,11 +21,12 @@ from tortoise import Tortoise, connections
 
 from app.api.context import Context, authenticate, build_context
 from app.api.fastpath import FastPath, FastPathMiddleware
+from app.api.request_guards import RequestGuard
 from app.api.schema import build_schema
 from app.db import tortoise_config
 from app.queries.read_cache import ReadCache, TableChangeFeed, connection_params
 from app.settings import get_settings
-from app.services import queue, realtime
+from app.services import query_budget, queue, realtime
 from app.services.redis import ping_redis
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,13 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
                 await feed.stop()
             await queue.close_pool()
             await realtime.close_publisher()
+            await query_budget.budget.close()
             if manage_database:
                 await Tortoise.close_connections()
 
     application = Starlette(
-        middleware=[Middleware(FastPathMiddleware, fast_path=compiled)] if compiled is not None else [],
+        middleware=[Middleware(RequestGuard),
+                    *([Middleware(FastPathMiddleware, fast_path=compiled)] if compiled is not None else [])],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
