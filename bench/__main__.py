@@ -40,7 +40,10 @@ def main() -> None:
     redis_url = claim_redis_db()
     env = {**os.environ, "ENVIRONMENT": "production", "SECRET_KEY": "bench-secret-key-long-enough-for-hs256-signing",
            "REDIS_URL": redis_url, "EVENTS_CHANNEL": f"crm:events:bench:{redis_url.rsplit('/', 1)[-1]}",
-           "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false"}
+           "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false",
+           # One benchmark user sends hundreds of requests a second: the budget is consulted (its Redis round
+           # trip is measured) but made too large to refuse them.
+           "COST_BUDGET_CAPACITY": str(10**12), "COST_BUDGET_REFILL_PER_SECOND": str(10**12)}
     os.environ.update(env)  # before any app import: settings are read once
 
     from bench.database import ensure_database
