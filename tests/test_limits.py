@@ -203,3 +203,24 @@ async def test_introspection_is_refused_to_anonymous_callers_in_production(gql, 
     assert (await _post(gql, "{ __typename }")).json()["data"] == {"__typename": "Query"}
     monkeypatch.setattr(get_settings(), "anonymous_introspection", True)  # the setting overrides
     assert "errors" not in (await _post(gql, INTROSPECTION)).json()
+
+
+async def test_websocket_results_carry_the_cost_and_costly_operations_are_refused(database_url, team):
+    from tests.servers import ApiProcess
+    from tests.test_subscriptions import Client
+
+    with ApiProcess(database_url) as api:
+        client = await Client.open(api, team.rep.token)
+        assert (await client.recv())["type"] == "connection_ack"
+        await client.subscribe("1", "{ me { id } }")
+        message = await client.recv()
+        assert message["type"] == "next" and message["payload"]["data"] == {"me": {"id": team.rep.id}}
+        assert message["payload"]["extensions"]["cost"]["requested"] == 1
+        assert message["payload"]["extensions"]["cost"]["budgetRemaining"] is not None
+        await client.subscribe("2", TEN_ALIASES)
+        refused = await client.recv()
+        while refused["type"] != "next" and refused["type"] != "error":
+            refused = await client.recv()
+        errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+        await client.ws.close()

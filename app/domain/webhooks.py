@@ -59,7 +59,8 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     if ip.teredo is not None:
         found.extend(ip.teredo)
     value = int(ip)
-    if ip in NAT64_WELL_KNOWN or ip in IPV4_COMPATIBLE or ip in NAT64_LOCAL_USE:
+    compatible = ip in IPV4_COMPATIBLE and value > 1  # :: and ::1 are IPv6's own unspecified and loopback
+    if ip in NAT64_WELL_KNOWN or compatible or ip in NAT64_LOCAL_USE:
         found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
     if ip in NAT64_LOCAL_USE:  # /48 layout: bits 48-63 and 72-87 (bits 64-71 are the reserved u-octet)
         packed = ip.packed
