@@ -84,25 +84,25 @@ class _Pricer:
     def selection_cost(self, parent: Any, selection_set: SelectionSetNode | None, multiplier: int,
                        spread: frozenset[str] = frozenset()) -> int:
         total = 0
-        for field, owner in self._fields(parent, selection_set, spread):
+        for field, owner in self.fields(parent, selection_set, spread):
             total += self.field_cost(owner, field, multiplier, spread)
         return total
 
-    def _fields(self, parent: Any, selection_set: SelectionSetNode | None,
+    def fields(self, parent: Any, selection_set: SelectionSetNode | None,
                 spread: frozenset[str]) -> Iterator[tuple[FieldNode, Any]]:
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
                 yield selection, parent
             elif isinstance(selection, InlineFragmentNode):
                 owner = self.schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
-                yield from self._fields(owner, selection.selection_set, spread)
+                yield from self.fields(owner, selection.selection_set, spread)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = self.fragments.get(name)
                 if fragment is None or name in spread:
                     continue  # unknown or cyclic: validation reports it
                 owner = self.schema.get_type(fragment.type_condition.name.value)
-                yield from self._fields(owner, fragment.selection_set, spread | {name})
+                yield from self.fields(owner, fragment.selection_set, spread | {name})
 
     def field_cost(self, parent: Any, field: FieldNode, multiplier: int, spread: frozenset[str]) -> int:
         name = field.name.value
@@ -137,7 +137,7 @@ def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name
     root = schema.get_root_type(operation.operation)
     cost = pricer.selection_cost(root, operation.selection_set, 1)
     if operation.operation == OperationType.MUTATION:
-        cost += settings.cost_per_mutation_field * sum(1 for _ in pricer._fields(root, operation.selection_set, frozenset()))
+        cost += settings.cost_per_mutation_field * sum(1 for _ in pricer.fields(root, operation.selection_set, frozenset()))
     return cost
 
 
