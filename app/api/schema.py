@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import strawberry
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, OperationDefinitionNode
@@ -147,7 +148,7 @@ def build_schema(*, development: bool | None = None) -> strawberry.Schema:
             ValidationCache(maxsize=256),
             IntrospectionGate,
             QueryCost,
-            ErrorMasking(should_mask_error=_should_mask),
+            partial(ErrorMasking, should_mask_error=_should_mask),  # one per request: it keeps per-request state
         ],
     )
 
