@@ -38,6 +38,20 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    # Query cost (app/api/cost.py): the static cost of one operation, refused above the maximum before
+    # anything runs; a list field without `first` is assumed to hold this many items.
+    max_query_cost: int = 20_000
+    cost_assumed_list_size: int = 20
+    cost_per_mutation_field: int = 10
+    # Each caller's (user, API key or anonymous client address) budget: a leaky bucket in Redis holding
+    # at most `capacity` cost units and draining `refill_per_second`. Redis down: the budget is skipped.
+    cost_budget_enabled: bool = True
+    cost_budget_capacity: int = 100_000
+    cost_budget_refill_per_second: float = 10_000.0
+    # Request bodies above this many bytes are refused (413) while they stream in.
+    max_body_bytes: int = 1_000_000
+    # Introspection for anonymous callers; unset = allowed except when environment is production.
+    anonymous_introspection: bool | None = None
     # Compiled plans for the hot read queries (app/api/fastpath.py); off = standard execution only.
     fast_path_enabled: bool = True
     # Results of the fast path's queries per visibility scope, voided at commit by PostgreSQL NOTIFY
@@ -60,6 +74,12 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def allows_anonymous_introspection(self) -> bool:
+        if self.anonymous_introspection is not None:
+            return self.anonymous_introspection
+        return self.environment != "production"
 
     @property
     def effective_database_url(self) -> str:

@@ -41,7 +41,10 @@ def main() -> None:
     env = {**os.environ, "ENVIRONMENT": "production", "SECRET_KEY": "bench-secret-key-long-enough-for-hs256-signing",
            "REDIS_URL": redis_url, "EVENTS_CHANNEL": f"crm:events:bench:{redis_url.rsplit('/', 1)[-1]}",
            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false",
-           "TOKEN_TTL_MINUTES": "720"}  # tokens issued directly must outlast the run
+           "TOKEN_TTL_MINUTES": "720",  # tokens issued directly must outlast the run
+           # One benchmark user sends hundreds of requests a second: the budget is consulted (its Redis round
+           # trip is measured) but made too large to refuse them.
+           "COST_BUDGET_CAPACITY": str(10**12), "COST_BUDGET_REFILL_PER_SECOND": str(10**12)}
     os.environ.update(env)  # before any app import: settings are read once
 
     from bench.database import ensure_database

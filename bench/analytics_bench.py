@@ -32,7 +32,8 @@ from bench.datagen import h, pick
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_DSN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ENV = {"ENVIRONMENT": "production", "SECRET_KEY": "bench-secret-key-long-enough-for-hs256-signing",
-       "TOKEN_TTL_MINUTES": "720"}  # tokens issued directly must outlast the run
+       "TOKEN_TTL_MINUTES": "720",  # tokens issued directly must outlast the run
+       "COST_BUDGET_CAPACITY": str(10**12), "COST_BUDGET_REFILL_PER_SECOND": str(10**12)}  # never refuse the bench
 N_MANAGERS, N_REPS, N_ACCOUNTS, N_PRODUCTS = 10, 100, 20_000, 500
 REP0 = 2 + N_MANAGERS  # user ids: 1 admin, 2…11 managers, then the reps
 TIMEFRAME = "last_90_days"

@@ -23,11 +23,12 @@ from app.api.context import Context, authenticate, build_context
 from app.api.fastpath import FastPath, FastPathMiddleware
 from app.api.idempotency import IdempotencyMiddleware
 from app.api.live_sessions import ExplainedRejectionAdapter, SessionBoundHandler, live_connections, rejection_reason
+from app.api.request_guards import RequestGuard
 from app.api.schema import build_schema
 from app.db import tortoise_config
 from app.queries.read_cache import ReadCache, TableChangeFeed, connection_params
 from app.settings import get_settings
-from app.services import login_throttle, queue, realtime, revocations
+from app.services import login_throttle, query_budget, queue, realtime, revocations
 from app.services.redis import ping_redis
 
 log = logging.getLogger(__name__)
@@ -109,11 +110,13 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
             await live_connections.stop()
             await revocations.close_publisher()
             await login_throttle.close()
+            await query_budget.budget.close()
             if manage_database:
                 await Tortoise.close_connections()
 
     application = Starlette(
-        middleware=[Middleware(FastPathMiddleware, fast_path=compiled)] if compiled is not None else [],
+        middleware=[Middleware(RequestGuard),
+                    *([Middleware(FastPathMiddleware, fast_path=compiled)] if compiled is not None else [])],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import re
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Optional, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 from strawberry import UNSET
+from tortoise.exceptions import IntegrityError
 
 from app.api.context import CtxInfo
-from app.api.inputs import AddressInput
+from app.api.inputs import NOT_NULL, AddressInput
 from app.api.types import UserError
-from app.domain.errors import ErrorCode, NotAuthenticated, PermissionDenied, TokenExpired, ValidationFailed
+from app.domain.errors import ErrorCode, FieldError, NotAuthenticated, PermissionDenied, TokenExpired, ValidationFailed
 from app.queries.visibility import Scope
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def camel(name: str | None) -> str | None:
@@ -61,14 +65,36 @@ def _convert(name: str, value: Any) -> Any:
 
 
 def input_data(value: Any) -> dict[str, Any]:
-    """The fields the client actually sent, with ids parsed and datetimes made UTC-aware."""
+    """The fields the client actually sent, with ids parsed and datetimes made UTC-aware; an explicit
+    null on a field that always has a value is refused (REQUIRED) before any use case runs."""
     data: dict[str, Any] = {}
+    nulls: list[FieldError] = []
     for f in dataclasses.fields(value):
         v = getattr(value, f.name)
         if v is UNSET:
             continue
+        if v is None and f.metadata.get(NOT_NULL):
+            nulls.append(FieldError(f.name, "must not be null: leave the field out to keep its value", ErrorCode.REQUIRED))
+            continue
         data[f.name] = _convert(f.name, v)
+    if nulls:
+        raise ValidationFailed(nulls)
     return data
+
+
+_NOT_NULL_PATTERNS = (
+    re.compile(r'null value in column "(\w+)"'),  # PostgreSQL
+    re.compile(r"NOT NULL constraint failed: \w+\.(\w+)"),  # SQLite
+)
+
+
+def not_null_column(exc: Exception) -> str | None:
+    """The column a NOT NULL violation names, else None."""
+    for pattern in _NOT_NULL_PATTERNS:
+        match = pattern.search(str(exc))
+        if match:
+            return match.group(1)
+    return None
 
 
 def top_level_error(message: str, code: str) -> GraphQLError:
@@ -105,6 +131,14 @@ async def run_mutation(
         result = await action(scope)
     except ValidationFailed as exc:
         return payload(**{field: None, "errors": user_errors(exc)})
+    except IntegrityError as exc:
+        column = not_null_column(exc)
+        if column is None:
+            raise
+        # A backstop for inputs not marked not_null(): the statement failed, nothing was written by it.
+        log.info("null refused by the database for %s", column)
+        return payload(**{field: None, "errors": user_errors(ValidationFailed.single(
+            column, "must not be null: leave the field out to keep its value", ErrorCode.REQUIRED))})
     except PermissionDenied as exc:
         raise top_level_error(str(exc), "FORBIDDEN") from None
     return payload(**{field: result, "errors": []})

@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable
 
 import orjson
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -38,6 +39,7 @@ from tortoise import connections
 from tortoise.models import Model
 
 from app import models as m
+from app.api.cost import admit_compiled, with_extensions
 from app.api.inputs import OpportunityOrder
 from app.api.queries import opportunity_query
 from app.domain import enums as e
@@ -382,6 +384,7 @@ def _plan_connection(selections) -> ConnectionPlan:
 
 @dataclass
 class QueryPlan:
+    document: DocumentNode
     operation: OperationDefinitionNode
     root: FieldNode
     root_key: str
@@ -433,9 +436,9 @@ def compile_document(schema: GraphQLSchema, query: str, operation_name: str | No
     root = roots[0]
     key = (root.alias or root.name).value
     if root.name.value == "opportunities":
-        return QueryPlan(operation, root, key, "list", _plan_connection(root.selection_set.selections))
+        return QueryPlan(document, operation, root, key, "list", _plan_connection(root.selection_set.selections))
     if root.name.value == "opportunity":
-        return QueryPlan(operation, root, key, "node", _plan_object("Opportunity", root.selection_set.selections))
+        return QueryPlan(document, operation, root, key, "node", _plan_object("Opportunity", root.selection_set.selections))
     raise Unsupported("root field")
 
 
@@ -730,6 +733,10 @@ class FastPath:
         scope = await self._scope(authorization)
         if scope is None:
             return None
+        # Priced and charged like standard execution; refusals are left to it (nothing charged here).
+        cost = await admit_compiled(self.graphql_schema, plan.document, operation_name, variables, scope.user_id)
+        if cost is None:
+            return None
         # Results depend on the scope's set of users only (admins: everything), not on who asks, and on
         # the variables the document declares (others are ignored, so they must not make new entries).
         declared = {d.variable.name.value for d in plan.operation.variable_definitions or ()}
@@ -737,10 +744,10 @@ class FastPath:
         reads = (scope.user_ids, query, operation_name, orjson.dumps(used, option=orjson.OPT_SORT_KEYS))
         try:
             if plan.reads_clock:  # cache the data, render every time
-                return await self._respond(plan, args, scope, reads, cache_data=True)
+                return with_extensions(await self._respond(plan, args, scope, reads, cache_data=True), cost)
             # Nothing depends on the clock: the response itself is what is cached.
-            return await self._cached(("response", *reads), lambda: self._respond(plan, args, scope, reads),
-                                      lambda body: 1 + len(body) // RESPONSE_BYTES_PER_ROW)
+            return with_extensions(await self._cached(("response", *reads), lambda: self._respond(plan, args, scope, reads),
+                                                      lambda body: 1 + len(body) // RESPONSE_BYTES_PER_ROW), cost)
         except (ValidationFailed, NotAuthenticated, Unsupported):
             return None
 

@@ -30,6 +30,15 @@ from app.api.enums import (
 
 ID = strawberry.ID
 
+# Marks an input field the client may leave out but not send as null (the record always has a value):
+# app/api/errors.py input_data answers an explicit null with a payload error {field, code: REQUIRED}.
+NOT_NULL = "not_null"
+
+
+def not_null(description: str | None = None):
+    """Leave it out to keep the current value (or the default); null is refused."""
+    return strawberry.field(default=UNSET, metadata={NOT_NULL: True}, description=description)
+
 
 @strawberry.input
 class AddressInput:
@@ -53,21 +62,21 @@ class CreateAccountInput:
     parent_id: Optional[ID] = None
     status: AccountStatus = AccountStatus.PROSPECT
     tier: AccountTier = AccountTier.STANDARD
-    assigned_to_id: Optional[ID] = UNSET
+    assigned_to_id: Optional[ID] = not_null()
     renewal_date: Optional[date] = None
 
 
 @strawberry.input
 class UpdateAccountInput:
-    name: Optional[str] = UNSET
-    industry: Optional[Industry] = UNSET
-    size: Optional[AccountSize] = UNSET
+    name: Optional[str] = not_null()
+    industry: Optional[Industry] = not_null()
+    size: Optional[AccountSize] = not_null()
     annual_revenue: Optional[Decimal] = UNSET
     headquarters: Optional[AddressInput] = UNSET
     parent_id: Optional[ID] = UNSET
-    status: Optional[AccountStatus] = UNSET
-    tier: Optional[AccountTier] = UNSET
-    assigned_to_id: Optional[ID] = UNSET
+    status: Optional[AccountStatus] = not_null()
+    tier: Optional[AccountTier] = not_null()
+    assigned_to_id: Optional[ID] = not_null()
     renewal_date: Optional[date] = UNSET
 
 
@@ -96,15 +105,15 @@ class AccountOrder:
 
 @strawberry.input
 class LocationInput:
-    name: Optional[str] = UNSET
-    street: Optional[str] = UNSET
-    city: Optional[str] = UNSET
-    region: Optional[str] = UNSET
-    postal_code: Optional[str] = UNSET
-    country: Optional[str] = UNSET
-    phone: Optional[str] = UNSET
-    delivery_notes: Optional[str] = UNSET
-    is_primary: Optional[bool] = UNSET
+    name: Optional[str] = not_null()
+    street: Optional[str] = not_null()
+    city: Optional[str] = not_null()
+    region: Optional[str] = not_null()
+    postal_code: Optional[str] = not_null()
+    country: Optional[str] = not_null()
+    phone: Optional[str] = not_null()
+    delivery_notes: Optional[str] = not_null()
+    is_primary: Optional[bool] = not_null()
 
 
 @strawberry.input
@@ -113,36 +122,36 @@ class AddTeamMemberInput:
     user_id: ID
     role: TeamRole
     is_primary: bool = False
-    start_date: Optional[date] = UNSET
+    start_date: Optional[date] = not_null()
     end_date: Optional[date] = None
 
 
 @strawberry.input
 class UpdateTeamMemberInput:
-    role: Optional[TeamRole] = UNSET
-    is_primary: Optional[bool] = UNSET
-    start_date: Optional[date] = UNSET
+    role: Optional[TeamRole] = not_null()
+    is_primary: Optional[bool] = not_null()
+    start_date: Optional[date] = not_null()
     end_date: Optional[date] = UNSET
 
 
 @strawberry.input
 class ContractInput:
-    name: Optional[str] = UNSET
-    value: Optional[Decimal] = UNSET
-    start_date: Optional[date] = UNSET
-    end_date: Optional[date] = UNSET
-    status: Optional[ContractStatus] = UNSET
+    name: Optional[str] = not_null()
+    value: Optional[Decimal] = not_null()
+    start_date: Optional[date] = not_null()
+    end_date: Optional[date] = not_null()
+    status: Optional[ContractStatus] = not_null()
 
 
 @strawberry.input
 class ContactInput:
-    first_name: Optional[str] = UNSET
-    last_name: Optional[str] = UNSET
+    first_name: Optional[str] = not_null()
+    last_name: Optional[str] = not_null()
     email: Optional[str] = UNSET
-    phone: Optional[str] = UNSET
-    title: Optional[str] = UNSET
-    role: Optional[ContactRole] = UNSET
-    is_primary: Optional[bool] = UNSET
+    phone: Optional[str] = not_null()
+    title: Optional[str] = not_null()
+    role: Optional[ContactRole] = not_null()
+    is_primary: Optional[bool] = not_null()
 
 
 @strawberry.input
@@ -156,13 +165,13 @@ class ContactFilter:
 
 @strawberry.input
 class ProductInput:
-    sku: Optional[str] = UNSET
-    name: Optional[str] = UNSET
-    category: Optional[ProductCategory] = UNSET
-    unit: Optional[ProductUnit] = UNSET
-    unit_price: Optional[Decimal] = UNSET
-    description: Optional[str] = UNSET
-    is_active: Optional[bool] = UNSET
+    sku: Optional[str] = not_null()
+    name: Optional[str] = not_null()
+    category: Optional[ProductCategory] = not_null()
+    unit: Optional[ProductUnit] = not_null()
+    unit_price: Optional[Decimal] = not_null()
+    description: Optional[str] = not_null()
+    is_active: Optional[bool] = not_null()
 
 
 @strawberry.input
@@ -193,23 +202,23 @@ class CreateOpportunityInput:
     budget: Optional[Decimal] = None
     probability: Optional[int] = strawberry.field(default=None, description="Manager override of the stage's.")
     source: OpportunitySource = OpportunitySource.OTHER
-    assigned_to_id: Optional[ID] = UNSET
+    assigned_to_id: Optional[ID] = not_null()
     next_step: str = ""
     description: str = ""
 
 
 @strawberry.input
 class UpdateOpportunityInput:
-    name: Optional[str] = UNSET
+    name: Optional[str] = not_null()
     contact_id: Optional[ID] = UNSET
-    value: Optional[Decimal] = UNSET
+    value: Optional[Decimal] = not_null()
     budget: Optional[Decimal] = UNSET
-    probability: Optional[int] = UNSET
-    expected_close_date: Optional[date] = UNSET
-    source: Optional[OpportunitySource] = UNSET
-    assigned_to_id: Optional[ID] = UNSET
-    next_step: Optional[str] = UNSET
-    description: Optional[str] = UNSET
+    probability: Optional[int] = not_null()
+    expected_close_date: Optional[date] = not_null()
+    source: Optional[OpportunitySource] = not_null()
+    assigned_to_id: Optional[ID] = not_null()
+    next_step: Optional[str] = not_null()
+    description: Optional[str] = not_null()
 
 
 @strawberry.input
@@ -251,18 +260,18 @@ class AddOpportunityProductInput:
 
 @strawberry.input
 class UpdateOpportunityProductInput:
-    quantity: Optional[Decimal] = UNSET
-    unit_price: Optional[Decimal] = UNSET
-    discount: Optional[Decimal] = UNSET
+    quantity: Optional[Decimal] = not_null()
+    unit_price: Optional[Decimal] = not_null()
+    discount: Optional[Decimal] = not_null()
 
 
 @strawberry.input
 class ActivityInput:
-    type: Optional[ActivityType] = UNSET
-    subject: Optional[str] = UNSET
-    description: Optional[str] = UNSET
+    type: Optional[ActivityType] = not_null()
+    subject: Optional[str] = not_null()
+    description: Optional[str] = not_null()
     outcome: Optional[Outcome] = UNSET
-    next_steps: Optional[str] = UNSET
+    next_steps: Optional[str] = not_null()
     scheduled_at: Optional[datetime] = UNSET
     completed_at: Optional[datetime] = UNSET
 

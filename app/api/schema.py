@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from functools import partial
+
 import strawberry
-from graphql import GraphQLError
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, OperationDefinitionNode
+from starlette.responses import Response
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
+    SchemaExtension,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -19,6 +24,8 @@ from strawberry.tools import merge_types
 
 from app.api.accounts_health import HealthQuery
 from app.api.analytics import AnalyticsQuery
+from app.api.cost import QueryCost
+from app.api.outages import is_outage, unavailable_error
 from app.api.competition import CompetitionMutation, CompetitionQuery
 from app.api.interactions import InteractionMutation, InteractionQuery
 from app.api.mutations import CoreMutation
@@ -29,6 +36,8 @@ from app.api.users import OneLoginPerRequest, SessionMutation, SessionQuery
 from app.api.webhooks import WebhookMutation, WebhookQuery
 from app.api.work import WorkMutation, WorkQuery
 from app.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 # Each feature module contributes its own root types; they are merged into one schema here.
@@ -54,10 +63,83 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+def _is_clients_mistake(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or isinstance(original, GraphQLError)
+
+
+class CRMSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context=None) -> None:
+        """One line for a client's own mistake or an outage; a traceback only for our own bugs."""
+        for error in errors:
+            code = (error.extensions or {}).get("code")
+            if _is_clients_mistake(error):
+                log.info("client error%s: %s", f" {code}" if code else "", error.message)
+            elif is_outage(error.original_error):
+                log.warning("service unavailable: %s: %s", type(error.original_error).__name__, error.original_error)
+            else:
+                log.error("unexpected error: %s", error.message, exc_info=error.original_error)
+
+
+class ErrorMasking(MaskErrors):
+    """Unexpected exceptions become "Unexpected error."; a lost database or Redis connection becomes
+    SERVICE_UNAVAILABLE with HTTP 503 (app/api/outages.py)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.unavailable = False
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if is_outage(error.original_error):
+            self.unavailable = True
+            return unavailable_error(error)
+        return super().anonymise_error(error)
+
+    def on_operation(self):
+        self.unavailable = False
+        yield from super().on_operation()
+        response = getattr(self.execution_context.context, "response", None)
+        if self.unavailable and isinstance(response, Response):
+            response.status_code = 503
+
+
+def _asks_introspection(document, fragments: dict, selection_set, seen: frozenset = frozenset()) -> bool:
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            if selection.name.value in ("__schema", "__type"):
+                return True
+            if _asks_introspection(document, fragments, selection.selection_set, seen):
+                return True
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in fragments and name not in seen and _asks_introspection(
+                    document, fragments, fragments[name].selection_set, seen | {name}):
+                return True
+        elif _asks_introspection(document, fragments, selection.selection_set, seen):
+            return True
+    return False
+
+
+class IntrospectionGate(SchemaExtension):
+    """`__schema` and `__type` for authenticated callers only, unless anonymous introspection is allowed
+    (setting `anonymous_introspection`; by default allowed except in production). `__typename` stays open."""
+
+    def on_execute(self):
+        ctx = self.execution_context
+        if getattr(ctx.context, "user", None) is None and not get_settings().allows_anonymous_introspection:
+            document = ctx.graphql_document
+            fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+            if any(_asks_introspection(document, fragments, d.selection_set) for d in document.definitions
+                   if isinstance(d, OperationDefinitionNode)):
+                raise GraphQLError("introspection requires authentication: send Authorization: Bearer <token>",
+                                   extensions={"code": "UNAUTHENTICATED"})
+        yield
+
+
 def build_schema(*, development: bool | None = None) -> strawberry.Schema:
     settings = get_settings()
     development = settings.is_development if development is None else development
-    return strawberry.Schema(
+    return CRMSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -69,7 +151,9 @@ def build_schema(*, development: bool | None = None) -> strawberry.Schema:
             AddValidationRules([OneLoginPerRequest]),
             ParserCache(maxsize=256),
             ValidationCache(maxsize=256),
-            MaskErrors(should_mask_error=_should_mask),
+            IntrospectionGate,
+            QueryCost,
+            partial(ErrorMasking, should_mask_error=_should_mask),  # one per request: it keeps per-request state
         ],
     )
 

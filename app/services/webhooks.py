@@ -35,24 +35,40 @@ def _require_admin(scope: Scope) -> None:
         raise PermissionDenied("only admins manage webhooks")
 
 
-async def url_refusal(url: str) -> str | None:
-    """Only http(s), and no loopback, link-local or private targets unless the setting allows them."""
+async def _vetted(url: str) -> tuple[str | None, str | None]:
+    """(why the target is refused, the checked address to connect to). Only http(s), and only globally
+    routable destinations (app/domain/webhooks.py) unless the setting allows private networks."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return "must be an http:// or https:// URL with a host"
+        return "must be an http:// or https:// URL with a host", None
     if parsed.username or parsed.password:
-        return "must not carry credentials"
+        return "must not carry credentials", None
     if get_settings().webhook_allow_private_networks:
-        return None
+        return None, None
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(parsed.hostname, parsed.port or 443)
-    except OSError:
-        return "the host name does not resolve"
-    for info in infos:
+    except (OSError, UnicodeError, ValueError):
+        return "the host name does not resolve", None
+    for info in infos:  # every address: a name with one private address among public ones is refused
         refusal = address_refusal(info[4][0])
         if refusal:
-            return refusal
-    return None
+            return refusal, None
+    return None, infos[0][4][0]
+
+
+async def url_refusal(url: str) -> str | None:
+    return (await _vetted(url))[0]
+
+
+def pinned_request(url: str, address: str | None) -> tuple[str, dict[str, str], dict]:
+    """The URL with its host replaced by the address that was checked (a second DNS answer, as in DNS
+    rebinding, is never asked for), the Host header, and the TLS server name to verify the certificate of."""
+    if address is None:
+        return url, {}, {}
+    original = httpx.URL(url)
+    host_header = original.host if original.port is None else f"{original.host}:{original.port}"
+    extensions = {"sni_hostname": original.host} if original.scheme == "https" else {}
+    return str(original.copy_with(host=address)), {"host": host_header}, extensions
 
 
 async def _check(checks: Checks, url: str | None, events: list[str] | None) -> None:
@@ -165,13 +181,14 @@ async def deliver(delivery_id: int) -> str:
     now = datetime.now(timezone.utc)
     started = time.monotonic()
     code, error = None, None
-    refusal = await url_refusal(hook.url)  # again at delivery time: DNS may have changed
+    refusal, address = await _vetted(hook.url)  # again at delivery time: DNS may have changed
     if refusal:
         error = f"refused target: {refusal}"
     else:
         try:
+            target, host, extensions = pinned_request(hook.url, address)
             async with httpx.AsyncClient(timeout=get_settings().webhook_timeout_seconds, follow_redirects=False) as client:
-                response = await client.post(hook.url, content=body, headers=headers)
+                response = await client.post(target, content=body, headers={**headers, **host}, extensions=extensions)
             code = response.status_code
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
