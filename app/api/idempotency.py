@@ -27,7 +27,7 @@ from app.domain.idempotency import (
     request_fingerprint,
 )
 from app.services import idempotency as store
-from app.services.auth import user_id_from_token
+from app.services.auth import read_credential
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,11 @@ def caller_of(authorization: str | None) -> str | None:
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         try:
-            return f"user:{user_id_from_token(token.strip())}"
-        except NotAuthenticated:
+            credential = read_credential(token.strip())
+        except NotAuthenticated:  # TokenExpired included: the request will be refused anyway
             pass
+        else:
+            return f"key:{credential.api_key_hash}" if credential.is_api_key else f"user:{credential.user_id}"
     return credential_fingerprint(authorization.strip())
 
 
