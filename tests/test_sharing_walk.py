@@ -465,3 +465,73 @@ async def test_the_compiled_read_path_keeps_to_the_sharing_model(apps, team):
                       if getattr(r, "column", None) is None}
     assert fast_relations - served_edges == set(), "relations of the compiled path the fixture leaves empty"
     print(f"\ncompiled path walk: {len(fast_relations)} relation fields, {len(documents)} documents x 5 roles")
+
+
+# Subscriptions: their replay (`after`) runs the same resolvers a live event does -------------------
+
+
+def _two_levels(t: GraphQLObjectType, depth: int = 3) -> dict:
+    if depth == 0:
+        return {}
+    return {name: _two_levels(_unwrap(t.fields[name].type), depth - 1) for name in _object_fields(t)}
+
+
+async def _sentinels(world: World, team) -> dict[str, dict[int, int]]:
+    """Per subscription root, per user: the id of a last event that user may see, so a replay can stop."""
+    opportunity_events, task_events = {}, {}
+    for actor in _roles(team).values():
+        task = await m.Task.create(title="last", assignee=actor.user)
+        world.add("Task", task, assignee=actor.user.id)
+        opportunity_events[actor.user.id] = (await m.DomainEvent.create(
+            kind="opportunity.updated", owner_id=actor.user.id, opportunity_id=world.ids["a_on_b"],
+            actor_id=team.other_rep.user.id, payload={"changes": {"name": {"from": "a", "to": "b"}}})).id
+    for task in await m.Task.all().order_by("id"):
+        event = await m.DomainEvent.create(kind="task.created", owner_id=task.assignee_id, payload={"task_id": task.id})
+        task_events[task.assignee_id] = event.id
+    return {"opportunityEvents": opportunity_events, "taskEvents": task_events}
+
+
+async def test_every_subscription_field_keeps_to_the_sharing_model(team, orm):
+    from app.api.context import build_context
+
+    world = await _build(team)
+    sentinels = await _sentinels(world, team)
+    subscription = GRAPHQL.subscription_type
+    leaks: list[str] = []
+    returned: dict = defaultdict(list)
+    wanted_edges: set = set()
+    for root, f in subscription.fields.items():
+        tree = _two_levels(_unwrap(f.type))
+        if not tree:
+            continue  # nothing relational to check
+        assert root in sentinels, f"Subscription.{root} returns objects: teach the walk how to end its replay"
+        wanted_edges |= {(path_type, name) for path_type, name in _tree_edges(_unwrap(f.type), tree)}
+        document = f"subscription {{ {root}(after: \"0\") {{ cursor {_selection(_unwrap(f.type), tree)[2:]} }}"
+        for role, actor in _roles(team).items():
+            oracle = Oracle(world, team, actor)
+            context = await build_context(None, None, f"Bearer {actor.token}")
+            stream = await schema.subscribe(document, context_value=context)
+            last = str(sentinels[root][actor.user.id])
+            try:
+                async for result in stream:
+                    assert not result.errors, result.errors
+                    seen: list = []
+                    edges: dict = defaultdict(list)
+                    _records(result.data, subscription, {root: tree}, None, seen, edges)
+                    leaks += [f"{role}: {t} {pk} via {root}" for t, pk in seen if not oracle.may_read(t, pk)]
+                    for edge, found in edges.items():
+                        returned[edge] += found
+                    if result.data[root]["cursor"] == last:
+                        break
+            finally:
+                await stream.aclose()
+    assert leaks == []
+    empty = sorted(f"{t}.{f}" for t, f in wanted_edges if not any(children for _, children in returned[(t, f)]))
+    assert empty == [], f"subscription fields the fixture does not reach: {empty}"
+    print(f"\nsubscription walk: {len(wanted_edges)} object fields under {len(sentinels)} subscriptions x 5 roles")
+
+
+def _tree_edges(t: GraphQLObjectType, tree: dict):
+    for name, sub in tree.items():
+        yield (t.name, name)
+        yield from _tree_edges(_unwrap(t.fields[name].type), sub)

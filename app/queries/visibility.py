@@ -159,6 +159,11 @@ def task_filter(scope: Scope) -> Q:
     return Q() if scope.is_admin else Q(assignee_id__in=_users(scope))
 
 
+def task_visible(scope: Scope, assignee_id: int | None) -> bool:
+    """`task_filter` for a row (or a task event's owner) already in hand."""
+    return scope.covers_user(assignee_id)
+
+
 def notification_filter(scope: Scope) -> Q:
     """Notifications: only your own, whatever your role."""
     return Q(user_id=scope.user_id)
