@@ -227,3 +227,18 @@ async def test_joining_the_account_team_shows_the_contact_through_the_read_cache
                 await asyncio.sleep(0.01)
         after = await post(query, {"id": str(deal.id)}, team.rep.token)
         assert after["data"]["opportunity"]["contact"] == {"email": "bea@b.example"}
+
+
+async def test_a_deal_owner_cannot_attach_a_contact_he_may_not_see(gql, team):
+    from app.models import Contact
+
+    deal, theirs = await _deal_on_someone_elses_account(team)
+    hidden = await Contact.get(account_id=theirs.id)
+    mutation = """mutation($id: ID!, $c: ID!) { updateOpportunity(id: $id, input: {contactId: $c}) {
+        opportunity { name } errors { field message code } } }"""
+    await Opportunity.filter(id=deal.id).update(contact_id=None)
+    attach_hidden = (await gql(mutation, {"id": str(deal.id), "c": str(hidden.id)}, as_=team.rep))["updateOpportunity"]
+    attach_missing = (await gql(mutation, {"id": str(deal.id), "c": "999999"}, as_=team.rep))["updateOpportunity"]
+    assert attach_hidden == attach_missing
+    assert attach_hidden["errors"][0]["code"] == "NOT_FOUND"
+    assert (await Opportunity.get(id=deal.id)).contact_id is None

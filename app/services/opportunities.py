@@ -23,7 +23,7 @@ from app.models import (
     Product,
     StageTransition,
 )
-from app.queries.visibility import Scope, opportunity_filter
+from app.queries.visibility import Scope, contact_filter, opportunity_filter
 from app.services.accounts import visible_account
 from app.services.common import Checks, assign, check_grantee, get_visible, strip_text
 from app.services.events import Outbox
@@ -47,7 +47,7 @@ async def _check_common(checks: Checks, scope: Scope, data: dict, account_id: in
     checks.required_text(data, "name", required=False)
     checks.money(data, "value", "budget")
     if data.get("contact_id") is not None and account_id is not None:
-        if not await Contact.exists(id=data["contact_id"], account_id=account_id):
+        if not await Contact.exists(contact_filter(scope), id=data["contact_id"], account_id=account_id):
             checks.add("contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
     if "assigned_to_id" in data:
         user_id = data["assigned_to_id"]
