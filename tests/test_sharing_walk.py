@@ -470,10 +470,10 @@ async def test_the_compiled_read_path_keeps_to_the_sharing_model(apps, team):
 # Subscriptions: their replay (`after`) runs the same resolvers a live event does -------------------
 
 
-def _two_levels(t: GraphQLObjectType, depth: int = 3) -> dict:
+def _object_tree(t: GraphQLObjectType, depth: int = 3) -> dict:
     if depth == 0:
         return {}
-    return {name: _two_levels(_unwrap(t.fields[name].type), depth - 1) for name in _object_fields(t)}
+    return {name: _object_tree(_unwrap(t.fields[name].type), depth - 1) for name in _object_fields(t)}
 
 
 async def _sentinels(world: World, team) -> dict[str, dict[int, int]]:
@@ -501,7 +501,7 @@ async def test_every_subscription_field_keeps_to_the_sharing_model(team, orm):
     returned: dict = defaultdict(list)
     wanted_edges: set = set()
     for root, f in subscription.fields.items():
-        tree = _two_levels(_unwrap(f.type))
+        tree = _object_tree(_unwrap(f.type))
         if not tree:
             continue  # nothing relational to check
         assert root in sentinels, f"Subscription.{root} returns objects: teach the walk how to end its replay"
