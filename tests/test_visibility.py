@@ -70,9 +70,9 @@ async def test_rep_cannot_assign_records_outside_their_scope(gql, team):
 
 async def test_users_query_follows_the_hierarchy(gql, team):
     query = "{ users(first: 50) { edges { node { email } } } }"
-    rep_sees = [e["node"]["email"] for e in (await gql(query, as_=team.rep))["users"]["edges"]]
+    rep_sees = sorted(e["node"]["email"] for e in (await gql(query, as_=team.rep))["users"]["edges"])
     manager_sees = sorted(e["node"]["email"] for e in (await gql(query, as_=team.manager))["users"]["edges"])
-    assert rep_sees == ["rep@pantry.test"]
+    assert rep_sees == ["manager@pantry.test", "rep@pantry.test"]  # yourself and your own manager
     assert manager_sees == ["manager@pantry.test", "rep@pantry.test"]
     assert len((await gql(query, as_=team.admin))["users"]["edges"]) == 5
 
@@ -86,3 +86,159 @@ async def test_only_managers_and_admins_edit_the_catalogue(gql, team):
     assert ok == {"product": {"sku": "OIL-6", "unitPrice": "89.90"}, "errors": []}
     listed = await gql("{ products { edges { node { sku } } } }", as_=team.rep)
     assert [e["node"]["sku"] for e in listed["products"]["edges"]] == ["OIL-6"]
+
+
+# The leaks the security review found (issue 12), each closed on both read paths ------------------
+
+LEAKY_DEAL = """query($id: ID!) { opportunity(id: $id) { name contact { email }
+  account { name assignedTo { email } contacts { email } contracts { name value } locations { street }
+            teamMembers { id } opportunities { name } parent { name contacts { email } contracts { value } }
+            subsidiaries { name contacts { email } } }
+  assignedTo { email manager { email manager { email } } } } }"""
+FAST_DEAL = """query($id: ID!) { opportunity(id: $id) { name contact { email }
+  account { name assignedTo { email manager { email } } parent { name assignedTo { email } } }
+  assignedTo { email manager { email } } } }"""
+
+
+async def _deal_on_someone_elses_account(team):
+    """Rep A's deal on rep B's account, which has a parent and a subsidiary of B's, B's contact and contract."""
+    from decimal import Decimal
+
+    from app.models import Account, Contact, Contract, Location
+
+    parent = await factories.account(team.other_rep.user, "B Group")
+    theirs = await factories.account(team.other_rep.user, "B Bistro", parent_id=parent.id)
+    await factories.account(team.other_rep.user, "B Annex", parent_id=theirs.id)
+    contact = await Contact.create(account=theirs, first_name="Bea", last_name="B", email="bea@b.example")
+    await Contact.create(account=parent, first_name="Pat", last_name="P", email="pat@b.example")
+    await Contract.create(account=theirs, name="Supply", value=Decimal("777777.00"), start_date=date(2026, 1, 1),
+                          end_date=date(2027, 1, 1))
+    await Location.create(account=theirs, name="Main", street="1 Hidden St", city="X", region="R", postal_code="1",
+                          country="US")
+    deal = await factories.opportunity(team.other_rep.user, theirs.id, "A's deal", contact_id=contact.id)
+    await Opportunity.filter(id=deal.id).update(assigned_to_id=team.rep.user.id)
+    await factories.opportunity(team.other_rep.user, theirs.id, "B's own deal")
+    return deal, await Account.get(id=theirs.id)
+
+
+async def test_a_deal_owner_reads_the_account_row_but_nothing_hanging_off_it(gql, team):
+    deal, theirs = await _deal_on_someone_elses_account(team)
+    seen = (await gql(LEAKY_DEAL, {"id": str(deal.id)}, as_=team.rep))["opportunity"]
+    assert seen == {
+        "name": "A's deal", "contact": None,
+        "account": {"name": "B Bistro", "assignedTo": None, "contacts": [], "contracts": [], "locations": [],
+                    "teamMembers": [], "opportunities": [{"name": "A's deal"}], "parent": None, "subsidiaries": []},
+        "assignedTo": {"email": "rep@pantry.test", "manager": {"email": "manager@pantry.test", "manager": None}},
+    }
+    # The same account by look-up and in the list: its row, consistently.
+    by_id = await gql("query($id: ID!) { account(id: $id) { name contacts { email } } }", {"id": str(theirs.id)},
+                      as_=team.rep)
+    assert by_id["account"] == {"name": "B Bistro", "contacts": []}
+    assert _names(await gql(ACCOUNTS, as_=team.rep), "accounts") == ["B Bistro"]
+    # Its owner's manager sees everything.
+    full = (await gql(LEAKY_DEAL, {"id": str(deal.id)}, as_=team.other_manager))["opportunity"]
+    assert full is None  # the deal itself is the rep's, outside the other manager's scope
+    account = (await gql("query($id: ID!) { account(id: $id) { contacts { email } contracts { value } } }",
+                         {"id": str(theirs.id)}, as_=team.other_manager))["account"]
+    assert account == {"contacts": [{"email": "bea@b.example"}], "contracts": [{"value": "777777.00"}]}
+
+
+async def test_the_compiled_path_hides_the_same_relations(team, orm):
+    import httpx
+    import orjson
+
+    from app.api.app import create_app
+    from app.api.fastpath import FastPath
+    from app.api.schema import schema
+
+    deal, _ = await _deal_on_someone_elses_account(team)
+    variables = {"id": str(deal.id)}
+    served = await FastPath(schema).execute(FAST_DEAL, variables, None, f"Bearer {team.rep.token}")
+    assert served is not None  # the compiled plan itself answered
+    expected = {"opportunity": {
+        "name": "A's deal", "contact": None,
+        "account": {"name": "B Bistro", "assignedTo": None, "parent": None},
+        "assignedTo": {"email": "rep@pantry.test", "manager": {"email": "manager@pantry.test"}}}}
+    assert orjson.loads(served) == {"data": expected}
+    standard = create_app(manage_database=False, fast_path=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=standard), base_url="http://t") as client:
+        body = (await client.post("/graphql", json={"query": FAST_DEAL, "variables": variables},
+                                  headers={"Authorization": f"Bearer {team.rep.token}"})).json()
+    assert body == {"data": expected}
+
+
+# Mutations that grant access ------------------------------------------------------------------------
+
+TEAM_ADD = """mutation($a: ID!, $u: ID!) { addAccountTeamMember(input: {accountId: $a, userId: $u, role: SUPPORT}) {
+    teamMember { user { email } } errors { field message code } } }"""
+
+
+async def test_sharing_an_account_only_with_users_you_may_see_and_hidden_answers_like_missing(gql, team):
+    from app.models import AccountTeamMember
+
+    mine, _, _ = await _world(team)
+    outside = (await gql(TEAM_ADD, {"a": str(mine.id), "u": team.other_rep.id}, as_=team.rep))["addAccountTeamMember"]
+    missing = (await gql(TEAM_ADD, {"a": str(mine.id), "u": "999999"}, as_=team.rep))["addAccountTeamMember"]
+    assert outside == missing == {"teamMember": None,
+                                  "errors": [{"field": "userId", "message": "user not found", "code": "NOT_FOUND"}]}
+    assert not await AccountTeamMember.filter(account_id=mine.id).exists()
+    # Your own manager, or (for a manager) their reps, may be given access.
+    ok = (await gql(TEAM_ADD, {"a": str(mine.id), "u": team.manager.id}, as_=team.rep))["addAccountTeamMember"]
+    assert ok == {"teamMember": {"user": {"email": "manager@pantry.test"}}, "errors": []}
+    admin_adds = (await gql(TEAM_ADD, {"a": str(mine.id), "u": team.other_rep.id}, as_=team.admin))
+    assert admin_adds["addAccountTeamMember"]["errors"] == []
+
+
+async def test_reassignment_only_to_users_you_may_see_and_hidden_answers_like_missing(gql, team):
+    await _world(team)
+    deal = await Opportunity.get(name="rep deal")
+    mutation = """mutation($id: ID!, $u: ID!) { updateOpportunity(id: $id, input: {assignedToId: $u}) {
+        opportunity { name } errors { field message code } } }"""
+    outside = (await gql(mutation, {"id": str(deal.id), "u": team.other_rep.id}, as_=team.manager))["updateOpportunity"]
+    missing = (await gql(mutation, {"id": str(deal.id), "u": "999999"}, as_=team.manager))["updateOpportunity"]
+    assert outside == missing == {"opportunity": None, "errors": [
+        {"field": "assignedToId", "message": "user not found", "code": "NOT_FOUND"}]}
+    assert (await Opportunity.get(id=deal.id)).assigned_to_id == team.rep.user.id
+    account = """mutation($u: ID!) { createAccount(input: {name: "Handed over", assignedToId: $u}) {
+        account { name } errors { field message code } } }"""
+    assert (await gql(account, {"u": team.other_manager.id}, as_=team.manager))["createAccount"] == \
+        (await gql(account, {"u": "999999"}, as_=team.manager))["createAccount"]
+
+
+async def test_joining_the_account_team_shows_the_contact_through_the_read_cache(team):
+    """Team membership changes what the compiled path shows: the cached result is voided (migration 0010)."""
+    import asyncio
+
+    from tests.conftest import TEST_BACKEND
+    from tests.test_read_cache import running_app
+
+    deal, theirs = await _deal_on_someone_elses_account(team)
+    query = "query($id: ID!) { opportunity(id: $id) { name contact { email } } }"
+    async with running_app(read_cache=TEST_BACKEND == "postgres") as (post, fast):
+        before = await post(query, {"id": str(deal.id)}, team.rep.token)
+        assert before["data"]["opportunity"]["contact"] is None
+        generation = fast.cache.feed.generation if fast.cache else None
+        await AccountTeamMember.create(account=theirs, user=team.rep.user, role=TeamRole.SALES_REP,
+                                       start_date=date(2026, 1, 1))
+        if fast.cache:
+            deadline = asyncio.get_running_loop().time() + 5
+            while fast.cache.feed.generation == generation:
+                assert asyncio.get_running_loop().time() < deadline, "no change notification for the team table"
+                await asyncio.sleep(0.01)
+        after = await post(query, {"id": str(deal.id)}, team.rep.token)
+        assert after["data"]["opportunity"]["contact"] == {"email": "bea@b.example"}
+
+
+async def test_a_deal_owner_cannot_attach_a_contact_he_may_not_see(gql, team):
+    from app.models import Contact
+
+    deal, theirs = await _deal_on_someone_elses_account(team)
+    hidden = await Contact.get(account_id=theirs.id)
+    mutation = """mutation($id: ID!, $c: ID!) { updateOpportunity(id: $id, input: {contactId: $c}) {
+        opportunity { name } errors { field message code } } }"""
+    await Opportunity.filter(id=deal.id).update(contact_id=None)
+    attach_hidden = (await gql(mutation, {"id": str(deal.id), "c": str(hidden.id)}, as_=team.rep))["updateOpportunity"]
+    attach_missing = (await gql(mutation, {"id": str(deal.id), "c": "999999"}, as_=team.rep))["updateOpportunity"]
+    assert attach_hidden == attach_missing
+    assert attach_hidden["errors"][0]["code"] == "NOT_FOUND"
+    assert (await Opportunity.get(id=deal.id)).contact_id is None

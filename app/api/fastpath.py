@@ -47,7 +47,7 @@ from app.domain.errors import NotAuthenticated, ValidationFailed
 from app.domain.pipeline import is_stale as stale_rule
 from app.queries.pagination import Page, paginate
 from app.queries.read_cache import ReadCache
-from app.queries.visibility import Scope, opportunity_filter, scope_for
+from app.queries.visibility import Scope, opportunity_filter, opportunity_visible, scope_for, visible_ids
 from app.services import auth
 from app.settings import get_settings
 
@@ -77,18 +77,24 @@ def _enum(enum_cls: type[Enum]) -> Serializer:
 
 @dataclass(frozen=True)
 class One:
-    """A to-one relation through a foreign-key column; `column` projects one column of the target."""
+    """A to-one relation through a foreign-key column; `column` projects one column of the target.
+    `implied`: the sharing model makes the target readable whenever the parent is (the account of an
+    opportunity), so no visibility check is needed; every other target is checked (app.queries.visibility)."""
 
     type_name: str
     fk: str
     column: str | None = None
+    implied: bool = False
 
 
 @dataclass(frozen=True)
 class Many:
+    """Children through their foreign key; `implied` as for One (an opportunity's products, activities…)."""
+
     type_name: str
     fk: str
     order_by: tuple[str, ...] = ("id",)
+    implied: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,14 +186,14 @@ TYPES: dict[str, TypeSpec] = {
         relations={
             "stage": One("PipelineStage", "stage_id", column="key"),
             "pipelineStage": One("PipelineStage", "stage_id"),
-            "account": One("Account", "account_id"),
+            "account": One("Account", "account_id", implied=True),
             "contact": One("Contact", "contact_id"),
             "assignedTo": One("User", "assigned_to_id"),
-            "products": Many("OpportunityProduct", "opportunity_id"),
-            "activities": Many("OpportunityActivity", "opportunity_id", ("-created_at", "-id")),
+            "products": Many("OpportunityProduct", "opportunity_id", implied=True),
+            "activities": Many("OpportunityActivity", "opportunity_id", ("-created_at", "-id"), implied=True),
             "pipeline": One("Pipeline", "pipeline_id"),
-            "documents": Many("OpportunityDocument", "opportunity_id"),
-            "stageHistory": Many("StageTransition", "opportunity_id", ("at", "id")),
+            "documents": Many("OpportunityDocument", "opportunity_id", implied=True),
+            "stageHistory": Many("StageTransition", "opportunity_id", ("at", "id"), implied=True),
         },
         computed={"daysInStage": Computed(("stage_entered_at",), _days_in_stage, reads_clock=True)},
         derived={"isStale": Derived(("stage_id", "stage_entered_at"), _staleness_inputs, _staleness)},
@@ -463,11 +469,12 @@ def _fetch_sql(table: str, columns: tuple[str, ...], key: str, order_by: tuple[s
     return f'SELECT {cols} FROM "{table}" WHERE "{key}" = ANY($1::int[]) ORDER BY {order}'
 
 
-async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict]) -> None:
+async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict], scope: Scope) -> None:
     """Fetch every relation of these rows into `lookups`, level by level: at each level the to-one
     relations that point to the same table (the deal's owner, the account's owner, who logged each
     activity…) are read in ONE query, each to-many relation in one query, and all of a level's
-    queries run concurrently on pooled connections."""
+    queries run concurrently on pooled connections. Rows the caller may not read are dropped (a
+    hidden to-one target renders as null, a hidden child is left out), as the DataLoaders do."""
     level: list[tuple[ObjectPlan, list]] = [(plan, rows)]
     while level:
         to_one: dict[str, list[tuple[One, ObjectPlan, list]]] = defaultdict(list)
@@ -478,31 +485,43 @@ async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict]) -> None:
                     relation, target = payload
                     to_one[target.type_name].append((relation, target, parent_rows))
                 elif kind == "many":
-                    reads.append(_load_many(*payload, parent_rows, lookups))
+                    reads.append(_load_many(*payload, parent_rows, lookups, scope))
                 elif kind == "derived":
                     reads.append(_load_derived(payload, parent_rows, lookups))
-        reads += [_load_one(type_name, wanted, lookups) for type_name, wanted in to_one.items()]
+        reads += [_load_one(type_name, wanted, lookups, scope) for type_name, wanted in to_one.items()]
         level = [pair for pairs in await asyncio.gather(*reads) for pair in pairs]
 
 
-async def _load_one(type_name: str, wanted: list[tuple[One, ObjectPlan, list]], lookups: dict[int, dict]) -> list:
+async def _load_one(type_name: str, wanted: list[tuple[One, ObjectPlan, list]], lookups: dict[int, dict],
+                    scope: Scope) -> list:
     ids = {row[relation.fk] for relation, _, rows in wanted for row in rows} - {None}
     columns = set().union(*(target.columns for _, target, _ in wanted))
-    found = {row["id"]: row for row in await _fetch(TYPES[type_name].model, sorted(columns), "id", list(ids), ("id",))} \
+    model = TYPES[type_name].model
+    found = {row["id"]: row for row in await _fetch(model, sorted(columns), "id", list(ids), ("id",))} \
         if ids else {}
+    readable = found
+    if not all(relation.implied for relation, _, _ in wanted):
+        allowed = await visible_ids(model, scope, found)
+        if allowed is not None:
+            readable = {i: row for i, row in found.items() if i in allowed}
     deeper = []
     for relation, target, rows in wanted:
-        lookups[id(target)] = found
+        targets = lookups[id(target)] = found if relation.implied else readable
         if any(k in ("one", "many", "derived") for _, k, _ in target.fields):
             mine = {row[relation.fk] for row in rows} - {None}
-            deeper.append((target, [found[i] for i in mine if i in found]))
+            deeper.append((target, [targets[i] for i in mine if i in targets]))
     return [(target, children) for target, children in deeper if children]
 
 
-async def _load_many(relation: Many, target: ObjectPlan, rows: list, lookups: dict[int, dict]) -> list:
+async def _load_many(relation: Many, target: ObjectPlan, rows: list, lookups: dict[int, dict], scope: Scope) -> list:
     ids = [row["id"] for row in rows]
-    children = await _fetch(TYPES[target.type_name].model, sorted(target.columns | {relation.fk}), relation.fk, ids,
+    model = TYPES[target.type_name].model
+    children = await _fetch(model, sorted(target.columns | {relation.fk}), relation.fk, ids,
                             relation.order_by) if ids else []
+    if not relation.implied:
+        allowed = await visible_ids(model, scope, [child["id"] for child in children])
+        if allowed is not None:
+            children = [child for child in children if child["id"] in allowed]
     grouped: dict[int, list] = defaultdict(list)
     for child in children:
         grouped[child[relation.fk]].append(child)
@@ -589,12 +608,11 @@ def _size(rows: list, lookups: dict) -> int:
 
 
 async def _node_data(plan: QueryPlan, pk: int, scope: Scope) -> NodeData:
-    # One row by primary key: straight SQL, and the visibility rule (Scope.covers_user, the same rule
-    # as opportunity_filter) checked on the row.
+    # One row by primary key: straight SQL, and the visibility rule checked on the row.
     rows = await _fetch(m.Opportunity, sorted(plan.plan.columns | {"assigned_to_id"}), "id", [pk], ("id",))
-    rows = [row for row in rows if scope.covers_user(row["assigned_to_id"])]
+    rows = [row for row in rows if opportunity_visible(scope, row["assigned_to_id"])]
     lookups: dict[int, dict] = {}
-    await _load(plan.plan, rows, lookups)
+    await _load(plan.plan, rows, lookups, scope)
     return NodeData(rows, lookups)
 
 
@@ -606,7 +624,7 @@ async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
                           after=args.get("after"), sort_field=order.field.value,
                           descending=order.direction.value == "desc", columns=columns)
     lookups: dict[int, dict] = {}
-    await _load(connection.node, page.rows, lookups)
+    await _load(connection.node, page.rows, lookups, scope)
     return PageData(page, lookups)
 
 
@@ -737,11 +755,12 @@ class FastPath:
         cost = await admit_compiled(self.graphql_schema, plan.document, operation_name, variables, scope.user_id)
         if cost is None:
             return None
-        # Results depend on the scope's set of users only (admins: everything), not on who asks, and on
-        # the variables the document declares (others are ignored, so they must not make new entries).
+        # Results depend on what the sharing model reads of the caller (Scope.sharing_key; admins:
+        # everything), not on who asks, and on the variables the document declares (others are
+        # ignored, so they must not make new entries).
         declared = {d.variable.name.value for d in plan.operation.variable_definitions or ()}
         used = {k: v for k, v in (variables or {}).items() if k in declared}
-        reads = (scope.user_ids, query, operation_name, orjson.dumps(used, option=orjson.OPT_SORT_KEYS))
+        reads = (scope.sharing_key, query, operation_name, orjson.dumps(used, option=orjson.OPT_SORT_KEYS))
         try:
             if plan.reads_clock:  # cache the data, render every time
                 return with_extensions(await self._respond(plan, args, scope, reads, cache_data=True), cost)
@@ -779,7 +798,7 @@ class FastPath:
         if not counting:
             return _render_page(plan, await page, None)
         # The count does not depend on the page: other pages (and orders) of the same list share it.
-        count = self._cached(("count", scope.user_ids, repr(args.get("filter"))), lambda: _total_count(args, scope))
+        count = self._cached(("count", scope.sharing_key, repr(args.get("filter"))), lambda: _total_count(args, scope))
         data, total = await asyncio.gather(page, count)
         return _render_page(plan, data, total)
 

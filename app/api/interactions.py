@@ -4,14 +4,11 @@ connection and interactionInsights."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import partial
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import strawberry
 from strawberry import UNSET
-from strawberry.dataloader import DataLoader
 
-from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import Outcome, SortDirection
 from app.api.errors import bad_user_input, input_data, parse_id, payload_type, require_scope, run_mutation
@@ -20,9 +17,7 @@ from app.api.types import Account, Contact, Opportunity, User
 from app.domain import enums as e
 from app.domain.errors import ValidationFailed
 from app.domain.sentiment import SentimentLabel as SentimentLabelEnum
-from app.queries import loaders as batch
 from app.queries.interactions import InteractionListFilter, interaction_query
-from app.queries.visibility import opportunity_filter
 from app.services import interactions as service
 
 ID = strawberry.ID
@@ -30,15 +25,6 @@ InteractionType = strawberry.enum(e.InteractionType)
 InteractionDirection = strawberry.enum(e.Direction, name="InteractionDirection")
 ParticipantRole = strawberry.enum(e.ParticipantRole)
 SentimentLabel = strawberry.enum(SentimentLabelEnum)
-
-
-def request_loader(info: CtxInfo, name: str, load: Callable[[list[int]], Any]) -> DataLoader:
-    """A DataLoader kept on this request's loaders under `name`, created on first use."""
-    loaders = info.context.loaders
-    loader = loaders.__dict__.get(name)
-    if loader is None:
-        loader = loaders.__dict__[name] = DataLoader(load)
-    return loader
 
 
 @strawberry.type
@@ -87,16 +73,11 @@ class CustomerInteraction:
     async def opportunity(self, info: CtxInfo) -> Optional[Opportunity]:
         if not self.opportunity_id:
             return None
-        scope = info.context.scope
-        loader = request_loader(info, "interaction_opportunity", partial(
-            batch.load_by_ids, m.Opportunity, visible=opportunity_filter(scope) if scope else None))
-        return await loader.load(self.opportunity_id)
+        return await info.context.loaders.opportunity.load(self.opportunity_id)
 
     @strawberry.field
     async def participants(self, info: CtxInfo) -> list[InteractionParticipant]:
-        loader = request_loader(info, "interaction_participants",
-                                partial(batch.load_children, m.InteractionParticipant, "interaction_id"))
-        return await loader.load(self.id)
+        return await info.context.loaders.interaction_participants.load(self.id)
 
     @strawberry.field
     async def created_by(self, info: CtxInfo) -> Optional[User]:

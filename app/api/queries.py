@@ -23,7 +23,7 @@ from app.api.inputs import (
 from app.api.relay import Connection, page_connection
 from app.api.types import Account, Contact, Opportunity, Pipeline, Product, User
 from app.domain.errors import ValidationFailed
-from app.queries.visibility import account_filter, contact_filter, opportunity_filter, user_filter
+from app.queries.visibility import account_read_filter, contact_filter, opportunity_filter, user_filter
 
 
 def _ids(values, field: str) -> list[int]:
@@ -115,7 +115,7 @@ class CoreQuery:
     @strawberry.field
     async def account(self, info: CtxInfo, id: strawberry.ID) -> Optional[Account]:
         scope = require_scope(info)
-        return await _node(m.Account.filter(account_filter(scope)), id)
+        return await _node(m.Account.filter(account_read_filter(scope)), id)
 
     @strawberry.field
     async def accounts(
@@ -124,7 +124,7 @@ class CoreQuery:
     ) -> Connection[Account]:
         scope = require_scope(info)
         order = order_by or AccountOrder()
-        qs = _guard_filters(lambda: _account_query(filter, account_filter(scope)))
+        qs = _guard_filters(lambda: _account_query(filter, account_read_filter(scope)))
         return await page_connection(qs, first, after, order.field.value, order.direction)
 
     @strawberry.field

@@ -16,7 +16,7 @@ from app.api.loaders import Loaders
 from app.api.work import Notification, Task
 from app.api.types import Opportunity, User
 from app.models import DomainEvent
-from app.queries.visibility import Scope
+from app.queries.visibility import Scope, opportunity_visible, task_visible
 from app.services import realtime
 
 ID = strawberry.ID
@@ -112,7 +112,7 @@ def _cursor(after: Optional[str]) -> int | None:
 
 
 def _matches(scope: Scope, event: DomainEvent, kind: OpportunityEventKind, f: OpportunityEventFilter | None) -> bool:
-    if not scope.covers_user(event.owner_id):
+    if not opportunity_visible(scope, event.owner_id):
         return False  # the same visibility rule as queries, checked per event
     if f is None:
         return True
@@ -166,7 +166,7 @@ class RealtimeSubscription:
     async def task_events(self, info: CtxInfo, after: Optional[str] = None) -> AsyncGenerator[TaskEvent, None]:
         scope = require_scope(info)
         async for event in realtime.stream(_cursor(after), ["task.created", "task.completed"]):
-            if not scope.covers_user(event.owner_id):
+            if not task_visible(scope, event.owner_id):
                 continue
             _fresh_loaders(info, scope)
             yield TaskEvent(cursor=str(event.id), kind=TaskEventKind(event.kind.split(".")[1]), at=event.created_at,

@@ -1,4 +1,5 @@
-"""GraphQL object types. Each resolves from its Tortoise model; relations go through DataLoaders."""
+"""GraphQL object types. Each resolves from its Tortoise model; relations go through DataLoaders, which
+return only what the caller may read (app.queries.visibility): null or absent otherwise."""
 
 from __future__ import annotations
 
@@ -108,8 +109,8 @@ class AccountTeamMember:
     start_date: date
     end_date: Optional[date]
 
-    @strawberry.field
-    async def user(self, info: CtxInfo) -> User:
+    @strawberry.field(description="The member; null when the user is outside what you may see.")
+    async def user(self, info: CtxInfo) -> Optional[User]:
         return await info.context.loaders.user.load(self.user_id)
 
 
@@ -170,8 +171,8 @@ class Account:
     async def subsidiaries(self, info: CtxInfo) -> list["Account"]:
         return await info.context.loaders.account_subsidiaries.load(self.id)
 
-    @strawberry.field
-    async def assigned_to(self, info: CtxInfo) -> User:
+    @strawberry.field(description="The owner; null when the user is outside what you may see.")
+    async def assigned_to(self, info: CtxInfo) -> Optional[User]:
         return await info.context.loaders.user.load(self.assigned_to_id)
 
     @strawberry.field

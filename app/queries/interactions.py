@@ -7,20 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from tortoise.expressions import Q, Subquery
 from tortoise.functions import Avg, Count
 
 from app.domain.health import EngagementTotals
 from app.domain.interactions import MEETING_TYPES, InteractionPoint, PeriodFigures
-from app.models import Account, CustomerInteraction, InteractionParticipant
-from app.queries.visibility import Scope, account_filter
-
-
-def interaction_filter(scope: Scope) -> Q:
-    """Interactions follow their account."""
-    if scope.is_admin:
-        return Q()
-    return Q(account_id__in=Subquery(Account.filter(account_filter(scope)).values("id")))
+from app.models import CustomerInteraction, InteractionParticipant
+from app.queries.visibility import Scope, interaction_filter
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ async def load_children(
     return [grouped.get(i, []) for i in parent_ids]
 
 
-async def load_m2m(through_table: str, left: str, right: str, target: type[Model], parent_ids: Sequence[int]) -> list[list[Any]]:
-    """Many-to-many in two queries: the link rows, then the targets."""
+async def load_m2m(through_table: str, left: str, right: str, target: type[Model], parent_ids: Sequence[int],
+                   visible: Q | None = None) -> list[list[Any]]:
+    """Many-to-many in two queries: the link rows, then the (visible) targets."""
     from tortoise import connections
 
     conn = connections.get("default")
@@ -46,7 +47,10 @@ async def load_m2m(through_table: str, left: str, right: str, target: type[Model
         f'SELECT "{left}" AS parent_id, "{right}" AS target_id FROM "{through_table}" WHERE "{left}" IN ({placeholders})',
         unique_ids,
     )
-    targets = {t.id: t for t in await target.filter(id__in=list({r["target_id"] for r in rows}))}
+    qs = target.filter(id__in=list({r["target_id"] for r in rows}))
+    if visible is not None:
+        qs = qs.filter(visible)
+    targets = {t.id: t for t in await qs}
     grouped: dict[int, list[Any]] = defaultdict(list)
     for r in rows:
         if r["target_id"] in targets:

@@ -8,9 +8,9 @@ from tortoise.transactions import in_transaction
 from app.domain.accounts import creates_cycle
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.domain.validation import email_error, normalize_email
-from app.models import Account, AccountTeamMember, Contact, Contract, Location, Opportunity, User
+from app.models import Account, AccountTeamMember, Contact, Contract, Location, Opportunity
 from app.queries.visibility import Scope, account_filter, contact_filter
-from app.services.common import Checks, assign, get_visible, require_assignable, strip_text
+from app.services.common import Checks, assign, check_grantee, get_visible, strip_text
 from app.services.health import request_health_recompute
 from app.services.rows import assign_changes, locked
 
@@ -25,9 +25,7 @@ async def visible_account(scope: Scope, account_id: int | None, field: str = "ac
 
 
 async def _check_owner(checks: Checks, scope: Scope, user_id: int | None) -> None:
-    require_assignable(checks, scope, user_id)
-    if user_id is not None and scope.covers_user(user_id) and not await User.exists(id=user_id, is_active=True):
-        checks.add("assigned_to_id", "user not found", ErrorCode.NOT_FOUND)
+    await check_grantee(checks, scope, user_id)
 
 
 async def _parent_chain_lookup(start_id: int) -> dict[int, int | None]:
@@ -174,8 +172,9 @@ async def _save_team_member(member: AccountTeamMember, data: dict) -> AccountTea
 
 async def add_team_member(scope: Scope, data: dict) -> AccountTeamMember:
     account = await visible_account(scope, data.get("account_id"))
-    if not await User.exists(id=data.get("user_id"), is_active=True):
-        raise ValidationFailed.single("user_id", "user not found", ErrorCode.NOT_FOUND)
+    checks = Checks()
+    await check_grantee(checks, scope, data.get("user_id"), "user_id")
+    checks.raise_if_any()
     data.setdefault("start_date", datetime.now(timezone.utc).date())
     member = AccountTeamMember(account_id=account.id, user_id=data["user_id"])
     return await _save_team_member(member, data)

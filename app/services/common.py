@@ -11,7 +11,8 @@ from tortoise.models import Model
 from app.domain.opportunities import CENT
 from app.domain.errors import ErrorCode, FieldError, ValidationFailed
 from app.domain.validation import blank_error, money_error
-from app.queries.visibility import Scope
+from app.models import User
+from app.queries.visibility import Scope, user_visible
 
 M = TypeVar("M", bound=Model)
 
@@ -70,10 +71,14 @@ def assign(obj: Model, data: dict[str, Any], allowed: set[str]) -> None:
             setattr(obj, key, value)
 
 
-def require_assignable(checks: Checks, scope: Scope, user_id: int | None, field: str = "assigned_to_id") -> None:
-    """Callers can give records only to users inside their own scope."""
-    if user_id is not None and not scope.covers_user(user_id):
-        checks.add(field, "user not found or outside your team", ErrorCode.NOT_FOUND)
+async def check_grantee(checks: Checks, scope: Scope, user_id: int | None, field: str = "assigned_to_id") -> None:
+    """Records (and access to them: ownership, account team) go only to active users the caller may
+    see (app.queries.visibility.user_visible: their scope and their own manager). A missing, inactive
+    or hidden user gets the same answer, so the answer tells nothing about which ids exist."""
+    if user_id is None:
+        return
+    if not user_visible(scope, user_id) or not await User.exists(id=user_id, is_active=True):
+        checks.add(field, "user not found", ErrorCode.NOT_FOUND)
 
 
 def strip_text(data: dict, *fields: str) -> dict:

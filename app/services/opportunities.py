@@ -22,11 +22,10 @@ from app.models import (
     PipelineStage,
     Product,
     StageTransition,
-    User,
 )
-from app.queries.visibility import Scope, opportunity_filter
+from app.queries.visibility import Scope, contact_filter, opportunity_filter
 from app.services.accounts import visible_account
-from app.services.common import Checks, assign, get_visible, require_assignable, strip_text
+from app.services.common import Checks, assign, check_grantee, get_visible, strip_text
 from app.services.events import Outbox
 from app.services.pipelines import ensure_default_pipeline
 
@@ -48,16 +47,14 @@ async def _check_common(checks: Checks, scope: Scope, data: dict, account_id: in
     checks.required_text(data, "name", required=False)
     checks.money(data, "value", "budget")
     if (data.get("contact_id") is not None and account_id is not None
-            and not await Contact.exists(id=data["contact_id"], account_id=account_id)):
+            and not await Contact.exists(contact_filter(scope), id=data["contact_id"], account_id=account_id)):
         checks.add("contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
     if "assigned_to_id" in data:
         user_id = data["assigned_to_id"]
         if user_id is None:
             checks.add("assigned_to_id", "is required", ErrorCode.REQUIRED)
         else:
-            require_assignable(checks, scope, user_id)
-            if scope.covers_user(user_id) and not await User.exists(id=user_id, is_active=True):
-                checks.add("assigned_to_id", "user not found", ErrorCode.NOT_FOUND)
+            await check_grantee(checks, scope, user_id)
     if "probability" in data:
         checks.check("probability", percent_error(data["probability"]), ErrorCode.OUT_OF_RANGE)
         if scope.role == Role.REP:

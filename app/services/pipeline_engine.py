@@ -18,7 +18,7 @@ from app.domain.errors import ErrorCode, FieldError, ValidationFailed
 from app.domain.pipeline import ADVANCE_DATA_FIELDS, UnmetRequirement, decide_move
 from app.domain.validation import percent_error
 from app.models import Opportunity, OpportunityActivity, OpportunityProduct, StageTransition, User
-from app.queries.visibility import Scope, opportunity_filter
+from app.queries.visibility import Scope, contact_filter, opportunity_filter
 from app.services.common import Checks, get_visible, strip_text
 from app.services.events import Outbox
 from app.services.stages import by_id, by_key, gate_facts, stage_specs
@@ -47,7 +47,7 @@ async def _check_data(scope: Scope, opportunity: Opportunity, data: dict[str, An
     if data.get("contact_id") is not None:
         from app.models import Contact
 
-        if not await Contact.exists(id=data["contact_id"], account_id=opportunity.account_id):
+        if not await Contact.exists(contact_filter(scope), id=data["contact_id"], account_id=opportunity.account_id):
             checks.add("data.contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
     checks.raise_if_any()
 

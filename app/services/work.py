@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app.domain.enums import TaskStatus
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.models import Notification, Task
-from app.queries.visibility import Scope
+from app.queries.visibility import Scope, task_filter
 from app.services.events import Outbox
-
-
-def task_filter(scope: Scope) -> Q:
-    """Your tasks, and your reps' tasks when you manage them."""
-    return Q() if scope.is_admin else Q(assignee_id__in=list(scope.user_ids))
 
 
 async def complete_task(scope: Scope, task_id: int) -> Task:
