@@ -21,7 +21,10 @@ log = logging.getLogger("workers")
 
 async def startup(ctx: dict) -> None:
     # Keep the context Tortoise returns: on_shutdown runs in another task (see shared/README §1).
-    ctx["tortoise"] = await Tortoise.init(config=tortoise_config(), _enable_global_fallback=True)
+    # Idempotent: after a Redis outage the supervisor (workers/supervisor.py) starts a new arq worker
+    # with the same ctx, and the database connections carry on.
+    if ctx.get("tortoise") is None:
+        ctx["tortoise"] = await Tortoise.init(config=tortoise_config(), _enable_global_fallback=True)
     log.info("worker started")
 
 
@@ -50,7 +53,9 @@ class WorkerSettings:
         events.relay_outbox,
         events.scan_stage_durations,
         delivery.deliver_outgoing_mail,
-        delivery.deliver_webhook,
+        # keep_result=0: the database decides whether an attempt is due; a kept result would make arq
+        # refuse the sweep's re-queue of the same attempt id for an hour.
+        func(delivery.deliver_webhook, keep_result=0),
         delivery.sweep_webhook_deliveries,
         # keep_result=0: the deterministic id "health:<account>" is free again as soon as the job ends.
         func(health.recompute_account_health, keep_result=0, timeout=30),

@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 from app.domain.enums import ContractStatus, StageKind
 from app.domain.health import ENGAGEMENT_WINDOW_DAYS, GROWTH_WINDOW_DAYS, AccountHealth, HealthInputs, assess
 from app.domain.opportunities import CENT
+from app.domain.events import Event
 from app.models import Account, AccountHealthSnapshot, Contract, CustomerInteraction, DomainEvent, Opportunity
 from app.queries.interactions import engagement_totals
 from app.queries.visibility import Scope, account_filter
@@ -186,8 +187,8 @@ async def request_recompute_changed(now: datetime | None = None, window: timedel
     return await request_recompute_for(sorted(changed))
 
 
-async def on_domain_event(event: DomainEvent) -> bool:
-    """After any change to an account's opportunities, recompute its health (debounced)."""
-    if event.account_id is None or not event.kind.startswith("opportunity."):
+async def on_domain_event(record: DomainEvent, event: Event) -> bool:
+    """A reaction to every change of an account's opportunities: recompute its health (debounced)."""
+    if record.account_id is None:
         return False
-    return await request_health_recompute(event.account_id)
+    return await request_health_recompute(record.account_id)
