@@ -8,7 +8,7 @@ name?") are answered by the event itself."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 # Opportunity fields whose change moves the forecast (value, probability, close date, owner).
@@ -26,8 +26,9 @@ class Event:
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Event:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in payload.items() if k in names})
+        """Read a logged payload; a field an older writer left out reads as None."""
+        return cls(**{f.name: payload.get(f.name)
+                      for f in fields(cls) if f.name in payload or (f.default is MISSING and f.default_factory is MISSING)})
 
     @property
     def moves_forecast(self) -> bool:
