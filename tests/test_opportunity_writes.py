@@ -65,7 +65,7 @@ async def test_twenty_concurrent_updates_without_a_version_are_serialised_and_no
 async def test_every_configured_action_kind_has_its_rules_and_its_effect():
     assert set(ACTIONS) == set(ACTION_PARAMETERS) == set(automations.ACTIONS)
     for kind, action in automations.ACTIONS.items():
-        assert action.parameters is ACTION_PARAMETERS[kind] and action.parameters.KIND == kind
+        assert action.parameters is ACTION_PARAMETERS[kind] and kind == action.parameters.KIND
         assert asyncio.iscoroutinefunction(action.run)
     # the rules are the ones stage configuration checks
     errors = automation_errors([{"trigger": "stage_entered", "action": "create_task", "parameters": {}}])
