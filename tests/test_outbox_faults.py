@@ -287,3 +287,60 @@ async def test_redis_down_or_flushed_around_follow_ups_each_follow_up_happens_on
               "doubled": sum(max(0, n - 1) for n in produced + notes)}
     print(f"\nRedis flushed / down around follow-ups (tasks + notifications): {counts}")
     assert counts == {"expected": 4, "lost": 0, "doubled": 0}
+
+
+# The API while Redis is away -----------------------------------------------------------------------
+
+LIST = "{ opportunities(first: 10) { edges { node { id name nextStep } } } }"
+
+
+async def test_the_api_answers_reads_and_writes_while_redis_is_down_and_readyz_names_it(gql, team, private_redis):
+    deal = (await _deals(team, 1))[0]
+    private_redis.kill()
+    ready = await gql.http.get("/readyz")
+    assert ready.status_code == 200  # still in rotation: reads and writes work
+    assert ready.json() == {"status": "degraded", "down": ["redis"],
+                            "checks": {"database": "ok", "redis": "error: unreachable"}}
+    listed = await gql(LIST, as_=team.rep)
+    assert [edge["node"]["name"] for edge in listed["opportunities"]["edges"]] == [deal.name]
+    assert (await gql(UPDATE_STEP, {"id": str(deal.id), "s": "tasting"}, as_=team.rep))["updateOpportunity"] \
+        == {"errors": []}
+    waiting = await DomainEvent.get(kind="opportunity.updated", opportunity_id=deal.id)
+    assert waiting.dispatched_at is None and waiting.completed_at is None  # kept in the outbox
+
+    await asyncio.to_thread(private_redis.start)
+    ready = await gql.http.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready" and ready.json()["down"] == []
+    assert await events.relay() >= 1
+    await run_worker_burst()
+    assert (await DomainEvent.get(id=waiting.id)).completed_at is not None
+
+
+# Health and forecast recomputations --------------------------------------------------------------
+
+
+async def test_recomputations_lost_with_redis_are_owed_by_the_database_and_made_up_once(gql, team, private_redis,
+                                                                                         monkeypatch):
+    from app.models import AccountHealthSnapshot, ForecastSnapshot
+    from app.services import forecasts, health
+
+    monkeypatch.setattr(health, "DEBOUNCE_SECONDS", 0.2)
+    monkeypatch.setattr(forecasts, "DEBOUNCE_SECONDS", 0.2)
+    deal = (await _deals(team, 1))[0]
+    await gql("""mutation($id: ID!) { updateOpportunity(id: $id, input: {value: "7500.00"}) { errors { code } } }""",
+              {"id": str(deal.id)}, as_=team.rep)
+    for event_id in await DomainEvent.filter(completed_at__isnull=True).values_list("id", flat=True):
+        await process_event({}, event_id)  # the reactions request both recomputations (debounced jobs)
+    private_redis.flushall()  # and Redis loses them
+    await queue.close_pool()  # what this process knew of the queue goes too (it expires with the debounce)
+    assert await AccountHealthSnapshot.all().count() == 0 and await ForecastSnapshot.all().count() == 0
+
+    assert await health.request_recompute_changed() == 1  # the account changed after its last snapshot
+    assert await forecasts.request_owed_recompute() == 2  # both snapshot periods are behind the change
+    await run_worker_burst()
+    assert await AccountHealthSnapshot.filter(account_id=deal.account_id).count() == 1
+    periods = await ForecastSnapshot.all().values_list("period", flat=True)
+    assert len(set(periods)) == 2 and len(periods) == 2 * len(forecasts.ForecastMethod)
+    # owed no more
+    assert await health.request_recompute_changed() == 0
+    assert await forecasts.request_owed_recompute() == 0

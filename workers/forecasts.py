@@ -19,3 +19,8 @@ async def recompute_forecasts_nightly(ctx: dict) -> int:
     stored = await forecasts.recompute_forecasts()
     log.info("nightly forecast snapshots: %d stored", len(stored))
     return len(stored)
+
+
+async def recompute_owed_forecasts(ctx: dict) -> int:
+    """Queue the recomputation a lost job still owes (see forecasts.request_owed_recompute)."""
+    return await forecasts.request_owed_recompute()

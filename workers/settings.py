@@ -66,6 +66,7 @@ class WorkerSettings:
         # keep_result=0: the debounce id "forecast:<period>" is free again as soon as the job ends.
         func(forecasts.recompute_forecast, keep_result=0, timeout=30),
         func(forecasts.recompute_forecasts_nightly, timeout=30),
+        func(forecasts.recompute_owed_forecasts, timeout=30),
     ]
     cron_jobs = [
         cron(expire_contracts, hour={2}, minute={15}, unique=True, run_at_startup=True),
@@ -79,6 +80,7 @@ class WorkerSettings:
         cron(interactions.catch_up_follow_ups, minute=EVERY_5_MINUTES, second={20}, unique=True,
              run_at_startup=True, timeout=30),
         cron(forecasts.recompute_forecasts_nightly, hour={4}, minute={10}, unique=True, timeout=30),
+        cron(forecasts.recompute_owed_forecasts, minute=set(range(5, 60, 10)), second={40}, unique=True, timeout=30),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -48,7 +48,7 @@ from app.domain.forecasting import (
     simulate,
 )
 from app.domain.events import Event, ForecastUpdated, parse_event
-from app.models import DomainEvent, ForecastSnapshot, PipelineStage
+from app.models import DomainEvent, ForecastSnapshot, Opportunity, PipelineStage
 from app.queries import analytics as sql
 from app.queries.visibility import Scope
 from app.services.events import Outbox
@@ -347,6 +347,22 @@ async def request_forecast_recompute(now: datetime | None = None, delay_seconds:
         queued += await enqueue_debounced(FORECAST_JOB, period.label, job_id=forecast_job_id(period.label),
                                           defer_until=max(at, earliest) if earliest else at)
     return queued
+
+
+async def request_owed_recompute(now: datetime | None = None, window: timedelta = timedelta(hours=24)) -> int:
+    """Cron: the database decides whether a recomputation is owed — an opportunity changed after a
+    snapshot period's latest snapshot — so a debounced job lost with Redis is made up here."""
+    now = now or _now()
+    last_change = await Opportunity.filter(updated_at__gte=now - window).order_by("-updated_at").first() \
+        .values_list("updated_at", flat=True)
+    if last_change is None:
+        return 0
+    for period in snapshot_periods(now.date()):
+        latest = await ForecastSnapshot.filter(period=period.label).order_by("-computed_at").first() \
+            .values_list("computed_at", flat=True)
+        if latest is None or latest < last_change:
+            return await request_forecast_recompute(now)
+    return 0
 
 
 def moves_forecast(kind: str, payload: dict) -> bool:
