@@ -133,9 +133,9 @@ async def test_redis_killed_and_restarted_empty_during_a_burst_the_worker_carrie
     try:
         await _wait_for(lambda: _no_incomplete_events(), 120, "the worker to start and handle the creations")
         for i, deal in enumerate(deals):
+            if SQLITE and i < DEALS // 3:
+                continue  # (see below) these move at the end
             if i == DEALS // 3:
-                if SQLITE:  # one writer: let the worker finish before the API writes again (see below)
-                    await _wait_for(_no_incomplete_events, 120, "the first moves to be handled")
                 private_redis.kill()  # the worker's connection drops; moves go on with Redis away
             if i == 2 * DEALS // 3:
                 await asyncio.to_thread(private_redis.start)  # back, empty, on the same address
@@ -144,12 +144,14 @@ async def test_redis_killed_and_restarted_empty_during_a_burst_the_worker_carrie
             moved = await advance(gql, team.rep, deal.id, "qualification")
             assert moved["errors"] == []
         if SQLITE:
-            # SQLite takes one writer at a time and two deferred transactions that both read then
-            # write can refuse each other ("database is locked"), so there the API stops writing
-            # while the worker catches up, and the last third moves after everything is done.
+            # SQLite takes one writer at a time, and two deferred transactions that both read then
+            # write can refuse each other ("database is locked"): there the API does not write while
+            # the worker works, so the deals move while Redis is away (the worker idle) and the rest
+            # after the worker caught up. (Events Redis accepted and then lost: the FLUSHALL test.)
             await _wait_for(_no_incomplete_events, 120, "the moves made while Redis was away")
-            for deal in deals[2 * DEALS // 3:]:
+            for deal in deals[:DEALS // 3] + deals[2 * DEALS // 3:]:
                 assert (await advance(gql, team.rep, deal.id, "qualification"))["errors"] == []
+                await _wait_for(_no_incomplete_events, 60, "the move to be handled")
 
         async def all_done() -> bool:
             return await _no_incomplete_events() and (await effect_counts(ids))["lost"] == 0
