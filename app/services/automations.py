@@ -9,6 +9,7 @@ app.domain.pipeline (checked when a stage is configured) and whose `run` is the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, time, timedelta, timezone
 from collections.abc import Awaitable, Callable
@@ -158,10 +159,8 @@ async def run_automation(opportunity: Opportunity, stage: StageSpec, index: int,
     if event is not None and event.chain_depth >= MAX_AUTOMATION_CHAIN_DEPTH:
         log.warning("automation loop guard: chain of %d events stopped at %s (event %s)",
                     event.chain_depth, key, event.id)
-        try:
+        with contextlib.suppress(IntegrityError):  # stopped before, by a run of the same job
             await AutomationRun.create(status="loop_stopped", detail={"chain_depth": event.chain_depth}, **run_fields)
-        except IntegrityError:
-            pass
         return False
     outbox = Outbox(caused_by=event)
     try:
