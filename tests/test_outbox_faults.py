@@ -346,3 +346,81 @@ async def test_recomputations_lost_with_redis_are_owed_by_the_database_and_made_
     # owed no more
     assert await health.request_recompute_changed() == 0
     assert await forecasts.request_owed_recompute() == 0
+
+
+# PostgreSQL going away ---------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres_only
+async def test_postgres_restart_the_api_and_the_worker_carry_on_without_a_restart(private_redis, tmp_path):
+    import httpx
+
+    from tests.private_postgres import PrivatePostgres
+    from tests.servers import ApiProcess
+
+    pg = PrivatePostgres()
+    url = await asyncio.to_thread(pg.start)
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": private_redis.url, "CRM_PASSWORD": "correct-horse-1"}
+    for command in (["migrate"], ["create-user", "admin@pantry.example", "--role", "admin"]):
+        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", *command], env=env,
+                                       capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    log_path = tmp_path / "worker.log"
+    worker = _spawn_worker(url, private_redis.url, log_path)
+    try:
+        with ApiProcess(url, start_timeout=120, REDIS_URL=private_redis.url) as api:
+            async with httpx.AsyncClient(base_url=api.http, timeout=15) as client:
+                async def call(query: str, variables: dict | None = None, token: str | None = None) -> dict:
+                    headers = {"Authorization": f"Bearer {token}"} if token else {}
+                    response = await client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                                 headers=headers)
+                    return response.json()
+
+                login = await call("""mutation { login(email: "admin@pantry.example", password: "correct-horse-1") {
+                    token errors { code } } }""")
+                token = login["data"]["login"]["token"]
+                account = await call("""mutation { createAccount(input: {name: "Harbor Grill"}) {
+                    account { id } errors { code } } }""", token=token)
+                account_id = account["data"]["createAccount"]["account"]["id"]
+
+                await asyncio.to_thread(pg.stop)
+                ready = await client.get("/readyz")
+                assert ready.status_code == 503 and ready.json()["down"] == ["database"]
+                await asyncio.to_thread(pg.start)
+
+                async def recovered() -> bool:
+                    ready = await client.get("/readyz")
+                    return ready.status_code == 200 and ready.json()["status"] == "ready"
+
+                await _wait_for(recovered, 60, "the API to see the database again")
+
+                async def writes() -> bool:  # a pooled connection that died with the server fails once
+                    created = await call("""mutation($a: ID!) { createOpportunity(input: {name: "Weekly produce",
+                        accountId: $a, expectedCloseDate: "2099-01-31"}) { opportunity { id } errors { code } } }""",
+                                         {"a": account_id}, token)
+                    return (created.get("data") or {}).get("createOpportunity", {}).get("opportunity") is not None
+
+                await _wait_for(writes, 60, "a write to succeed after the restart")
+                listed = await call("{ opportunities(first: 5) { edges { node { name } } } }", token=token)
+                assert [e["node"]["name"] for e in listed["data"]["opportunities"]["edges"]] == ["Weekly produce"]
+
+                import asyncpg
+
+                async def event_completed() -> bool:
+                    conn = await asyncpg.connect(url)
+                    try:
+                        return bool(await conn.fetchval(
+                            "SELECT count(*) FROM domain_events WHERE kind = 'opportunity.created' "
+                            "AND completed_at IS NOT NULL"))
+                    finally:
+                        await conn.close()
+
+                await _wait_for(event_completed, 90, "the worker to handle the new deal's event")
+                assert worker.poll() is None and api.proc.poll() is None  # neither was restarted
+    except AssertionError:
+        print(log_path.read_text()[-6000:])
+        raise
+    finally:
+        worker.terminate()
+        worker.wait(20)
+        await asyncio.to_thread(pg.close)
