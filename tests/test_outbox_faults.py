@@ -361,15 +361,16 @@ async def test_postgres_restart_the_api_and_the_worker_carry_on_without_a_restar
     from tests.servers import ApiProcess
 
     pg = PrivatePostgres()
-    url = await asyncio.to_thread(pg.start)
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": private_redis.url, "CRM_PASSWORD": "correct-horse-1"}
-    for command in (["migrate"], ["create-user", "admin@pantry.example", "--role", "admin"]):
-        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", *command], env=env,
-                                       capture_output=True, timeout=120)
-        assert done.returncode == 0, done.stderr
+    worker = None
     log_path = tmp_path / "worker.log"
-    worker = _spawn_worker(url, private_redis.url, log_path)
     try:
+        url = await asyncio.to_thread(pg.start)
+        env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": private_redis.url, "CRM_PASSWORD": "correct-horse-1"}
+        for command in (["migrate"], ["create-user", "admin@pantry.example", "--role", "admin"]):
+            done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", *command], env=env,
+                                           capture_output=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+        worker = _spawn_worker(url, private_redis.url, log_path)
         with ApiProcess(url, start_timeout=120, REDIS_URL=private_redis.url) as api:
             async with httpx.AsyncClient(base_url=api.http, timeout=15) as client:
                 async def call(query: str, variables: dict | None = None, token: str | None = None) -> dict:
@@ -420,9 +421,11 @@ async def test_postgres_restart_the_api_and_the_worker_carry_on_without_a_restar
                 await _wait_for(event_completed, 90, "the worker to handle the new deal's event")
                 assert worker.poll() is None and api.proc.poll() is None  # neither was restarted
     except AssertionError:
-        print(log_path.read_text()[-6000:])
+        if log_path.exists():
+            print(log_path.read_text()[-6000:])
         raise
     finally:
-        worker.terminate()
-        worker.wait(20)
+        if worker is not None:
+            worker.terminate()
+            worker.wait(20)
         await asyncio.to_thread(pg.close)
