@@ -133,9 +133,8 @@ def worker(
     crons: bool = typer.Option(True, hidden=True, help="run the cron jobs (the first process only)"),
 ) -> None:
     """Run the arq worker."""
-    from arq.worker import run_worker
-
     from workers.settings import WorkerSettings
+    from workers.supervisor import run_supervised
 
     from app.db import is_postgres
     from app.runtime import spawn_child, stop_child
@@ -154,7 +153,8 @@ def worker(
                           env=dict(os.environ))
               for _ in range(count - 1)]
     try:
-        run_worker(WorkerSettings, **({} if crons else {"cron_jobs": []}))
+        # Supervised: a Redis outage restarts the arq worker with backoff instead of ending the process.
+        asyncio.run(run_supervised(WorkerSettings, **({} if crons else {"cron_jobs": []})))
     finally:
         for child in others:
             stop_child(child, timeout=15)

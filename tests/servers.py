@@ -13,7 +13,8 @@ from tests.smtp_server import free_port
 
 
 class ApiProcess:
-    def __init__(self, database_url: str, **env: str) -> None:
+    def __init__(self, database_url: str, start_timeout: float = 30, **env: str) -> None:
+        self.start_timeout = start_timeout
         self.port = free_port()
         self.env = {**os.environ, "DATABASE_URL": database_url, **env}
         self.proc: subprocess.Popen | None = None
@@ -32,7 +33,7 @@ class ApiProcess:
              "--port", str(self.port), "--log-level", "warning"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 90  # a loaded CI machine can take a while to import and migrate
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:

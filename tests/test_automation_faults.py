@@ -104,6 +104,9 @@ async def test_worker_killed_mid_job_still_delivers_each_effect_exactly_once(gql
             # arq hands the job to another worker once the dead one's in-progress key expires (timeout + 10 s)
             await _wait_for(lambda: OutgoingMail.filter(opportunity_id=opp.id, status="sent").exists(), 60,
                             "the retried job to send the mail")
+            # and the database records the event as done once its reactions committed
+            await _wait_for(lambda: DomainEvent.filter(kind="opportunity.stage_changed", opportunity_id=opp.id,
+                                                       completed_at__isnull=False).exists(), 60, "the event to complete")
         finally:
             second.terminate()
             second.wait(15)

@@ -1,4 +1,5 @@
-"""Event jobs: each domain event from the outbox runs its reactions; the outbox relay; stage-duration scans."""
+"""Event jobs: each domain event from the outbox runs its reactions (app.services.reactions) and is
+then marked complete; the outbox relay; stage-duration scans."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import logging
 from arq import Retry
 
 from app.models import DomainEvent
-from app.services import automations, events, health, webhooks
-from workers import forecasts
+from app.services import automations, events, reactions
 
 log = logging.getLogger("workers.events")
 
@@ -20,21 +20,20 @@ def _retry(ctx: dict, exc: Exception) -> Retry:
     return Retry(defer=delay)
 
 
-async def process_event(ctx: dict, event_id: int) -> None:
+async def process_event(ctx: dict, event_id: int) -> bool:
+    """Run the event's reactions, then record it complete. False when there was nothing to do."""
     try:
-        event = await DomainEvent.get_or_none(id=event_id)  # read once, for every reaction below
-        if event is None:
-            return
-        await automations.process_event(event)
-        await forecasts.on_domain_event(event)
-        await webhooks.fan_out(event)
-        await health.on_domain_event(event)
+        event = await DomainEvent.get_or_none(id=event_id)  # read once, for every reaction
+        if event is None or event.completed_at is not None:
+            return False
+        await reactions.react(event)
+        return await events.mark_completed(event.id)
     except Exception as exc:
         raise _retry(ctx, exc) from exc
 
 
 async def relay_outbox(ctx: dict) -> int:
-    return await events.relay_undispatched()
+    return await events.relay()
 
 
 async def scan_stage_durations(ctx: dict) -> int:

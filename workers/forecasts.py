@@ -1,11 +1,10 @@
-"""Forecast jobs: the debounced recomputation of one period's snapshots, the nightly run, and the
-hook `process_event` calls for every domain event."""
+"""Forecast jobs: the debounced recomputation of one period's snapshots and the nightly run
+(the reaction to domain events lives in app.services.reactions)."""
 
 from __future__ import annotations
 
 import logging
 
-from app.models import DomainEvent
 from app.services import forecasts
 
 log = logging.getLogger("workers.forecasts")
@@ -22,6 +21,6 @@ async def recompute_forecasts_nightly(ctx: dict) -> int:
     return len(stored)
 
 
-async def on_domain_event(event: DomainEvent) -> bool:
-    """Request a debounced recomputation when the event may move the forecast."""
-    return await forecasts.on_domain_event(event)
+async def recompute_owed_forecasts(ctx: dict) -> int:
+    """Queue the recomputation a lost job still owes (see forecasts.request_owed_recompute)."""
+    return await forecasts.request_owed_recompute()

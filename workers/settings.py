@@ -22,7 +22,10 @@ log = logging.getLogger("workers")
 async def startup(ctx: dict) -> None:
     # Keep the context Tortoise returns: Tortoise 1.x keeps its state per asyncio task and on_shutdown
     # runs in another task, so shutdown must close this context's connections or SIGTERM hangs.
-    ctx["tortoise"] = await Tortoise.init(config=tortoise_config(), _enable_global_fallback=True)
+    # Idempotent: after a Redis outage the supervisor (workers/supervisor.py) starts a new arq worker
+    # with the same ctx, and the database connections carry on.
+    if ctx.get("tortoise") is None:
+        ctx["tortoise"] = await Tortoise.init(config=tortoise_config(), _enable_global_fallback=True)
     log.info("worker started")
 
 
@@ -51,7 +54,9 @@ class WorkerSettings:
         events.relay_outbox,
         events.scan_stage_durations,
         delivery.deliver_outgoing_mail,
-        delivery.deliver_webhook,
+        # keep_result=0: the database decides whether an attempt is due; a kept result would make arq
+        # refuse the sweep's re-queue of the same attempt id for an hour.
+        func(delivery.deliver_webhook, keep_result=0),
         delivery.sweep_webhook_deliveries,
         # keep_result=0: the deterministic id "health:<account>" is free again as soon as the job ends.
         func(health.recompute_account_health, keep_result=0, timeout=30),
@@ -62,6 +67,7 @@ class WorkerSettings:
         # keep_result=0: the debounce id "forecast:<period>" is free again as soon as the job ends.
         func(forecasts.recompute_forecast, keep_result=0, timeout=30),
         func(forecasts.recompute_forecasts_nightly, timeout=30),
+        func(forecasts.recompute_owed_forecasts, timeout=30),
     ]
     cron_jobs = [
         cron(expire_contracts, hour={2}, minute={15}, unique=True, run_at_startup=True),
@@ -75,6 +81,7 @@ class WorkerSettings:
         cron(interactions.catch_up_follow_ups, minute=EVERY_5_MINUTES, second={20}, unique=True,
              run_at_startup=True, timeout=30),
         cron(forecasts.recompute_forecasts_nightly, hour={4}, minute={10}, unique=True, timeout=30),
+        cron(forecasts.recompute_owed_forecasts, minute=set(range(5, 60, 10)), second={40}, unique=True, timeout=30),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -68,8 +68,14 @@ async def readyz(_: Request) -> JSONResponse:
     except Exception as exc:  # report, don't crash the probe
         checks["database"] = f"error: {type(exc).__name__}"
     checks["redis"] = "ok" if await ping_redis() else "error: unreachable"
-    ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+    # Without Redis the API still serves reads and commits writes (their jobs wait in the outbox), so
+    # it stays in rotation, degraded; without the database it cannot answer and says so with a 503.
+    down = sorted(name for name, state in checks.items() if state != "ok")
+    if checks["database"] != "ok":
+        status, code = "not ready", 503
+    else:
+        status, code = ("degraded" if down else "ready"), 200
+    return JSONResponse({"status": status, "down": down, "checks": checks}, status_code=code)
 
 
 def create_app(*, manage_database: bool = True, fast_path: bool | None = None,

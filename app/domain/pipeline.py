@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
+from collections.abc import Callable
 
 from app.domain.enums import ActivityType, ForecastCategory, Role, StageKind
 from app.domain.errors import ErrorCode, FieldError
@@ -16,7 +17,6 @@ from app.domain.relative_dates import relative_date_error
 
 REQUIREMENT_KINDS = ("activity_completed", "field_populated", "minimum_value", "products_selected")
 TRIGGERS = ("stage_entered", "stage_duration_exceeded", "stage_requirements_met")
-ACTIONS = ("create_task", "send_email", "schedule_meeting", "update_field", "notify_manager")
 
 # Fields a `field_populated` requirement may check.
 GATE_FIELDS = ("budget", "contact_id", "next_step", "description", "expected_close_date", "value", "lost_reason")
@@ -222,27 +222,45 @@ def requirement_errors(reqs: Any, prefix: str = "requirements") -> list[FieldErr
     return errors
 
 
-def _action_errors(action: str, params: dict[str, Any], where: str) -> list[FieldError]:  # noqa: C901 (split per action by the action registry, issue 17 item 3)
-    errors: list[FieldError] = []
+class ActionParameters:
+    """The parameter rules of one automation action kind. Its execution is the class of the same
+    KIND in app.services.automations (the registry there refuses a kind without both)."""
 
-    def bad(name: str, message: str) -> None:
-        errors.append(FieldError(f"{where}.parameters.{name}", message, ErrorCode.INVALID))
+    KIND: ClassVar[str]
 
-    for date_param in ("dueDate", "when"):
-        if date_param in params and (msg := relative_date_error(params[date_param])):
-            bad(date_param, msg)
-    if action == "create_task":
+    @classmethod
+    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
+        """Report each bad parameter through `bad(name, message)`."""
+
+
+class CreateTaskParameters(ActionParameters):
+    KIND = "create_task"
+
+    @classmethod
+    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
         if not str(params.get("title", "")).strip():
             bad("title", "is required")
         if params.get("priority", "medium") not in TASK_PRIORITIES:
             bad("priority", f"must be one of {', '.join(TASK_PRIORITIES)}")
-    elif action == "send_email":
+
+
+class SendEmailParameters(ActionParameters):
+    KIND = "send_email"
+
+    @classmethod
+    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
         if params.get("to", "contact") not in EMAIL_RECIPIENTS:
             bad("to", f"must be one of {', '.join(EMAIL_RECIPIENTS)}")
         for name in ("subject", "body"):
             if not str(params.get(name, "")).strip():
                 bad(name, "is required")
-    elif action == "schedule_meeting":
+
+
+class ScheduleMeetingParameters(ActionParameters):
+    KIND = "schedule_meeting"
+
+    @classmethod
+    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
         if "when" not in params:
             bad("when", "is required")
         if "time" in params:
@@ -252,7 +270,13 @@ def _action_errors(action: str, params: dict[str, Any], where: str) -> list[Fiel
         duration = params.get("durationMinutes", 30)
         if not isinstance(duration, int) or not 5 <= duration <= 480:
             bad("durationMinutes", "must be a whole number of minutes from 5 to 480")
-    elif action == "update_field":
+
+
+class UpdateFieldParameters(ActionParameters):
+    KIND = "update_field"
+
+    @classmethod
+    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
         if params.get("field") not in UPDATABLE_FIELDS:
             bad("field", f"unknown or protected field {params.get('field')!r}; updatable: {', '.join(UPDATABLE_FIELDS)}")
         elif params["field"] == "forecast_category" and params.get("value") not in [c.value for c in ForecastCategory]:
@@ -261,8 +285,35 @@ def _action_errors(action: str, params: dict[str, Any], where: str) -> list[Fiel
             bad("value", msg)
         elif "value" not in params:
             bad("value", "is required")
-    elif action == "notify_manager" and not str(params.get("message", "")).strip():
-        bad("message", "is required")
+
+
+class NotifyManagerParameters(ActionParameters):
+    KIND = "notify_manager"
+
+    @classmethod
+    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
+        if not str(params.get("message", "")).strip():
+            bad("message", "is required")
+
+
+ACTION_PARAMETERS: dict[str, type[ActionParameters]] = {rules.KIND: rules for rules in (
+    CreateTaskParameters, SendEmailParameters, ScheduleMeetingParameters, UpdateFieldParameters,
+    NotifyManagerParameters,
+)}
+ACTIONS = tuple(ACTION_PARAMETERS)
+
+
+def action_errors(action: str, params: dict, where: str) -> list[FieldError]:
+    """What is wrong with an automation's parameters for its action kind."""
+    errors: list[FieldError] = []
+
+    def bad(name: str, message: str) -> None:
+        errors.append(FieldError(f"{where}.parameters.{name}", message, ErrorCode.INVALID))
+
+    for date_param in ("dueDate", "when"):
+        if date_param in params and (msg := relative_date_error(params[date_param])):
+            bad(date_param, msg)
+    ACTION_PARAMETERS[action].check(params, bad)
     return errors
 
 
@@ -289,7 +340,7 @@ def automation_errors(autos: Any, prefix: str = "automations") -> list[FieldErro
             if not isinstance(threshold, int) or isinstance(threshold, bool) or not 1 <= threshold <= 365:
                 errors.append(FieldError(f"{where}.parameters.threshold", "must be a whole number of days from 1 to 365",
                                          ErrorCode.INVALID))
-        errors.extend(_action_errors(auto["action"], params, where))
+        errors.extend(action_errors(auto["action"], params, where))
     return errors
 
 

@@ -23,6 +23,12 @@ class DomainEvent(Model):
     caused_by_id = fields.BigIntField(null=True)
     chain_depth = fields.IntField(default=0)
     dispatched_at = fields.DatetimeField(null=True, db_index=True)
+    # The database decides when an event is done: `completed_at` is set once every reaction has
+    # committed. Until then the relay hands the event to Redis again whenever its lease (when the
+    # latest hand-over stops counting) has run out — Redis may have lost the job.
+    completed_at = fields.DatetimeField(null=True, db_index=True)
+    lease_until = fields.DatetimeField(null=True)
+    dispatch_count = fields.IntField(default=0)
     created_at = created_at()
 
     class Meta:
@@ -102,6 +108,9 @@ class WebhookDelivery(Model):
     last_error = fields.TextField(null=True)
     next_attempt_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)
+    # An attempt in flight holds the delivery until then: a second job for it (re-queued after Redis
+    # lost the first, or an admin's redeliver) does not post the same attempt twice.
+    lease_until = fields.DatetimeField(null=True)
     created_at = created_at()
 
     class Meta:

@@ -2,12 +2,18 @@
 long in it, or meets the next stage's requirements.
 
 Every effect runs in one transaction with an AutomationRun row keyed by (trigger occurrence,
-automation): a job that runs twice, or a worker killed and retried, produces each effect once."""
+automation): a job that runs twice, or a worker killed and retried, produces each effect once.
+
+The actions are one registry, `ACTIONS`: a class per kind whose `parameters` are the pure rules in
+app.domain.pipeline (checked when a stage is configured) and whose `run` is the effect."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, time, timedelta, timezone
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -15,8 +21,24 @@ from tortoise.transactions import in_transaction
 
 from app.domain.enums import ActivityType, StageKind, TaskPriority
 from app.domain.invites import meeting_invite
+from app.domain.events import (
+    ActivityAdded,
+    Event,
+    NotificationCreated,
+    OpportunityUpdated,
+    StageChanged,
+    TaskCreated,
+    parse_event,
+)
 from app.domain.pipeline import (
+    ACTION_PARAMETERS,
     MAX_AUTOMATION_CHAIN_DEPTH,
+    ActionParameters,
+    CreateTaskParameters,
+    NotifyManagerParameters,
+    ScheduleMeetingParameters,
+    SendEmailParameters,
+    UpdateFieldParameters,
     StageSpec,
     duration_threshold_days,
     next_open_stage,
@@ -38,20 +60,10 @@ from app.models import (
 )
 from app.services import mail
 from app.services.events import Outbox
+from app.services.opportunity_writes import lock_opportunity, save_opportunity
 from app.services.stages import by_id, gate_facts, stage_specs, to_spec
 
 log = logging.getLogger(__name__)
-
-# Events after which "the next stage's requirements are met" is evaluated.
-REQUIREMENT_EVENTS = {
-    "opportunity.stage_changed", "opportunity.updated", "opportunity.activity_added", "opportunity.activity_updated",
-    "opportunity.products_changed",
-}
-
-
-class ConcurrentChange(RuntimeError):
-    """Rolled back; the job is retried and finds the opportunity's new version."""
-
 
 class _Template(dict):
     def __missing__(self, key: str) -> str:
@@ -73,21 +85,30 @@ def stage_entry_key(opportunity: Opportunity) -> str:
     return f"{opportunity.id}:{opportunity.stage_id}:{int(opportunity.stage_entered_at.timestamp() * 1_000_000)}"
 
 
-async def process_event(event: DomainEvent) -> None:
-    if event.opportunity_id is None or event.kind not in REQUIREMENT_EVENTS:
-        return  # REQUIREMENT_EVENTS holds stage_changed: nothing else triggers an automation
-    opportunity = await Opportunity.get_or_none(id=event.opportunity_id)
+async def on_opportunity_change(record: DomainEvent, event: Event) -> None:
+    """A reaction (app.services.reactions): after a stage move, the entered stage's `stage_entered`
+    automations; after any change that may meet the next stage's requirements, `stage_requirements_met`."""
+    if record.opportunity_id is None:
+        return
+    opportunity = await Opportunity.get_or_none(id=record.opportunity_id)
     if opportunity is None:
         return
     stages = await stage_specs(opportunity.pipeline_id)
     stage = by_id(stages, opportunity.stage_id)
-    if event.kind == "opportunity.stage_changed" and event.payload.get("to") == stage.key:
+    if isinstance(event, StageChanged) and event.to_stage == stage.key:
         for index, automation in enumerate(stage.automations):
             if automation.get("trigger") == "stage_entered":
                 await run_automation(opportunity, stage, index, automation,
-                                     key=f"entered:{event.id}:{index}", event=event)
-    if event.kind in REQUIREMENT_EVENTS:
-        await check_requirements_met(opportunity, stages, event)
+                                     key=f"entered:{record.id}:{index}", event=record)
+    if event.MAY_MEET_REQUIREMENTS:
+        await check_requirements_met(opportunity, stages, record)
+
+
+async def process_event(record: DomainEvent) -> None:
+    """The automations' reaction to one logged event (the worker runs it through the reactions table)."""
+    event = parse_event(record.kind, record.payload)
+    if event is not None:
+        await on_opportunity_change(record, event)
 
 
 async def check_requirements_met(opportunity: Opportunity, stages: list[StageSpec], event: DomainEvent | None) -> None:
@@ -138,15 +159,13 @@ async def run_automation(opportunity: Opportunity, stage: StageSpec, index: int,
     if event is not None and event.chain_depth >= MAX_AUTOMATION_CHAIN_DEPTH:
         log.warning("automation loop guard: chain of %d events stopped at %s (event %s)",
                     event.chain_depth, key, event.id)
-        try:
+        with contextlib.suppress(IntegrityError):  # stopped before, by a run of the same job
             await AutomationRun.create(status="loop_stopped", detail={"chain_depth": event.chain_depth}, **run_fields)
-        except IntegrityError:
-            pass
         return False
     outbox = Outbox(caused_by=event)
     try:
         async with in_transaction():
-            detail = await ACTIONS[action](opportunity, stage, automation.get("parameters", {}), key, outbox)
+            detail = await ACTIONS[action].run(opportunity, stage, automation.get("parameters", {}), key, outbox)
             # The run's row is the once-only guard: written last, in the effect's transaction, a
             # concurrent duplicate fails on its unique key here and its whole effect rolls back.
             detail = detail or {}
@@ -171,6 +190,29 @@ async def _owner(opportunity: Opportunity) -> User:
     return await User.get(id=opportunity.assigned_to_id)
 
 
+Effect = Callable[[Opportunity, StageSpec, dict, str, Outbox], Awaitable[dict]]
+
+
+@dataclass(frozen=True)
+class AutomationAction:
+    """One action kind: its parameter rules (pure, app.domain.pipeline) and its effect."""
+
+    parameters: type[ActionParameters]
+    run: Effect
+
+
+# The registry, keyed by action kind; filled by @action below, checked complete at the end.
+ACTIONS: dict[str, AutomationAction] = {}
+
+
+def action(parameters: type[ActionParameters]) -> Callable[[Effect], Effect]:
+    def register(effect: Effect) -> Effect:
+        ACTIONS[parameters.KIND] = AutomationAction(parameters, effect)
+        return effect
+    return register
+
+
+@action(CreateTaskParameters)
 async def create_task(opportunity, stage, params, key, outbox) -> dict:
     owner = await _owner(opportunity)
     values = await _template_values(opportunity, stage, owner)
@@ -184,8 +226,8 @@ async def create_task(opportunity, stage, params, key, outbox) -> dict:
         priority=TaskPriority(params.get("priority", "medium")), assignee_id=assignee_id,
         opportunity_id=opportunity.id, account_id=opportunity.account_id, source_key=key,
     )
-    await outbox.record("task.created", opportunity=opportunity, owner_id=assignee_id,
-                        payload={"task_id": task.id, "title": task.title})
+    await outbox.record(TaskCreated(task_id=task.id, title=task.title), opportunity=opportunity,
+                        owner_id=assignee_id)
     return {"task_id": task.id}
 
 
@@ -199,6 +241,7 @@ async def _recipient(opportunity: Opportunity, owner: User, who: str) -> str | N
     return contact.email if contact and contact.email else None
 
 
+@action(SendEmailParameters)
 async def send_email(opportunity, stage, params, key, outbox) -> dict:
     owner = await _owner(opportunity)
     values = await _template_values(opportunity, stage, owner)
@@ -211,6 +254,7 @@ async def send_email(opportunity, stage, params, key, outbox) -> dict:
     return {"mail_id": record.id}
 
 
+@action(ScheduleMeetingParameters)
 async def schedule_meeting(opportunity, stage, params, key, outbox) -> dict:
     owner = await _owner(opportunity)
     values = await _template_values(opportunity, stage, owner)
@@ -235,29 +279,26 @@ async def schedule_meeting(opportunity, stage, params, key, outbox) -> dict:
             opportunity_id=opportunity.id,
         )
         detail["mail_id"] = invite.id
-    await outbox.record("opportunity.activity_added", opportunity=opportunity,
-                        payload={"activity_id": activity.id, "type": "meeting", "scheduled": True})
+    await outbox.record(ActivityAdded(activity_id=activity.id, type="meeting", scheduled=True), opportunity=opportunity)
     return detail
 
 
+@action(UpdateFieldParameters)
 async def update_field(opportunity, stage, params, key, outbox) -> dict:
     field, value = params["field"], params["value"]
     if field == "expected_close_date":
         owner = await _owner(opportunity)
         value = resolve(value, datetime.now(timezone.utc), owner.timezone).date()
-    current = await Opportunity.get(id=opportunity.id)
-    previous = getattr(current, field)
-    updated = await Opportunity.filter(id=current.id, version=current.version).update(
-        **{field: value}, version=current.version + 1, updated_at=datetime.now(timezone.utc))
-    if not updated:
-        raise ConcurrentChange("the opportunity changed while the automation ran")
+    # The one way to write an opportunity: the locked current row, compare-and-set, its event.
+    current = await lock_opportunity(opportunity.id)
+    await save_opportunity(current, {field: value}, outbox,
+                           lambda diff: OpportunityUpdated(changes=diff, source="automation"))
     setattr(opportunity, field, value)
-    opportunity.version = current.version + 1
-    await outbox.record("opportunity.updated", opportunity=opportunity,
-                        payload={"changes": {field: {"from": str(previous), "to": str(value)}}, "source": "automation"})
+    opportunity.version = current.version
     return {"field": field, "value": str(value)}
 
 
+@action(NotifyManagerParameters)
 async def notify_manager(opportunity, stage, params, key, outbox) -> dict:
     owner = await _owner(opportunity)
     values = await _template_values(opportunity, stage, owner)
@@ -269,15 +310,11 @@ async def notify_manager(opportunity, stage, params, key, outbox) -> dict:
         message=_render(params["message"], values),
         payload={"opportunity_id": opportunity.id, "stage": stage.key}, source_key=key,
     )
-    await outbox.record("notification.created", opportunity=opportunity, owner_id=recipient_id,
-                        payload={"notification_id": notification.id})
+    await outbox.record(NotificationCreated(notification_id=notification.id), opportunity=opportunity,
+                        owner_id=recipient_id)
     return {"notification_id": notification.id, "user_id": recipient_id}
 
 
-ACTIONS = {
-    "create_task": create_task,
-    "send_email": send_email,
-    "schedule_meeting": schedule_meeting,
-    "update_field": update_field,
-    "notify_manager": notify_manager,
-}
+if set(ACTIONS) != set(ACTION_PARAMETERS):  # a configured kind without an effect, or the reverse
+    raise RuntimeError(f"automation actions out of step: rules for {sorted(ACTION_PARAMETERS)}, "
+                       f"effects for {sorted(ACTIONS)}")

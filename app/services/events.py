@@ -1,25 +1,46 @@
-"""Domain events through a transactional outbox.
+"""Domain events through a transactional outbox; the database decides when an event is done.
 
-A use case records its events inside its own transaction (`Outbox.record`), then, after the commit,
-`Outbox.publish` enqueues one arq job per event with a deterministic job id. If Redis is down the use
-case still succeeds: the event stays undispatched in the database and `relay_undispatched` (worker
-start-up and a short cron) delivers it later. Handlers are idempotent, so a double delivery is harmless."""
+A use case records its typed events (app.domain.events) inside its own transaction (`Outbox.record`);
+after the commit `Outbox.publish` hands each to Redis as one arq job and to live subscribers.
+
+Redis is only a trigger. An event is done when the worker has committed every reaction to it and
+set `completed_at` (workers/events.py). Each hand-over to Redis counts (`dispatch_count`) and holds a
+lease (`lease_until`, longer than a job may run plus arq's own re-pick delay); `relay` (worker start-up
+and a cron) hands over again every event that is not complete and whose lease ran out — never reached
+Redis, lost with Redis' data (FLUSHALL, a restart without persistence), or failed for good. Each
+hand-over has its own job id (`event:<id>`, then `event:<id>:<n>`): arq refuses an id while the old
+job or its result exists. Running an event twice is harmless: every reaction is guarded by a
+once-only row in its own transaction (AutomationRun, WebhookDelivery's unique pair, …).
+
+Remaining risk: an event whose reactions keep failing is handed over MAX_DISPATCHES times, then left
+incomplete (visible: `completed_at IS NULL AND dispatch_count >= MAX_DISPATCHES`) for an operator."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
+from tortoise.expressions import Q
+
+from app.domain.events import Event, event_of
 from app.models import DomainEvent, Opportunity
 from app.services import queue
+from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 PROCESS_EVENT_JOB = "process_event"
+MAX_DISPATCHES = 20
 
 
-def event_job_id(event_id: int) -> str:
-    return f"event:{event_id}"
+def lease_seconds() -> float:
+    """Longer than a job may run plus the 10 s after which arq itself re-runs a dead worker's job."""
+    return 2 * get_settings().job_timeout_seconds + 30
+
+
+def event_job_id(event_id: int, dispatch: int = 0) -> str:
+    return f"event:{event_id}" if dispatch == 0 else f"event:{event_id}:{dispatch}"
 
 
 class Outbox:
@@ -27,48 +48,71 @@ class Outbox:
         self.events: list[DomainEvent] = []
         self.caused_by = caused_by
 
-    async def record(self, kind: str, *, opportunity: Opportunity | None = None, account_id: int | None = None,
-                     owner_id: int | None = None, actor_id: int | None = None, payload: dict | None = None) -> DomainEvent:
-        """Call inside the transaction that makes the change."""
-        event = await DomainEvent.create(
-            kind=kind,
+    async def record(self, event: Event | str, *, opportunity: Opportunity | None = None,
+                     account_id: int | None = None, owner_id: int | None = None, actor_id: int | None = None,
+                     payload: dict[str, Any] | None = None) -> DomainEvent:
+        """Call inside the transaction that makes the change. Pass a typed event; a kind name with its
+        payload is accepted for callers not yet converted and must name a known kind."""
+        typed = event if isinstance(event, Event) else event_of(event, payload or {})
+        record = await DomainEvent.create(
+            kind=typed.KIND,
             opportunity_id=opportunity.id if opportunity else None,
             account_id=account_id if account_id is not None else (opportunity.account_id if opportunity else None),
             owner_id=owner_id if owner_id is not None else (opportunity.assigned_to_id if opportunity else None),
             actor_id=actor_id,
-            payload=payload or {},
+            payload=typed.payload() if isinstance(event, Event) else (payload or {}),
             caused_by_id=self.caused_by.id if self.caused_by else None,
             chain_depth=self.caused_by.chain_depth + 1 if self.caused_by else 0,
         )
-        self.events.append(event)
-        return event
+        self.events.append(record)
+        return record
 
     async def publish(self) -> None:
         """Call after the commit. Never raises for Redis trouble: the relay catches up."""
         for event in self.events:
-            await dispatch(event.id)
+            await dispatch(event.id, 0)
         self.events.clear()
 
 
-async def dispatch(event_id: int) -> bool:
-    """Hand the event to the worker (a job) and to live subscribers (pub/sub)."""
+async def dispatch(event_id: int, dispatch_count: int) -> bool:
+    """Hand the event to the worker (a job) and, the first time, to live subscribers (pub/sub)."""
     from app.services import realtime
 
-    if await queue.enqueue(PROCESS_EVENT_JOB, event_id, job_id=event_job_id(event_id)):
-        await DomainEvent.filter(id=event_id, dispatched_at__isnull=True).update(dispatched_at=datetime.now(timezone.utc))
+    if not await queue.enqueue(PROCESS_EVENT_JOB, event_id, job_id=event_job_id(event_id, dispatch_count)):
+        return False
+    now = datetime.now(timezone.utc)
+    await DomainEvent.filter(id=event_id, dispatch_count=dispatch_count).update(
+        dispatched_at=now, lease_until=now + timedelta(seconds=lease_seconds()), dispatch_count=dispatch_count + 1)
+    if dispatch_count == 0:
         await realtime.publish([event_id])
-        return True
-    return False
+    return True
 
 
-async def relay_undispatched(limit: int = 1000) -> int:
-    """Enqueue what was committed but never reached Redis; returns how many were delivered."""
-    pending = await DomainEvent.filter(dispatched_at__isnull=True).order_by("id").limit(limit).values_list("id", flat=True)
+def due_filter(now: datetime) -> Q:
+    """Not completed, and never handed over or its lease ran out."""
+    return Q(completed_at__isnull=True, dispatch_count__lt=MAX_DISPATCHES) & (
+        Q(dispatched_at__isnull=True) | Q(lease_until__lt=now))
+
+
+async def relay(limit: int = 1000, now: datetime | None = None) -> int:
+    """Hand over again every event that is due (see the module docstring); returns how many."""
+    now = now or datetime.now(timezone.utc)
+    due = await DomainEvent.filter(due_filter(now)).order_by("id").limit(limit).values_list("id", "dispatch_count")
     delivered = 0
-    for event_id in pending:
-        if not await dispatch(event_id):
+    for event_id, dispatch_count in due:
+        if not await dispatch(event_id, dispatch_count):
             break  # Redis is still down: try again on the next run
         delivered += 1
     if delivered:
-        log.info("outbox relay delivered %d events", delivered)
+        log.info("outbox relay handed %d events to the worker", delivered)
     return delivered
+
+
+async def mark_completed(event_id: int) -> bool:
+    """Every reaction to the event has committed. False when it was already complete."""
+    return bool(await DomainEvent.filter(id=event_id, completed_at__isnull=True).update(
+        completed_at=datetime.now(timezone.utc), lease_until=None))
+
+
+async def incomplete_count() -> int:
+    return await DomainEvent.filter(completed_at__isnull=True).count()

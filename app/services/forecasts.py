@@ -47,7 +47,8 @@ from app.domain.forecasting import (
     rest_moments,
     simulate,
 )
-from app.models import DomainEvent, ForecastSnapshot, PipelineStage
+from app.domain.events import Event, ForecastUpdated, parse_event
+from app.models import DomainEvent, ForecastSnapshot, Opportunity, PipelineStage
 from app.queries import analytics as sql
 from app.queries.visibility import Scope
 from app.services.events import Outbox
@@ -62,10 +63,6 @@ DEBOUNCE_SECONDS = 5.0
 # however fast the stage changes come.
 DUTY_FACTOR = 10
 MAX_SNAPSHOTS = 100
-# Events after which the forecast may have moved: stage moves, new deals, value / probability /
-# close date / owner changes.
-FORECAST_EVENTS = ("opportunity.stage_changed", "opportunity.created", "opportunity.products_changed")
-FORECAST_FIELDS = ("value", "probability", "expected_close_date", "assigned_to_id", "assigned_to")
 COMPANY = Scope(user_id=0, role=Role.ADMIN, user_ids=None)
 CATEGORY_ORDER = (ForecastCategory.PIPELINE, ForecastCategory.BEST_CASE, ForecastCategory.COMMIT,
                   ForecastCategory.CLOSED, ForecastCategory.OMITTED)
@@ -352,17 +349,31 @@ async def request_forecast_recompute(now: datetime | None = None, delay_seconds:
     return queued
 
 
+async def request_owed_recompute(now: datetime | None = None, window: timedelta = timedelta(hours=24)) -> int:
+    """Cron: the database decides whether a recomputation is owed — an opportunity changed after a
+    snapshot period's latest snapshot — so a debounced job lost with Redis is made up here."""
+    now = now or _now()
+    last_change = await Opportunity.filter(updated_at__gte=now - window).order_by("-updated_at").first() \
+        .values_list("updated_at", flat=True)
+    if last_change is None:
+        return 0
+    for period in snapshot_periods(now.date()):
+        latest = await ForecastSnapshot.filter(period=period.label).order_by("-computed_at").first() \
+            .values_list("computed_at", flat=True)
+        if latest is None or latest < last_change:
+            return await request_forecast_recompute(now)
+    return 0
+
+
 def moves_forecast(kind: str, payload: dict) -> bool:
-    if kind in FORECAST_EVENTS:
-        return True
-    if kind == "opportunity.updated":
-        return any(name in FORECAST_FIELDS for name in (payload or {}).get("changes", {}))
-    return False
+    """Whether a logged event may move the forecast (the typed event decides)."""
+    event = parse_event(kind, payload)
+    return event is not None and event.moves_forecast
 
 
-async def on_domain_event(event: DomainEvent) -> bool:
-    """Called for every domain event by the worker: request a recompute when the forecast may move."""
-    if not moves_forecast(event.kind, event.payload):
+async def on_domain_event(record: DomainEvent, event: Event) -> bool:
+    """A reaction (app.services.reactions): request a recompute when the forecast may move."""
+    if not event.moves_forecast:
         return False
     await request_forecast_recompute()
     return True
@@ -405,7 +416,7 @@ async def recompute_forecasts(periods: Sequence[str] | None = None, now: datetim
                 summary[method.value] = {"totalForecast": str(e.total), "bestCase": str(e.best),
                                          "worstCase": str(e.worst), "confidence": e.confidence}
             # Subscribers of forecastUpdated(period) learn of it through the event log.
-            await outbox.record("forecast.updated", payload={"period": period.label, "forecast": summary})
+            await outbox.record(ForecastUpdated(period=period.label, forecast=summary))
         await outbox.publish()
     log.info("stored forecast snapshots for %s", ", ".join(p.label for p in resolved))
     return stored

@@ -4,7 +4,8 @@ score on the account with a snapshot per recomputation, and schedule recomputati
 Recomputations run in the worker: debounced after a change (`request_health_recompute`, one job id
 per account), every 10 minutes for accounts whose contracts, opportunities or interactions changed
 lately (catches changes made while Redis was down and writers that do not request one), and
-nightly for every account.
+nightly for every account. A recomputation is owed while an account changed after its latest
+snapshot (`request_recompute_changed`): that is what the sweep queues, whatever Redis lost.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Sequence
 
-from tortoise.functions import Sum
+from tortoise.functions import Max, Sum
 from tortoise.transactions import in_transaction
 
 from app.domain.enums import ContractStatus, StageKind
 from app.domain.health import ENGAGEMENT_WINDOW_DAYS, GROWTH_WINDOW_DAYS, AccountHealth, HealthInputs, assess
 from app.domain.opportunities import CENT
+from app.domain.events import Event
 from app.models import Account, AccountHealthSnapshot, Contract, CustomerInteraction, DomainEvent, Opportunity
 from app.queries.interactions import engagement_totals
 from app.queries.visibility import Scope, account_filter
@@ -28,7 +30,7 @@ from app.services.queue import enqueue_debounced
 
 HEALTH_JOB = "recompute_account_health"
 DEBOUNCE_SECONDS = 5.0
-CHANGED_WINDOW = timedelta(minutes=15)
+CHANGED_WINDOW = timedelta(hours=24)
 MAX_HISTORY = 100
 
 
@@ -177,17 +179,36 @@ async def request_recompute_all() -> int:
     return await request_recompute_for(await Account.all().order_by("id").values_list("id", flat=True))
 
 
+def _aware(value: datetime | str) -> datetime:
+    """MAX() of a datetime column: a datetime on PostgreSQL, ISO text on SQLite."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+async def _latest(model, column: str, since: datetime, account_ids: Sequence[int] | None = None) -> dict[int, datetime]:
+    query = model.filter(**{f"{column}__gte": since}) if account_ids is None else model.filter(account_id__in=account_ids)
+    rows = await query.annotate(latest=Max(column)).group_by("account_id").values_list("account_id", "latest")
+    return {account_id: _aware(latest) for account_id, latest in rows if account_id is not None and latest}
+
+
 async def request_recompute_changed(now: datetime | None = None, window: timedelta = CHANGED_WINDOW) -> int:
-    """Accounts whose contracts or opportunities were updated, or interactions recorded, within the window."""
+    """Accounts whose contracts or opportunities were updated, or interactions recorded, within the
+    window and after their latest health snapshot: the database decides which recomputations are
+    still owed, so a debounced job lost with Redis is made up by this sweep."""
     since = (now or _now()) - window
-    changed: set[int] = set()
+    changed: dict[int, datetime] = {}
     for model, column in ((Contract, "updated_at"), (Opportunity, "updated_at"), (CustomerInteraction, "created_at")):
-        changed.update(await model.filter(**{f"{column}__gte": since}).distinct().values_list("account_id", flat=True))
-    return await request_recompute_for(sorted(changed))
+        for account_id, latest in (await _latest(model, column, since)).items():
+            changed[account_id] = max(latest, changed.get(account_id, latest))
+    if not changed:
+        return 0
+    computed = await _latest(AccountHealthSnapshot, "computed_at", since, list(changed))
+    owed = [a for a, latest in changed.items() if a not in computed or computed[a] < latest]
+    return await request_recompute_for(sorted(owed))
 
 
-async def on_domain_event(event: DomainEvent) -> bool:
-    """After any change to an account's opportunities, recompute its health (debounced)."""
-    if event.account_id is None or not event.kind.startswith("opportunity."):
+async def on_domain_event(record: DomainEvent, event: Event) -> bool:
+    """A reaction to every change of an account's opportunities: recompute its health (debounced)."""
+    if record.account_id is None:
         return False
-    return await request_health_recompute(event.account_id)
+    return await request_health_recompute(record.account_id)

@@ -8,12 +8,18 @@ from urllib.parse import urlparse
 
 from tortoise.transactions import in_transaction
 
-from app.domain.enums import ActivityType, Role, StageKind, TransitionSource
+from app.domain.enums import ActivityType, StageKind, TransitionSource
 from app.domain.errors import ErrorCode, ValidationFailed
+from app.domain.events import (
+    ActivityAdded,
+    ActivityUpdated,
+    OpportunityCreated,
+    OpportunityProductsChanged,
+    OpportunityUpdated,
+)
 from app.domain.opportunities import line_total, products_value
 from app.domain.validation import percent_error, positive_error
 from app.models import (
-    Contact,
     Opportunity,
     OpportunityActivity,
     OpportunityDocument,
@@ -23,10 +29,11 @@ from app.models import (
     Product,
     StageTransition,
 )
-from app.queries.visibility import Scope, contact_filter, opportunity_filter
+from app.queries.visibility import Scope, opportunity_filter
 from app.services.accounts import visible_account
 from app.services.common import Checks, assign, check_grantee, get_visible, strip_text
 from app.services.events import Outbox
+from app.services.opportunity_writes import check_opportunity_data, lock_opportunity, save_opportunity, stale
 from app.services.pipelines import ensure_default_pipeline
 
 OPPORTUNITY_FIELDS = {
@@ -43,22 +50,17 @@ async def visible_opportunity(scope: Scope, opportunity_id: int | None, field: s
     return await get_visible(Opportunity, opportunity_id, opportunity_filter(scope), field, "opportunity")
 
 
-async def _check_common(checks: Checks, scope: Scope, data: dict, account_id: int | None) -> None:
+async def _check_common(checks: Checks, scope: Scope, data: dict, account_id: int | None,
+                        opportunity_id: int | None = None) -> None:
     checks.required_text(data, "name", required=False)
     checks.money(data, "value", "budget")
-    if (data.get("contact_id") is not None and account_id is not None
-            and not await Contact.exists(contact_filter(scope), id=data["contact_id"], account_id=account_id)):
-        checks.add("contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
+    await check_opportunity_data(checks, scope, data, account_id=account_id, opportunity_id=opportunity_id)
     if "assigned_to_id" in data:
         user_id = data["assigned_to_id"]
         if user_id is None:
             checks.add("assigned_to_id", "is required", ErrorCode.REQUIRED)
         else:
             await check_grantee(checks, scope, user_id)
-    if "probability" in data:
-        checks.check("probability", percent_error(data["probability"]), ErrorCode.OUT_OF_RANGE)
-        if scope.role == Role.REP:
-            checks.add("probability", "only a manager or admin can override the stage probability", ErrorCode.FORBIDDEN)
 
 
 async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
@@ -97,8 +99,7 @@ async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
             by_id=scope.user_id, source=TransitionSource.API, amount_before=None,
             amount_after=opportunity.value, probability_before=None, probability_after=probability,
         )
-        await outbox.record("opportunity.created", opportunity=opportunity, actor_id=scope.user_id,
-                            payload={"stage": stage.key})
+        await outbox.record(OpportunityCreated(stage=stage.key), opportunity=opportunity, actor_id=scope.user_id)
     await outbox.publish()
     return opportunity
 
@@ -114,62 +115,32 @@ async def _pipeline(checks: Checks, pipeline_id: int | None) -> Pipeline | None:
 
 def check_version(opportunity: Opportunity, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != opportunity.version:
-        raise ValidationFailed.single(
-            "expected_version",
-            f"the opportunity changed since you read it; current version is {opportunity.version}",
-            ErrorCode.STALE_VERSION,
-        )
-
-
-async def _bump_version(opportunity: Opportunity, expected_version: int | None, **changes) -> None:
-    """Compare-and-set on version: a concurrent writer makes this a STALE_VERSION, never a lost update."""
-    updated = await Opportunity.filter(id=opportunity.id, version=opportunity.version).update(
-        version=opportunity.version + 1, updated_at=_now(), **changes
-    )
-    if not updated:
-        current = await Opportunity.get(id=opportunity.id)
-        raise ValidationFailed.single(
-            "expected_version",
-            f"the opportunity changed concurrently; current version is {current.version}",
-            ErrorCode.STALE_VERSION,
-        )
-    opportunity.version += 1
-    for key, value in changes.items():
-        setattr(opportunity, key, value)
+        raise stale(opportunity.version)
 
 
 async def update_opportunity(scope: Scope, opportunity_id: int, data: dict, expected_version: int | None) -> Opportunity:
+    """With `expected_version`, of concurrent updates read at one version one wins and the others
+    get STALE_VERSION; without it, concurrent updates are serialised on the row, none lost."""
     opportunity = await visible_opportunity(scope, opportunity_id, "id")
     check_version(opportunity, expected_version)
     strip_text(data, "name")
     checks = Checks()
-    await _check_common(checks, scope, data, opportunity.account_id)
+    await _check_common(checks, scope, data, opportunity.account_id, opportunity.id)
     if "expected_close_date" in data and data["expected_close_date"] is None:
         checks.add("expected_close_date", "is required", ErrorCode.REQUIRED)
-    if "value" in data and await OpportunityProduct.exists(opportunity_id=opportunity.id):
-        checks.add("value", "the value is the sum of the opportunity's products; change the products", ErrorCode.INVALID)
     if data.get("value") is None and "value" in data:
         checks.add("value", "is required", ErrorCode.REQUIRED)
     checks.raise_if_any()
     changes = {k: v for k, v in data.items() if k in OPPORTUNITY_FIELDS}
     if "probability" in data:
         changes.update(probability=data["probability"], probability_overridden=True)
-    previous = {k: getattr(opportunity, k) for k in changes}
     outbox = Outbox()
     async with in_transaction():
-        await _bump_version(opportunity, expected_version, **changes)
-        await outbox.record("opportunity.updated", opportunity=opportunity, actor_id=scope.user_id,
-                            payload={"changes": {k: {"from": _plain(previous[k]), "to": _plain(v)}
-                                                 for k, v in changes.items() if previous[k] != v}})
+        opportunity = await lock_opportunity(opportunity.id, expected_version)
+        await save_opportunity(opportunity, changes, outbox, lambda diff: OpportunityUpdated(changes=diff),
+                               actor_id=scope.user_id)
     await outbox.publish()
     return opportunity
-
-
-def _plain(value):
-    """JSON-safe form of a field value for event payloads."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return getattr(value, "value", None) or str(value)
 
 
 async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
@@ -183,11 +154,13 @@ async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
 
 async def _recompute_value(opportunity: Opportunity, outbox: Outbox, actor_id: int) -> None:
     """Inside the caller's transaction: the value follows the lines, and the change is an event."""
+    current = await lock_opportunity(opportunity.id)
     totals = await OpportunityProduct.filter(opportunity_id=opportunity.id).values_list("total_price", flat=True)
-    previous = opportunity.value
-    await _bump_version(opportunity, None, value=products_value(totals))
-    await outbox.record("opportunity.products_changed", opportunity=opportunity, actor_id=actor_id,
-                        payload={"changes": {"value": {"from": str(previous), "to": str(opportunity.value)}}})
+    previous = current.value
+    value = products_value(totals)
+    await save_opportunity(current, {"value": value}, outbox, OpportunityProductsChanged(
+        changes={"value": {"from": str(previous), "to": str(value)}}), actor_id=actor_id)
+    opportunity.value, opportunity.version, opportunity.updated_at = current.value, current.version, current.updated_at
 
 
 def _check_line(checks: Checks, quantity: Decimal | None, unit_price: Decimal | None, discount: Decimal | None) -> None:
@@ -277,10 +250,10 @@ async def _save_activity(activity: OpportunityActivity, data: dict, *, creating:
     outbox = Outbox()
     async with in_transaction():
         await activity.save()
-        await outbox.record("opportunity.activity_added" if creating else "opportunity.activity_updated",
-                            opportunity=opportunity, actor_id=activity.created_by_id,
-                            payload={"activity_id": activity.id, "type": getattr(activity.type, "value", activity.type),
-                                     "completed": activity.completed_at is not None})
+        event_type = ActivityAdded if creating else ActivityUpdated
+        await outbox.record(event_type(activity_id=activity.id, type=getattr(activity.type, "value", activity.type),
+                                       completed=activity.completed_at is not None),
+                            opportunity=opportunity, actor_id=activity.created_by_id)
     await outbox.publish()
     return activity
 

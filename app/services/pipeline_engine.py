@@ -1,9 +1,10 @@
 """Moving an opportunity through its pipeline: everything that happens when it changes stage.
 
 `advance_opportunity` decides under a row lock (app.domain.pipeline.decide_move), then in one
-transaction updates the opportunity (compare-and-set on its version), appends the StageTransition,
-logs a system activity and records the `opportunity.stage_changed` event; after the commit the event
-is published to the worker, which runs the stage's automations (app.services.automations)."""
+transaction appends the StageTransition, logs a system activity and writes the opportunity the one
+way every use case does (app.services.opportunity_writes: compare-and-set on its version plus the
+StageChanged event); after the commit the event is published to the worker, which runs the
+reactions to it (app.services.reactions), the stage's automations among them."""
 
 from __future__ import annotations
 
@@ -13,21 +14,24 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from app.domain.enums import ActivityType, Role, TransitionSource
-from app.domain.errors import ErrorCode, FieldError, ValidationFailed
+from app.domain.enums import ActivityType, StageKind, TransitionSource
+from app.domain.errors import ErrorCode, ValidationFailed
+from app.domain.events import StageChanged
 from app.domain.pipeline import ADVANCE_DATA_FIELDS, UnmetRequirement, decide_move
-from app.domain.validation import percent_error
-from app.models import Opportunity, OpportunityActivity, OpportunityProduct, StageTransition, User
-from app.queries.visibility import Scope, contact_filter, opportunity_filter
+from app.models import Opportunity, OpportunityActivity, StageTransition, User
+from app.queries.visibility import Scope, opportunity_filter
 from app.services.common import Checks, get_visible, strip_text
 from app.services.events import Outbox
+from app.services.opportunity_writes import check_opportunity_data, lock_opportunity, save_opportunity
 from app.services.stages import by_id, by_key, gate_facts, stage_specs
 
 
 @dataclass
 class AdvanceResult:
+    """The moved (or, for a dry run or unmet gates, unmoved) opportunity and what blocks the move.
+    Invalid input is raised as ValidationFailed, never returned here."""
+
     opportunity: Opportunity | None
-    errors: list[FieldError] = field(default_factory=list)
     unmet: list[UnmetRequirement] = field(default_factory=list)
 
 
@@ -38,17 +42,8 @@ async def _check_data(scope: Scope, opportunity: Opportunity, data: dict[str, An
         checks.add(f"data.{name}", "not a field a stage move can set", ErrorCode.INVALID)
     strip_text(data, "lost_reason", "next_step")
     checks.money(data, "budget", "value")
-    if "probability" in data:
-        checks.check("data.probability", percent_error(data["probability"]), ErrorCode.OUT_OF_RANGE)
-        if scope.role is Role.REP:
-            checks.add("data.probability", "only a manager or admin can override the stage probability", ErrorCode.FORBIDDEN)
-    if "value" in data and await OpportunityProduct.exists(opportunity_id=opportunity.id):
-        checks.add("data.value", "the value is the sum of the opportunity's products", ErrorCode.INVALID)
-    if data.get("contact_id") is not None:
-        from app.models import Contact
-
-        if not await Contact.exists(contact_filter(scope), id=data["contact_id"], account_id=opportunity.account_id):
-            checks.add("data.contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
+    await check_opportunity_data(checks, scope, data, account_id=opportunity.account_id,
+                                 opportunity_id=opportunity.id, prefix="data.")
     checks.raise_if_any()
 
 
@@ -89,11 +84,7 @@ async def advance_opportunity(
     outbox = outbox or Outbox()
     async with in_transaction():
         # The whole decision is taken on the locked, current row: two concurrent moves serialise here.
-        opportunity = await Opportunity.filter(id=opportunity_id).select_for_update().first()
-        if expected_version is not None and expected_version != opportunity.version:
-            raise ValidationFailed.single(
-                "expected_version", f"the opportunity changed since you read it; current version is "
-                f"{opportunity.version}", ErrorCode.STALE_VERSION)
+        opportunity = await lock_opportunity(opportunity_id, expected_version)
         await _check_data(scope, opportunity, data)
         current, target, decision = await _evaluate(scope, opportunity, stage_key, data, reopen)
         if decision.errors:
@@ -106,32 +97,24 @@ async def advance_opportunity(
         changes.update(
             stage_id=target.id, stage_entered_at=now, probability=decision.probability,
             probability_overridden=decision.probability_overridden, forecast_category=target.forecast_category,
-            actual_close_date=decision.actual_close_date, version=opportunity.version + 1, updated_at=now,
+            actual_close_date=decision.actual_close_date,
         )
         if not target.is_closed:
             changes["lost_reason"] = None  # a reopened deal is no longer lost
-        updated = await Opportunity.filter(id=opportunity.id, version=opportunity.version).update(**changes)
-        if not updated:
-            raise ValidationFailed.single("expected_version", "the opportunity changed concurrently; read it again",
-                                          ErrorCode.STALE_VERSION)
-        for key, value in changes.items():
-            setattr(opportunity, key, value)
         transition = await StageTransition.create(
             opportunity_id=opportunity.id, from_stage_id=current.id, to_stage_id=target.id, at=now,
             by_id=scope.user_id if source is TransitionSource.API else None, source=source,
-            amount_before=before_value, amount_after=opportunity.value,
-            probability_before=before_probability, probability_after=opportunity.probability,
+            amount_before=before_value, amount_after=changes.get("value", before_value),
+            probability_before=before_probability, probability_after=decision.probability,
         )
         await OpportunityActivity.create(
             opportunity_id=opportunity.id, type=ActivityType.SYSTEM, subject=f"Stage changed to {target.name}",
             description=f"Moved from {current.name} to {target.name}", completed_at=now,
             created_by_id=scope.user_id if source is TransitionSource.API else None,
         )
-        await outbox.record(
-            "opportunity.stage_changed", opportunity=opportunity, actor_id=scope.user_id,
-            payload={"from": current.key, "to": target.key, "transition_id": transition.id,
-                     "stage_entered_at": now.isoformat(), "won": target.kind.value == "won",
-                     "lost": target.kind.value == "lost"},
-        )
+        await save_opportunity(opportunity, changes, outbox, StageChanged(
+            from_stage=current.key, to_stage=target.key, transition_id=transition.id,
+            stage_entered_at=now.isoformat(), won=target.kind is StageKind.WON, lost=target.kind is StageKind.LOST,
+        ), actor_id=scope.user_id, now=now)
     await outbox.publish()
     return AdvanceResult(opportunity)

@@ -14,10 +14,12 @@ from urllib.parse import urlparse
 import httpx
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
+from tortoise.expressions import Q
 
 from app.domain.enums import Role
 from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed
 from app.domain.webhooks import DISABLE_AFTER, WEBHOOK_EVENTS, address_refusal, next_attempt, signature
+from app.domain.events import Event, parse_event
 from app.models import DomainEvent, Notification, User, Webhook, WebhookDelivery
 from app.queries.visibility import Scope
 from app.services import queue
@@ -28,6 +30,7 @@ from app.settings import get_settings
 log = logging.getLogger(__name__)
 
 DELIVER_JOB = "deliver_webhook"
+DUE_STATUSES = ("pending", "retrying")
 
 
 def _require_admin(scope: Scope) -> None:
@@ -124,20 +127,16 @@ async def set_active(scope: Scope, webhook_id: int, active: bool) -> Webhook:
     return hook
 
 
-def webhook_event_name(event: DomainEvent) -> str | None:
-    if event.kind == "opportunity.stage_changed":
-        if event.payload.get("won"):
-            return "opportunity.closed_won"
-        if event.payload.get("lost"):
-            return "opportunity.closed_lost"
-    if event.kind == "opportunity.products_changed":
-        return "opportunity.updated"
-    return event.kind if event.kind in WEBHOOK_EVENTS else None
+def webhook_event_name(record: DomainEvent) -> str | None:
+    event = parse_event(record.kind, record.payload)
+    name = event.webhook_name if event is not None else None
+    return name if name in WEBHOOK_EVENTS else None
 
 
-async def fan_out(event: DomainEvent) -> int:
-    """Create one delivery per subscribed endpoint (once, whatever the retries) and queue it."""
-    name = webhook_event_name(event)
+async def fan_out(record: DomainEvent, event: Event) -> int:
+    """A reaction: one delivery per subscribed endpoint (once, whatever the retries), queued.
+    A delivery that could not be queued is picked up by `sweep_due` (it is due at once)."""
+    name = event.webhook_name
     if name is None:
         return 0
     names = {name, "opportunity.stage_changed"} if name.startswith("opportunity.closed_") else {name}
@@ -146,7 +145,7 @@ async def fan_out(event: DomainEvent) -> int:
         if not names.intersection(hook.events):
             continue
         try:
-            delivery = await WebhookDelivery.create(webhook_id=hook.id, event_id=event.id, status="pending",
+            delivery = await WebhookDelivery.create(webhook_id=hook.id, event_id=record.id, status="pending",
                                                     next_attempt_at=datetime.now(timezone.utc))
         except IntegrityError:
             continue  # this event was fanned out before (the job ran twice)
@@ -164,11 +163,13 @@ def _body(event: DomainEvent, name: str) -> bytes:
 async def deliver(delivery_id: int) -> str:
     """One attempt. Records the outcome and schedules the next attempt; returns the status."""
     delivery = await WebhookDelivery.get_or_none(id=delivery_id)
-    if delivery is None or delivery.status in ("delivered", "failed"):
+    if delivery is None or delivery.status not in DUE_STATUSES:
         return delivery.status if delivery else "missing"
+    if not await _claim(delivery.id):
+        return "busy"  # another job holds this attempt, or it is not due yet
     hook = await Webhook.get(id=delivery.webhook_id)
     if not hook.is_active:
-        await WebhookDelivery.filter(id=delivery.id).update(status="cancelled", next_attempt_at=None)
+        await WebhookDelivery.filter(id=delivery.id).update(status="cancelled", next_attempt_at=None, lease_until=None)
         return "cancelled"
     event = await DomainEvent.get(id=delivery.event_id)
     body = _body(event, webhook_event_name(event) or event.kind)
@@ -199,7 +200,7 @@ async def deliver(delivery_id: int) -> str:
     if error is None:
         await WebhookDelivery.filter(id=delivery.id).update(
             status="delivered", attempts=attempts, response_code=code, latency_ms=latency, last_error=None,
-            delivered_at=now, next_attempt_at=None)
+            delivered_at=now, next_attempt_at=None, lease_until=None)
         if hook.failing_since is not None:
             await Webhook.filter(id=hook.id).update(failing_since=None)
         return "delivered"
@@ -207,7 +208,7 @@ async def deliver(delivery_id: int) -> str:
                             timedelta(seconds=get_settings().webhook_first_retry_seconds))
     await WebhookDelivery.filter(id=delivery.id).update(
         status="retrying" if retry_at else "failed", attempts=attempts, response_code=code, latency_ms=latency,
-        last_error=error, next_attempt_at=retry_at)
+        last_error=error, next_attempt_at=retry_at, lease_until=None)
     if retry_at:
         await queue.enqueue(DELIVER_JOB, delivery.id, job_id=f"webhook:{delivery.id}:{attempts}", defer_until=retry_at)
     await _note_failure(hook, now)
@@ -232,10 +233,32 @@ async def _note_failure(hook: Webhook, now: datetime) -> None:
         )
 
 
+def _lease_seconds() -> float:
+    """An attempt holds its delivery for longer than the HTTP call and the job may take."""
+    return get_settings().webhook_timeout_seconds + get_settings().job_timeout_seconds + 30
+
+
+def _free(now: datetime) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
+async def _claim(delivery_id: int) -> bool:
+    """Take the due attempt under a lease (compare-and-set): a second job for it finds it taken.
+    A worker killed mid-attempt leaves a lease that runs out, and `sweep_due` re-queues the attempt;
+    the receiver may then see that attempt twice (same x-crm-delivery id) — at-least-once by design."""
+    now = datetime.now(timezone.utc)
+    return bool(await WebhookDelivery.filter(
+        _free(now), Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        id=delivery_id, status__in=DUE_STATUSES,
+    ).update(lease_until=now + timedelta(seconds=_lease_seconds())))
+
+
 async def sweep_due(now: datetime | None = None) -> int:
-    """Cron: re-queue attempts that are due (their deferred job may have been lost with Redis)."""
+    """Cron: re-queue attempts that are due and not held (their job may have been lost with Redis).
+    The database decides: a delivery is done when its outcome is recorded, whatever Redis kept."""
     now = now or datetime.now(timezone.utc)
-    due = await WebhookDelivery.filter(status__in=["pending", "retrying"], next_attempt_at__lte=now).values_list("id", "attempts")
+    due = await WebhookDelivery.filter(_free(now), status__in=DUE_STATUSES,
+                                       next_attempt_at__lte=now).values_list("id", "attempts")
     for delivery_id, attempts in due:
         await queue.enqueue(DELIVER_JOB, delivery_id, job_id=f"webhook:{delivery_id}:{attempts}")
     return len(due)

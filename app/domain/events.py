@@ -1,0 +1,204 @@
+"""Domain events: one typed definition per kind.
+
+Every event a use case records is one of the dataclasses below. Its `KIND` is the name stored in the
+event log (and seen by subscriptions and webhooks); its fields are the payload. What *reacts* to an
+event is not decided here but in one table, `app.services.reactions.REACTIONS`. The questions other
+modules used to answer by comparing kind strings ("may this move the forecast?", "which webhook
+name?") are answered by the event itself."""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+# Opportunity fields whose change moves the forecast (value, probability, close date, owner).
+FORECAST_FIELDS = ("value", "probability", "expected_close_date", "assigned_to_id", "assigned_to")
+
+
+@dataclass(frozen=True)
+class Event:
+    KIND: ClassVar[str]
+    # After this event the opportunity may meet its next stage's requirements.
+    MAY_MEET_REQUIREMENTS: ClassVar[bool] = False
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Event:
+        """Read a logged payload; a field an older writer left out reads as None."""
+        return cls(**{f.name: payload.get(f.name)
+                      for f in fields(cls) if f.name in payload or (f.default is MISSING and f.default_factory is MISSING)})
+
+    @property
+    def moves_forecast(self) -> bool:
+        return False
+
+    @property
+    def webhook_name(self) -> str | None:
+        """The name webhooks subscribe to (None: not offered to webhooks)."""
+        return None
+
+
+@dataclass(frozen=True)
+class OpportunityCreated(Event):
+    KIND: ClassVar[str] = "opportunity.created"
+    stage: str
+
+    @property
+    def moves_forecast(self) -> bool:
+        return True
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
+
+@dataclass(frozen=True)
+class OpportunityUpdated(Event):
+    """A field change by a user (source absent) or an automation (source "automation")."""
+
+    KIND: ClassVar[str] = "opportunity.updated"
+    MAY_MEET_REQUIREMENTS: ClassVar[bool] = True
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"changes": self.changes}
+        if self.source is not None:
+            data["source"] = self.source
+        return data
+
+    @property
+    def moves_forecast(self) -> bool:
+        return any(name in FORECAST_FIELDS for name in self.changes)
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
+
+@dataclass(frozen=True)
+class OpportunityProductsChanged(Event):
+    KIND: ClassVar[str] = "opportunity.products_changed"
+    MAY_MEET_REQUIREMENTS: ClassVar[bool] = True
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def moves_forecast(self) -> bool:
+        return True
+
+    @property
+    def webhook_name(self) -> str | None:
+        return OpportunityUpdated.KIND  # for webhooks a product change is an update of the deal
+
+
+@dataclass(frozen=True)
+class StageChanged(Event):
+    KIND: ClassVar[str] = "opportunity.stage_changed"
+    MAY_MEET_REQUIREMENTS: ClassVar[bool] = True
+    from_stage: str
+    to_stage: str
+    transition_id: int
+    stage_entered_at: str
+    won: bool = False
+    lost: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        return {"from": self.from_stage, "to": self.to_stage, "transition_id": self.transition_id,
+                "stage_entered_at": self.stage_entered_at, "won": self.won, "lost": self.lost}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Event:
+        return cls(from_stage=payload.get("from", ""), to_stage=payload.get("to", ""),
+                   transition_id=int(payload.get("transition_id") or 0),
+                   stage_entered_at=payload.get("stage_entered_at", ""),
+                   won=bool(payload.get("won")), lost=bool(payload.get("lost")))
+
+    @property
+    def moves_forecast(self) -> bool:
+        return True
+
+    @property
+    def webhook_name(self) -> str | None:
+        if self.won:
+            return "opportunity.closed_won"
+        if self.lost:
+            return "opportunity.closed_lost"
+        return self.KIND
+
+
+@dataclass(frozen=True)
+class ActivityAdded(Event):
+    KIND: ClassVar[str] = "opportunity.activity_added"
+    MAY_MEET_REQUIREMENTS: ClassVar[bool] = True
+    activity_id: int
+    type: str
+    completed: bool = False
+    scheduled: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"activity_id": self.activity_id, "type": self.type, "completed": self.completed}
+        if self.scheduled:
+            data["scheduled"] = True
+        return data
+
+
+@dataclass(frozen=True)
+class ActivityUpdated(ActivityAdded):
+    KIND: ClassVar[str] = "opportunity.activity_updated"
+
+
+@dataclass(frozen=True)
+class TaskCreated(Event):
+    KIND: ClassVar[str] = "task.created"
+    task_id: int
+    title: str = ""
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
+
+@dataclass(frozen=True)
+class TaskCompleted(Event):
+    KIND: ClassVar[str] = "task.completed"
+    task_id: int
+    opportunity_id: int | None = None
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
+
+@dataclass(frozen=True)
+class NotificationCreated(Event):
+    KIND: ClassVar[str] = "notification.created"
+    notification_id: int
+
+
+@dataclass(frozen=True)
+class ForecastUpdated(Event):
+    KIND: ClassVar[str] = "forecast.updated"
+    period: str
+    forecast: dict[str, Any] = field(default_factory=dict)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in (
+    OpportunityCreated, OpportunityUpdated, OpportunityProductsChanged, StageChanged, ActivityAdded,
+    ActivityUpdated, TaskCreated, TaskCompleted, NotificationCreated, ForecastUpdated,
+)}
+
+
+def parse_event(kind: str, payload: dict[str, Any] | None) -> Event | None:
+    """The typed event for a logged kind and payload; None for a kind this code does not know."""
+    event_type = EVENT_TYPES.get(kind)
+    return None if event_type is None else event_type.from_payload(payload or {})
+
+
+def event_of(kind: str, payload: dict[str, Any]) -> Event:
+    """The typed event for a known kind (ValueError for an unknown one): for callers still naming kinds."""
+    event = parse_event(kind, payload)
+    if event is None:
+        raise ValueError(f"unknown domain event kind {kind!r}; known: {', '.join(EVENT_TYPES)}")
+    return event

@@ -1,0 +1,47 @@
+"""What happens after each domain event: one table, event kind → reactions, run by the worker.
+
+A reaction takes the logged event (`DomainEvent`: ids, actor, chain depth) and its typed form
+(app.domain.events). Every reaction is safe to run twice: its effect carries a once-only guard in
+its own transaction (AutomationRun, WebhookDelivery's unique pair) or is a debounced recomputation.
+An event is complete (`completed_at`) only after all of its reactions returned."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from app.domain import events as e
+from app.models import DomainEvent
+from app.services import automations, forecasts, health, webhooks
+
+log = logging.getLogger(__name__)
+
+Reaction = Callable[[DomainEvent, e.Event], Awaitable[object]]
+
+_DEAL_CHANGE: tuple[Reaction, ...] = (
+    automations.on_opportunity_change, forecasts.on_domain_event, webhooks.fan_out, health.on_domain_event)
+
+REACTIONS: dict[type[e.Event], tuple[Reaction, ...]] = {
+    e.OpportunityCreated: (forecasts.on_domain_event, webhooks.fan_out, health.on_domain_event),
+    e.OpportunityUpdated: _DEAL_CHANGE,
+    e.OpportunityProductsChanged: _DEAL_CHANGE,
+    e.StageChanged: _DEAL_CHANGE,
+    e.ActivityAdded: (automations.on_opportunity_change, health.on_domain_event),
+    e.ActivityUpdated: (automations.on_opportunity_change, health.on_domain_event),
+    e.TaskCreated: (webhooks.fan_out,),
+    e.TaskCompleted: (webhooks.fan_out,),
+    e.NotificationCreated: (),  # live subscribers only
+    e.ForecastUpdated: (),  # live subscribers only
+}
+
+
+async def react(record: DomainEvent) -> int:
+    """Run every reaction to the event, in the table's order; returns how many ran."""
+    event = e.parse_event(record.kind, record.payload)
+    if event is None:
+        log.warning("event %s has an unknown kind %r: nothing reacts to it", record.id, record.kind)
+        return 0
+    reactions = REACTIONS[type(event)]
+    for reaction in reactions:
+        await reaction(record, event)
+    return len(reactions)
