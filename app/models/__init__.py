@@ -3,6 +3,7 @@
 from app.models.accounts import Account, AccountTeamMember, Contact, Contract, Location
 from app.models.catalog import Product
 from app.models.competition import BattleCard, Competitor
+from app.models.documents import TrustedDocument
 from app.models.events import (
     AccountHealthSnapshot,
     AutomationRun,
@@ -29,5 +30,5 @@ __all__ = [
     "Account", "AccountTeamMember", "BattleCard", "Competitor", "Contact", "Contract",
     "CustomerInteraction", "InteractionParticipant", "Location", "Notification", "Opportunity",
     "OpportunityActivity", "OpportunityDocument", "OpportunityProduct", "Pipeline", "PipelineStage",
-    "Product", "StageTransition", "Task", "User",
+    "Product", "StageTransition", "Task", "TrustedDocument", "User",
 ]
