@@ -119,7 +119,7 @@ def operation_from(data: Any) -> Operation:
     return Operation(query, variables, operation_name, extensions)
 
 
-async def read_request(request: Request, max_batch: int) -> Operation | list[Operation]:
+async def read_request(request: Request, max_batch: int) -> Operation | list[Operation | BadRequest]:
     if request.method in ("GET", "HEAD"):
         params = request.query_params
         return operation_from({
@@ -145,8 +145,16 @@ async def read_request(request: Request, max_batch: int) -> Operation | list[Ope
             raise BadRequest("An empty batch: send at least one operation")
         if len(data) > max_batch:
             raise BadRequest(f"A batch holds at most {max_batch} operations")
-        return [operation_from(item) for item in data]
+        return [_batch_item(item) for item in data]
     return operation_from(data)
+
+
+def _batch_item(data: Any) -> Operation | BadRequest:
+    """A malformed operation in a batch fails alone: the others still run."""
+    try:
+        return operation_from(data)
+    except BadRequest as exc:
+        return exc
 
 
 def _error(message: str, code: str) -> dict:
@@ -199,8 +207,13 @@ class GraphQLHTTP:
             if request.method != "POST":
                 return self._respond({"errors": [_error("Batches are sent with POST", "BAD_REQUEST")]}, 400, media_type)
             # One after the other: a batch's mutations run in the order the client listed them.
-            results = [await self._run(request, operation, batched=True) for operation in parsed]
-            return self._respond([r.body for r in results], 200, media_type)
+            bodies = []
+            for operation in parsed:
+                if isinstance(operation, BadRequest):
+                    bodies.append({"errors": [_error(str(operation), operation.code)]})
+                else:
+                    bodies.append((await self._run(request, operation, batched=True)).body)
+            return self._respond(bodies, 200, media_type)
         try:
             outcome = await self._run(request, parsed, batched=False)
         except BadRequest as exc:
