@@ -20,7 +20,10 @@ def is_client_error(error: object) -> bool:
 
 
 def one_line(error: GraphQLError) -> str:
-    code = (error.extensions or {}).get("code") or "GRAPHQL_ERROR"
+    code = (error.extensions or {}).get("code")
+    if not code:
+        syntax = (error.message or "").startswith("Syntax Error")
+        code = "FIELD_FAILED" if error.path else "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
     where = ".".join(str(p) for p in error.path) if error.path else "request"
     return f"client error {code} at {where}: {error.message.splitlines()[0] if error.message else ''}"
 

@@ -48,7 +48,7 @@ try {
 
   await page.locator(".graphiql-tab").nth(1).locator("button").first().click();
   await page.waitForFunction(() => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.getValue().includes("MyOpenDeals"), null, { timeout: 10000 });
-  summary.headerTemplate = (await editors()).map((e) => e.value).find((v) => v.includes("Authorization")) ?? null;
+  summary.headerTemplate = (await editors()).map((e) => e.value).find((v) => v.trim().startsWith("{") && v.includes("Authorization")) ?? null;
   await page.evaluate((token) => {
     for (const el of document.querySelectorAll(".CodeMirror")) {
       const value = el.CodeMirror.getValue();
