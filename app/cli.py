@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from tortoise import Tortoise
@@ -115,8 +115,8 @@ def create_user(
 
 @cli.command("register-documents")
 def register_documents(
-    manifest: Path = typer.Argument(..., help="A persisted-query manifest (Apollo's generate-persisted-query-manifest)."),
-    client: Optional[str] = typer.Option(None, help="Label of the client build; default the manifest's file name."),
+    manifest: Annotated[Path, typer.Argument(help="A persisted-query manifest (Apollo's generate-persisted-query-manifest).")],
+    client: Annotated[Optional[str], typer.Option(help="Label of the client build; default the manifest's file name.")] = None,
 ) -> None:
     """Register a client build's documents: with TRUSTED_DOCUMENTS_ONLY=true only registered documents run."""
     import json
