@@ -3,6 +3,7 @@ trusted-documents mode with `crm register-documents`."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -10,6 +11,7 @@ import subprocess
 import sys
 
 import httpx
+from websockets.asyncio.client import connect
 
 from app.models import TrustedDocument
 from tests import factories
@@ -148,3 +150,18 @@ async def test_trusted_documents_mode_runs_only_registered_documents(database_ur
             mutation = await client.post("/graphql", json={
                 "query": 'mutation { login(email: "rep@pantry.test", password: "correct-horse-1") { token } }'})
             assert mutation.json()["errors"][0]["extensions"]["code"] == "QUERY_NOT_IN_SAFELIST"
+
+        # The WebSocket runs only registered documents too (graphql-transport-ws carries queries as well).
+        async with connect(api.ws, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {team.rep.token}"}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "free", "type": "subscribe",
+                                      "payload": {"query": "subscription { opportunityEvents { cursor } }"}}))
+            refused = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert refused["id"] == "free" and refused["type"] == "error"
+            assert refused["payload"][0]["extensions"]["code"] == "QUERY_NOT_IN_SAFELIST"
+            await ws.send(json.dumps({"id": "known", "type": "subscribe",
+                                      "payload": {"query": "", "extensions": persisted(ME)}}))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert answer == {"id": "known", "type": "next", "payload": {"data": {"me": {"email": "rep@pantry.test",
+                                                                                       "role": "REP"}}}}

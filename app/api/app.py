@@ -24,7 +24,7 @@ from app.api.fastpath import FastPath
 from app.api.graphiql import GraphiQLPage, assets_route
 from app.api.http import GraphQLHTTP
 from app.api import logs
-from app.api.persisted import PersistedDocuments
+from app.api.persisted import PersistedDocuments, websocket_handler
 from app.api.schema import build_schema
 from app.db import tortoise_config
 from app.queries.read_cache import ReadCache, TableChangeFeed, connection_params
@@ -107,9 +107,10 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
                 await Tortoise.close_connections()
 
     ide = settings.is_development if settings.graphiql_enabled is None else settings.graphiql_enabled
+    documents = PersistedDocuments(trusted_only=settings.trusted_documents_only, cache_size=settings.apq_cache_size)
+    graphql.graphql_transport_ws_handler_class = websocket_handler(documents)
     http = GraphQLHTTP(
-        graphql, PersistedDocuments(trusted_only=settings.trusted_documents_only, cache_size=settings.apq_cache_size),
-        max_batch=settings.max_batch_operations, fast_path=compiled,
+        graphql, documents, max_batch=settings.max_batch_operations, fast_path=compiled,
         graphiql=GraphiQLPage("/graphql", DEMO_LOGIN_EMAIL, DEMO_LOGIN_PASSWORD) if ide else None)
 
     application = Starlette(

@@ -7,13 +7,15 @@ process asks for the text once more). Documents registered with `crm register-do
 every process.
 
 Trusted-documents mode (TRUSTED_DOCUMENTS_ONLY, for production): only registered documents run, by id or
-by their exact text; anything else is refused before parsing.
+by their exact text, on HTTP and on WebSocket; anything else is refused before parsing.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 from app.domain.documents import document_hash
 from app.services.persisted_documents import trusted_document
@@ -51,6 +53,7 @@ class PersistedDocuments:
 
     async def resolve(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
         """The document text to run (None: the request carries none), or DocumentRefused."""
+        query = query or None  # an empty text is no text (clients that send only the hash may send "")
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
             if self.trusted_only and query is not None and await self._registered(document_hash(query)) is None:
@@ -80,3 +83,27 @@ class PersistedDocuments:
         if sha in self._apq:
             self._apq.move_to_end(sha)
         return known
+
+
+def websocket_handler(documents: PersistedDocuments) -> type[BaseGraphQLTransportWSHandler]:
+    """graphql-transport-ws with the same rules: in trusted-documents mode a socket runs only registered
+    documents too (a `subscribe` message may carry a query or mutation as well as a subscription)."""
+
+    class PersistedDocumentsWSHandler(BaseGraphQLTransportWSHandler):
+        async def handle_subscribe(self, message: Any) -> None:
+            payload = message.get("payload") if isinstance(message, dict) else None
+            if not self.connection_acknowledged or not isinstance(payload, dict):
+                return await super().handle_subscribe(message)  # strawberry closes or refuses it
+            query, extensions = payload.get("query"), payload.get("extensions")
+            try:
+                resolved = await documents.resolve(query if isinstance(query, str) else None,
+                                                   extensions if isinstance(extensions, dict) else None)
+            except DocumentRefused as exc:
+                await self.send_message({"id": message.get("id"), "type": "error",
+                                         "payload": [{"message": str(exc), "extensions": {"code": exc.code}}]})
+                return None
+            if resolved is not None:
+                message = {**message, "payload": {**payload, "query": resolved}}
+            return await super().handle_subscribe(message)
+
+    return PersistedDocumentsWSHandler
