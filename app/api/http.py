@@ -116,7 +116,7 @@ def operation_from(data: Any) -> Operation:
         raise BadRequest("`operationName` must be a string or null")
     if extensions is not None and not isinstance(extensions, dict):
         raise BadRequest("`extensions` must be a map (a JSON object) or null")
-    return Operation(query, variables, operation_name, extensions)
+    return Operation(query, variables, operation_name or None, extensions)  # "" names no operation
 
 
 async def read_request(request: Request, max_batch: int) -> Operation | list[Operation | BadRequest]:
