@@ -203,9 +203,7 @@ class GraphQLHTTP:
             parsed = await read_request(request, self.max_batch)
         except BadRequest as exc:
             return self._respond({"errors": [_error(str(exc), exc.code)]}, exc.status, media_type, exc.headers)
-        if isinstance(parsed, list):
-            if request.method != "POST":
-                return self._respond({"errors": [_error("Batches are sent with POST", "BAD_REQUEST")]}, 400, media_type)
+        if isinstance(parsed, list):  # only a POST body can be a batch
             # One after the other: a batch's mutations run in the order the client listed them.
             bodies = []
             for operation in parsed:
