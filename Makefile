@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-postgres test-sqlite test-unit lint schema bench bench-quick clean
+.PHONY: install js run test test-postgres test-sqlite test-unit lint schema bench bench-quick clean
+NODE_STAMP := node_modules/.package-lock.json
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -14,6 +15,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## Node clients the tests drive (tests/js/: graphql-http audit, Apollo Client, GraphiQL in headless Chromium).
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required for the client tests (Debian: apt-get install nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+js: $(NODE_STAMP)
+
 ## API on http://127.0.0.1:8000/graphql (GraphiQL) + arq worker; embedded SQLite unless DATABASE_URL is set.
 run: install
 	$(BIN)/crm migrate
@@ -21,7 +30,7 @@ run: install
 	exec $(BIN)/crm serve --with-worker
 
 ## The whole suite on PostgreSQL and on SQLite (side by side: most of the time is spent waiting).
-test: install lint
+test: install js lint
 	@$(BIN)/pytest -q -p no:cacheprovider > .test-postgres.log 2>&1 & pg=$$!; \
 	CRM_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider > .test-sqlite.log 2>&1 & lite=$$!; \
 	wait $$pg; pg_status=$$?; wait $$lite; lite_status=$$?; \
@@ -29,10 +38,10 @@ test: install lint
 	rm -f .test-postgres.log .test-sqlite.log; \
 	test $$pg_status -eq 0 && test $$lite_status -eq 0
 
-test-postgres: install
+test-postgres: install js
 	CRM_TEST_DATABASE=postgres $(BIN)/pytest -q
 
-test-sqlite: install
+test-sqlite: install js
 	CRM_TEST_DATABASE=sqlite $(BIN)/pytest -q
 
 ## The unit tests of the pure rules (app/domain) alone: no database, no Redis (--noconftest skips their fixtures).
@@ -59,4 +68,4 @@ bench-quick: install
 	$(BIN)/python -m bench --quick
 
 clean:
-	rm -rf $(VENV) data *.egg-info
+	rm -rf $(VENV) data *.egg-info node_modules

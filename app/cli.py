@@ -1,4 +1,4 @@
-"""The `crm` command: serve, worker, migrate, create-user, seed-demo, export-schema."""
+"""The `crm` command: serve, worker, migrate, create-user, seed-demo, export-schema, register-documents."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from tortoise import Tortoise
@@ -111,6 +111,44 @@ def create_user(
     except ValidationFailed as exc:
         _fail("; ".join(f"{e.field}: {e.message}" for e in exc.errors))
     typer.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@cli.command("register-documents")
+def register_documents(
+    manifest: Annotated[Path, typer.Argument(help="A persisted-query manifest (Apollo's generate-persisted-query-manifest).")],
+    client: Annotated[Optional[str], typer.Option(help="Label of the client build; default the manifest's file name.")] = None,
+) -> None:
+    """Register a client build's documents: with TRUSTED_DOCUMENTS_ONLY=true only registered documents run."""
+    import json
+
+    from graphql import GraphQLError, parse, validate
+
+    from app.api.schema import schema
+    from app.domain.documents import parse_manifest
+    from app.services.persisted_documents import register_documents as run_register
+
+    try:
+        operations = parse_manifest(json.loads(manifest.read_text()))
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read {manifest}: {exc}")
+    except ValidationFailed as exc:
+        _fail(f"{manifest} is not a valid manifest: {exc}")
+    # A document this server cannot run is a client/server mismatch: refuse the whole build.
+    problems = []
+    for op in operations:
+        try:
+            errors = validate(schema._schema, parse(op.body))
+        except GraphQLError as exc:  # a syntax error
+            errors = [exc]
+        problems += [f"{op.name or op.id}: {getattr(e, 'message', str(e))}" for e in errors]
+    if problems:
+        _fail("documents that do not validate against this schema (nothing registered):\n  " + "\n  ".join(problems))
+    _require_database()
+    try:
+        added, known = asyncio.run(_with_orm(lambda: run_register(operations, client or manifest.name)))
+    except ValidationFailed as exc:
+        _fail(f"nothing registered: {exc}")
+    typer.echo(f"registered {added} new documents ({known} already registered) from {manifest}")
 
 
 @cli.command("export-schema")

@@ -6,8 +6,10 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -30,7 +32,19 @@ class Settings(BaseSettings):
     login_lockout_max_seconds: float = 15 * 60
     # Open WebSockets re-check their credential this often (revocations also arrive at once by pub/sub).
     ws_session_check_seconds: float = 30.0
-    allowed_origins: list[str] = []
+    # Browser origins (scheme://host[:port]) allowed to call the API from another origin: CORS on HTTP
+    # (preflights answered) and the WebSocket handshake's origin check alike; "*" allows any.
+    # Comma-separated or a JSON list: ALLOWED_ORIGINS=http://localhost:5173,https://crm.example.com
+    allowed_origins: Annotated[list[str], NoDecode] = []
+    cors_allow_credentials: bool = True
+    cors_max_age_seconds: int = 600
+    # GraphiQL (served offline from app/api/graphiql/) on GET /graphql; unset = in development only.
+    graphiql_enabled: bool | None = None
+    # Persisted documents: Apollo's automatic persisted queries, and in production the trusted-documents
+    # mode where only documents registered with `crm register-documents` run.
+    trusted_documents_only: bool = False
+    apq_cache_size: int = 1000
+    max_batch_operations: int = 10
     host: str = "127.0.0.1"
     port: int = 8000
     connect_timeout_seconds: float = 5.0
@@ -70,6 +84,18 @@ class Settings(BaseSettings):
     webhook_allow_private_networks: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_first_retry_seconds: float = 30.0
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def is_development(self) -> bool:

@@ -13,11 +13,12 @@ from tests.smtp_server import free_port
 
 
 class ApiProcess:
-    def __init__(self, database_url: str, start_timeout: float = 30, **env: str) -> None:
+    def __init__(self, database_url: str, start_timeout: float = 120, log_file=None, **env: str) -> None:
         self.start_timeout = start_timeout
         self.port = free_port()
         self.env = {**os.environ, "DATABASE_URL": database_url, **env}
         self.proc: subprocess.Popen | None = None
+        self.log_file = log_file  # an open file for the server's stderr (its log), else discarded
 
     @property
     def http(self) -> str:
@@ -31,7 +32,7 @@ class ApiProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.api.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning"],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=self.env, stdout=subprocess.DEVNULL, stderr=self.log_file or subprocess.DEVNULL,
         )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

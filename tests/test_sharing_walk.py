@@ -171,7 +171,6 @@ async def _build(team) -> World:
     event = await m.DomainEvent.filter(opportunity_id=a_on_b.id).first()
     delivery = await m.WebhookDelivery.create(webhook=hook, event=event)
     w.add("WebhookDelivery", delivery)
-    from app.queries.visibility import scope_for
     from app.services.users import create_api_key
 
     api_key, _secret = await create_api_key(await scope_for(ADMIN), {"name": "walk integration", "role": Role.REP})

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
@@ -20,13 +20,19 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise, connections
 
 from app.api.context import Context, authenticate, build_context
-from app.api.fastpath import FastPath, FastPathMiddleware
+from app.api import logs
+from app.api.cors import cors_middleware, normalized_origins
+from app.api.fastpath import FastPath
+from app.api.graphiql import GraphiQLPage, assets_route
+from app.api.http import GraphQLHTTP
 from app.api.idempotency import IdempotencyMiddleware
 from app.api.live_sessions import ExplainedRejectionAdapter, SessionBoundHandler, live_connections, rejection_reason
+from app.api.persisted import PersistedDocuments, websocket_handler
 from app.api.request_guards import RequestGuard
 from app.api.schema import build_schema
 from app.db import tortoise_config
 from app.queries.read_cache import ReadCache, TableChangeFeed, connection_params
+from app.seed.demo_data import DEMO_LOGIN_EMAIL, DEMO_LOGIN_PASSWORD
 from app.settings import get_settings
 from app.services import login_throttle, query_budget, queue, realtime, revocations
 from app.services.redis import ping_redis
@@ -81,12 +87,13 @@ async def readyz(_: Request) -> JSONResponse:
 def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
                read_cache: bool | None = None) -> Starlette:
     settings = get_settings()
+    logs.install()
     schema = build_schema()
     graphql = CRMGraphQL(
         schema,
-        graphql_ide="graphiql" if settings.is_development else None,
+        graphql_ide=None,  # GraphiQL is served offline by app/api/graphiql.py
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-        allowed_origins=tuple(settings.allowed_origins),
+        allowed_origins=normalized_origins(settings),
         connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
         max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
     )
@@ -120,14 +127,22 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
             if manage_database:
                 await Tortoise.close_connections()
 
+    ide = settings.is_development if settings.graphiql_enabled is None else settings.graphiql_enabled
+    documents = PersistedDocuments(trusted_only=settings.trusted_documents_only, cache_size=settings.apq_cache_size)
+    graphql.graphql_transport_ws_handler_class = websocket_handler(documents, CRMGraphQL.graphql_transport_ws_handler_class)
+    http = GraphQLHTTP(
+        graphql, documents, max_batch=settings.max_batch_operations, fast_path=compiled,
+        graphiql=GraphiQLPage("/graphql", DEMO_LOGIN_EMAIL, DEMO_LOGIN_PASSWORD) if ide else None)
+
     application = Starlette(
-        middleware=[Middleware(RequestGuard),
-                    *([Middleware(FastPathMiddleware, fast_path=compiled)] if compiled is not None else [])],
+        # CORS first, so that the guard's 413/503 answers carry its headers too.
+        middleware=[*[m for m in (cors_middleware(settings),) if m is not None], Middleware(RequestGuard)],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", IdempotencyMiddleware(graphql), methods=["GET", "POST"]),
+            Route("/graphql", IdempotencyMiddleware(http), methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
+            *([assets_route()] if ide else []),
         ],
         lifespan=lifespan,
     )

@@ -33,7 +33,6 @@ from graphql import (
 )
 from graphql.error import GraphQLError
 from graphql.execution.values import get_argument_values, get_variable_values
-from starlette.responses import Response
 from strawberry.types.arguments import convert_arguments
 from tortoise import connections
 from tortoise.models import Model
@@ -801,46 +800,3 @@ class FastPath:
         count = self._cached(("count", scope.sharing_key, repr(args.get("filter"))), lambda: _total_count(args, scope))
         data, total = await asyncio.gather(page, count)
         return _render_page(plan, data, total)
-
-
-class FastPathMiddleware:
-    """ASGI: serves POST /graphql from a compiled plan when it can, else hands the request on."""
-
-    def __init__(self, app, fast_path: FastPath, path: str = "/graphql") -> None:
-        self.app = app
-        self.fast_path = fast_path
-        self.path = path
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
-            return await self.app(scope, receive, send)
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        result = None
-        if headers.get("content-type", "").startswith("application/json"):
-            try:
-                request = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                request = None
-            if isinstance(request, dict) and isinstance(request.get("query"), str):
-                result = await self.fast_path.execute(
-                    request["query"], request.get("variables"), request.get("operationName"),
-                    headers.get("authorization"))
-        if result is not None:
-            return await Response(result, media_type="application/json")(scope, receive, send)
-
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return await self.app(scope, replay, send)

@@ -3,6 +3,7 @@
 from app.models.accounts import Account, AccountTeamMember, Contact, Contract, Location
 from app.models.catalog import Product
 from app.models.competition import BattleCard, Competitor
+from app.models.documents import TrustedDocument
 from app.models.events import (
     AccountHealthSnapshot,
     AutomationRun,
@@ -30,5 +31,5 @@ __all__ = [
     "Account", "AccountTeamMember", "BattleCard", "Competitor", "Contact", "Contract",
     "CustomerInteraction", "IdempotencyKey", "InteractionParticipant", "Location", "Notification", "Opportunity",
     "OpportunityActivity", "OpportunityDocument", "OpportunityProduct", "Pipeline", "PipelineStage",
-    "Product", "StageTransition", "Task", "User", "ApiKey", "RefreshToken", "Session",
+    "Product", "StageTransition", "Task", "TrustedDocument", "User", "ApiKey", "RefreshToken", "Session",
 ]
