@@ -17,7 +17,7 @@ async def nothing(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_read_cache_change_notifications')]
+    dependencies = [('models', '0006_sessions_and_api_keys')]
 
     initial = False
 

@@ -4,7 +4,7 @@ from tortoise import fields
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_read_cache_change_notifications')]
+    dependencies = [('models', '0007_work_completion_leases')]
 
     initial = False
 

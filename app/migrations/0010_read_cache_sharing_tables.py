@@ -33,7 +33,7 @@ async def drop_triggers(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_read_cache_change_notifications')]
+    dependencies = [('models', '0008_idempotency_keys')]
 
     initial = False
 

@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_read_cache_change_notifications')]
+    dependencies = [('models', '0010_read_cache_sharing_tables')]
 
     initial = False
 
