@@ -88,7 +88,14 @@ class Touch:
 
     record_type: RecordType
     action: ChangeAction
-    id_key: str  # payload key, or "opportunity_id" / "account_id" for the event's own columns
+    id_key: str  # payload key ("…_ids" for a list); "opportunity_id" / "account_id" fall back to the event's columns
+
+    def ids(self, payload: dict, opportunity_id: int | None, account_id: int | None) -> list[int]:
+        value = payload.get(self.id_key)
+        if value is None:
+            value = {"opportunity_id": opportunity_id, "account_id": account_id}.get(self.id_key)
+        values = value if isinstance(value, list) else [value]
+        return [int(v) for v in values if v is not None]
 
 
 def _kinds(record_type: RecordType, id_key: str, *, created: str, updated: tuple[str, ...], deleted: str | None):
@@ -109,12 +116,19 @@ TOUCHES: dict[str, tuple[Touch, ...]] = {
     **_kinds(RecordType.OPPORTUNITY, "opportunity_id", created="opportunity.created",
              updated=("opportunity.updated", "opportunity.products_changed", "opportunity.stage_changed",
                       "opportunity.competitors_changed", "opportunity.documents_changed"),
-             deleted="opportunity.deleted"),
+             deleted=None),
     "opportunity.activity_added": _child(RecordType.ACTIVITY, "activity_id", ChangeAction.CREATED),
     "opportunity.activity_updated": _child(RecordType.ACTIVITY, "activity_id", ChangeAction.UPDATED),
     "opportunity.activity_deleted": _child(RecordType.ACTIVITY, "activity_id", ChangeAction.DELETED),
-    **_kinds(RecordType.ACCOUNT, "account_id", created="account.created", updated=("account.updated",),
-             deleted="account.deleted"),
+    **_kinds(RecordType.ACCOUNT, "account_id", created="account.created", updated=("account.updated",), deleted=None),
+    # Deleting an account or an opportunity deletes what hangs under it: the event names those ids.
+    "account.deleted": (Touch(RecordType.ACCOUNT, ChangeAction.DELETED, "account_id"),
+                        Touch(RecordType.CONTACT, ChangeAction.DELETED, "contact_ids"),
+                        Touch(RecordType.INTERACTION, ChangeAction.DELETED, "interaction_ids"),
+                        Touch(RecordType.TASK, ChangeAction.DELETED, "task_ids")),
+    "opportunity.deleted": (Touch(RecordType.OPPORTUNITY, ChangeAction.DELETED, "opportunity_id"),
+                            Touch(RecordType.ACTIVITY, ChangeAction.DELETED, "activity_ids"),
+                            Touch(RecordType.TASK, ChangeAction.DELETED, "task_ids")),
     **_kinds(RecordType.CONTACT, "contact_id", created="contact.created", updated=("contact.updated",),
              deleted="contact.deleted"),
     **_kinds(RecordType.INTERACTION, "interaction_id", created="interaction.recorded",

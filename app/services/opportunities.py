@@ -22,11 +22,13 @@ from app.models import (
     PipelineStage,
     Product,
     StageTransition,
+    Task,
     User,
 )
 from app.queries.visibility import Scope, opportunity_filter
 from app.services.accounts import visible_account
 from app.services.common import Checks, assign, get_visible, require_assignable, strip_text
+from app.services.changelog import recorded_change, touch_opportunity
 from app.services.events import Outbox
 from app.services.pipelines import ensure_default_pipeline
 
@@ -177,7 +179,12 @@ def _plain(value):
 
 async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
     opportunity = await visible_opportunity(scope, opportunity_id, "id")
-    await opportunity.delete()
+    async with recorded_change() as outbox:
+        gone = {"activity_ids": await OpportunityActivity.filter(opportunity_id=opportunity.id).values_list("id", flat=True),
+                "task_ids": await Task.filter(opportunity_id=opportunity.id).values_list("id", flat=True)}
+        await opportunity.delete()
+        await outbox.record("opportunity.deleted", opportunity=opportunity, actor_id=scope.user_id,
+                            payload={"opportunity_id": opportunity.id, **gone})
     return opportunity_id
 
 
@@ -280,6 +287,7 @@ async def _save_activity(activity: OpportunityActivity, data: dict, *, creating:
     outbox = Outbox()
     async with in_transaction():
         await activity.save()
+        await touch_opportunity(opportunity)
         await outbox.record("opportunity.activity_added" if creating else "opportunity.activity_updated",
                             opportunity=opportunity, actor_id=activity.created_by_id,
                             payload={"activity_id": activity.id, "type": getattr(activity.type, "value", activity.type),
@@ -310,7 +318,11 @@ async def update_activity(scope: Scope, activity_id: int, data: dict) -> Opportu
 
 async def delete_activity(scope: Scope, activity_id: int) -> int:
     activity = await _visible_activity(scope, activity_id)
-    await activity.delete()
+    async with recorded_change() as outbox:
+        await activity.delete()
+        await touch_opportunity(activity.opportunity_id)
+        await outbox.record("opportunity.activity_deleted", opportunity=await Opportunity.get(id=activity.opportunity_id),
+                            actor_id=scope.user_id, payload={"activity_id": activity.id})
     return activity_id
 
 
@@ -328,15 +340,24 @@ async def add_document(scope: Scope, data: dict) -> OpportunityDocument:
     elif urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
         checks.add("url", "must be an http(s) URL", ErrorCode.INVALID)
     checks.raise_if_any()
-    return await OpportunityDocument.create(
-        opportunity_id=opportunity.id, name=data["name"], url=url, type=data.get("type") or "other",
-        content_type=data.get("content_type") or "", uploaded_by_id=scope.user_id,
-    )
+    async with recorded_change() as outbox:
+        document = await OpportunityDocument.create(
+            opportunity_id=opportunity.id, name=data["name"], url=url, type=data.get("type") or "other",
+            content_type=data.get("content_type") or "", uploaded_by_id=scope.user_id,
+        )
+        await touch_opportunity(opportunity)
+        await outbox.record("opportunity.documents_changed", opportunity=opportunity, actor_id=scope.user_id,
+                            payload={"added": document.id})
+    return document
 
 
 async def delete_document(scope: Scope, document_id: int) -> int:
     document = await OpportunityDocument.get_or_none(id=document_id)
     if document is None or not await Opportunity.filter(opportunity_filter(scope), id=document.opportunity_id).exists():
         raise ValidationFailed.single("id", "document not found", ErrorCode.NOT_FOUND)
-    await document.delete()
+    async with recorded_change() as outbox:
+        await document.delete()
+        await touch_opportunity(document.opportunity_id)
+        await outbox.record("opportunity.documents_changed", opportunity=await Opportunity.get(id=document.opportunity_id),
+                            actor_id=scope.user_id, payload={"removed": document.id})
     return document_id

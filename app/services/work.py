@@ -11,6 +11,7 @@ from app.domain.enums import TaskStatus
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.models import Notification, Task
 from app.queries.visibility import Scope
+from app.services.changelog import recorded_change
 from app.services.events import Outbox
 
 
@@ -43,5 +44,8 @@ async def mark_notification_read(scope: Scope, notification_id: int) -> Notifica
         raise ValidationFailed.single("id", "notification not found", ErrorCode.NOT_FOUND)
     if notification.read_at is None:
         notification.read_at = datetime.now(timezone.utc)
-        await notification.save(update_fields=["read_at"])
+        async with recorded_change() as outbox:
+            await notification.save(update_fields=["read_at"])
+            await outbox.record("notification.read", owner_id=notification.user_id, actor_id=scope.user_id,
+                                payload={"notification_id": notification.id})
     return notification
