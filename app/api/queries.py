@@ -23,6 +23,7 @@ from app.api.inputs import (
 from app.api.relay import Connection, to_connection
 from app.api.types import Account, Contact, Opportunity, Pipeline, Product, User
 from app.domain.errors import ValidationFailed
+from app.queries.changelog import updated_since_filter
 from app.queries.pagination import paginate
 from app.queries.visibility import account_filter, contact_filter, opportunity_filter, user_filter
 
@@ -70,6 +71,8 @@ def _opportunity_query(f: OpportunityFilter | None, visible: Q):
         qs = qs.filter(expected_close_date__lte=f.expected_close_to)
     if f.search:
         qs = qs.filter(name__icontains=f.search.strip())
+    if f.updated_since:
+        qs = qs.filter(updated_since_filter(f.updated_since))
     return qs
 
 
@@ -89,6 +92,8 @@ def _account_query(f: AccountFilter | None, visible: Q):
         qs = qs.filter(assigned_to_id__in=_ids(f.assigned_to, "assigned_to"))
     if f.parent_id:
         qs = qs.filter(parent_id=parse_id(f.parent_id, "parent_id"))
+    if f.updated_since:
+        qs = qs.filter(updated_since_filter(f.updated_since))
     return qs
 
 
@@ -150,6 +155,8 @@ class CoreQuery:
         if filter and filter.search:
             term = filter.search.strip()
             qs = qs.filter(Q(first_name__icontains=term) | Q(last_name__icontains=term) | Q(email__icontains=term))
+        if filter and filter.updated_since:
+            qs = qs.filter(updated_since_filter(filter.updated_since))
         return await _page(qs, first, after, "id", SortDirection.ASC)
 
     @strawberry.field
@@ -167,6 +174,8 @@ class CoreQuery:
         if f.search:
             term = f.search.strip()
             qs = qs.filter(Q(name__icontains=term) | Q(sku__icontains=term))
+        if f.updated_since:
+            qs = qs.filter(updated_since_filter(f.updated_since))
         return await _page(qs, first, after, "name", SortDirection.ASC)
 
     @strawberry.field

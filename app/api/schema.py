@@ -18,6 +18,7 @@ from strawberry.tools import merge_types
 
 from app.api.accounts_health import HealthQuery
 from app.api.analytics import AnalyticsQuery
+from app.api.changelog import ChangelogQuery
 from app.api.competition import CompetitionMutation, CompetitionQuery
 from app.api.interactions import InteractionMutation, InteractionQuery
 from app.api.mutations import CoreMutation
@@ -32,6 +33,7 @@ from app.settings import get_settings
 # Each feature module contributes its own root types; they are merged into one schema here.
 QUERY_ROOTS: tuple[type, ...] = (
     CoreQuery, PipelineQuery, WorkQuery, WebhookQuery, HealthQuery, InteractionQuery, CompetitionQuery, AnalyticsQuery,
+    ChangelogQuery,
 )
 MUTATION_ROOTS: tuple[type, ...] = (
     CoreMutation, PipelineMutation, WorkMutation, WebhookMutation, InteractionMutation, CompetitionMutation,

@@ -3,6 +3,7 @@
 PostgreSQL fills `txid` with `pg_current_xact_id()` (existing rows get this migration's id, which is
 newer than all of them, so their order stays id order). SQLite: a constant 0 (single writer).
 Readers order by (txid, id) and hand out only events of transactions older than their snapshot's xmin.
+Tasks and interactions get `updated_at` (for the `updatedSince` list filters), backfilled.
 """
 
 from tortoise import fields, migrations
@@ -27,4 +28,19 @@ class Migration(migrations.Migration):
             model_name='DomainEvent',
             index=Index(fields=['txid', 'id']),
         ),
+        # `updatedSince` on tasks and interactions (the other listed records already had updated_at).
+        ops.AddField(
+            model_name='Task',
+            name='updated_at',
+            field=fields.DatetimeField(null=True, auto_now=True),
+        ),
+        ops.AddField(
+            model_name='CustomerInteraction',
+            name='updated_at',
+            field=fields.DatetimeField(null=True, auto_now=True),
+        ),
+        ops.RunSQL([
+            "UPDATE tasks SET updated_at = COALESCE(completed_at, created_at)",
+            "UPDATE customer_interactions SET updated_at = created_at",
+        ], reverse_sql=[]),
     ]

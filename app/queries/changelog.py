@@ -62,3 +62,11 @@ async def read_after(position: Position | None, kinds: list[str], limit: int) ->
     end = max(horizon, position_of(events[-1])) if events else (max(horizon, position) if position else horizon)
     held = _is_postgres() and await qs.filter(txid__gte=horizon.txid).exists()
     return events, end, held
+
+
+def updated_since_filter(since: datetime) -> Q:
+    """`updatedSince` on every list: created or changed at or after the moment (a naive one is UTC).
+    A deletion leaves no row to find: deletions reach offline clients through `changes` (tombstones)."""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=timezone.utc)
+    return Q(updated_at__gte=since)

@@ -13,6 +13,7 @@ from tortoise.functions import Avg, Count
 from app.domain.health import EngagementTotals
 from app.domain.interactions import MEETING_TYPES, InteractionPoint, PeriodFigures
 from app.models import Account, CustomerInteraction, InteractionParticipant
+from app.queries.changelog import updated_since_filter
 from app.queries.visibility import Scope, account_filter
 
 
@@ -31,6 +32,7 @@ class InteractionListFilter:
     direction: str | None = None
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
+    updated_since: datetime | None = None
 
 
 def interaction_query(scope: Scope, f: InteractionListFilter | None = None):
@@ -49,6 +51,8 @@ def interaction_query(scope: Scope, f: InteractionListFilter | None = None):
         qs = qs.filter(occurred_at__gte=f.occurred_from)
     if f.occurred_to is not None:
         qs = qs.filter(occurred_at__lt=f.occurred_to)
+    if f.updated_since is not None:
+        qs = qs.filter(updated_since_filter(f.updated_since))
     return qs
 
 

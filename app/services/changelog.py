@@ -43,3 +43,4 @@ def reassignment(previous_owner_id: int | None, owner_id: int | None) -> dict:
     if previous_owner_id == owner_id:
         return {}
     return {"changes": {"assigned_to_id": {"from": previous_owner_id, "to": owner_id}}}
+

@@ -183,8 +183,9 @@ async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
         gone = {"activity_ids": await OpportunityActivity.filter(opportunity_id=opportunity.id).values_list("id", flat=True),
                 "task_ids": await Task.filter(opportunity_id=opportunity.id).values_list("id", flat=True)}
         await opportunity.delete()
-        await outbox.record("opportunity.deleted", opportunity=opportunity, actor_id=scope.user_id,
-                            payload={"opportunity_id": opportunity.id, **gone})
+        # The event outlives the row (its opportunity column would dangle): the id rides in the payload.
+        await outbox.record("opportunity.deleted", account_id=opportunity.account_id, owner_id=opportunity.assigned_to_id,
+                            actor_id=scope.user_id, payload={"opportunity_id": opportunity.id, **gone})
     return opportunity_id
 
 

@@ -31,7 +31,7 @@ async def complete_task(scope: Scope, task_id: int) -> Task:
     outbox = Outbox()
     async with in_transaction():
         task.status, task.completed_at = TaskStatus.COMPLETED, datetime.now(timezone.utc)
-        await task.save(update_fields=["status", "completed_at"])
+        await task.save(update_fields=["status", "completed_at", "updated_at"])
         await outbox.record("task.completed", owner_id=task.assignee_id, actor_id=scope.user_id,
                             account_id=task.account_id, payload={"task_id": task.id, "opportunity_id": task.opportunity_id})
     await outbox.publish()
