@@ -26,8 +26,9 @@ from app.settings import get_settings
 log = logging.getLogger(__name__)
 
 READ_BATCH = 500
-# Committed events wait for an older transaction still in flight: look again soon.
+# Committed events wait for an older transaction still in flight: look again soon, then less often.
 HELD_POLL_SECONDS = 0.05
+HELD_POLL_MAX_SECONDS = 1.0
 # Without any wake-up (e.g. Redis down) a subscriber still reads the log this often.
 IDLE_POLL_SECONDS = 5.0
 
@@ -117,6 +118,7 @@ async def stream(after: Position | None, kinds: list[str]) -> AsyncIterator[Doma
     async with hub.subscribe() as wakeups:
         # Subscribed before taking "now": anything committing later also wakes us up.
         position = after or await now_position()
+        held_poll = HELD_POLL_SECONDS
         while True:
             events, position_next, held = await read_after(position, kinds, READ_BATCH)
             for event in events:
@@ -124,8 +126,9 @@ async def stream(after: Position | None, kinds: list[str]) -> AsyncIterator[Doma
             position = position_next
             if len(events) == READ_BATCH:
                 continue
+            held_poll = HELD_POLL_SECONDS if events or not held else min(held_poll * 2, HELD_POLL_MAX_SECONDS)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wakeups.get(), HELD_POLL_SECONDS if held else IDLE_POLL_SECONDS)
+                await asyncio.wait_for(wakeups.get(), held_poll if held else IDLE_POLL_SECONDS)
             while not wakeups.empty():  # one read answers every wake-up so far
                 wakeups.get_nowait()
 
