@@ -32,7 +32,7 @@ class ApiProcess:
              "--port", str(self.port), "--log-level", "warning"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded CI machine starts uvicorn slowly
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
