@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 
 from app.domain.changelog import RETENTION, Position, encode_cursor
-from app.models import DomainEvent, Opportunity, Webhook, WebhookDelivery
+from app.models import Account, Contact, CustomerInteraction, DomainEvent, Opportunity, Product, Task, Webhook, WebhookDelivery
 from app.queries.changelog import now_position, read_after
 from app.queries.visibility import scope_for
-from app.services import interactions, webhooks
+from app.services import accounts, interactions, webhooks
 from tests import factories
 from tests.conftest import TEST_BACKEND
 
@@ -156,32 +156,39 @@ async def test_updated_since_on_lists(gql, team):
     await factories.product(team.manager.user, "OLD-1")
     interaction = await interactions.record_interaction(await scope_for(team.rep.user), {
         "account_id": acct.id, "type": "email", "subject": "Old note"})
+    contact = await accounts.create_contact(await scope_for(team.rep.user), {"account_id": acct.id, "first_name": "Old",
+                                                                             "last_name": "Contact"})
+    tasks = [await Task.create(title=title, assignee_id=team.rep.user.id, account_id=acct.id) for title in ("Old task", "Done task")]
     cut = datetime.now(timezone.utc)
-    for model_filter in ((Opportunity, {"id": opp.id}),):
-        await model_filter[0].filter(**model_filter[1]).update(updated_at=cut - timedelta(hours=1))
-    from app.models import Account, CustomerInteraction, Product
-
+    await Opportunity.filter(id=opp.id).update(updated_at=cut - timedelta(hours=1))
     await Account.all().update(updated_at=cut - timedelta(hours=1))
     await Product.all().update(updated_at=cut - timedelta(hours=1))
     await CustomerInteraction.filter(id=interaction.id).update(updated_at=cut - timedelta(hours=1))
-    await asyncio.sleep(0.01)
-    new_acct = await factories.account(team.rep.user, "New account")
+    await Contact.filter(id=contact.id).update(updated_at=cut - timedelta(hours=1))
+    await Task.all().update(updated_at=cut - timedelta(hours=1))
+    await factories.account(team.rep.user, "New account")
     await gql("""mutation($id: ID!) { updateOpportunity(id: $id, input: {nextStep: "call"}) { errors { code } } }""",
               {"id": str(opp.id)}, as_=team.rep)
     await factories.product(team.manager.user, "NEW-1")
     await gql("""mutation($id: ID!) { updateInteraction(id: $id, input: {description: "edited"}) { errors { code } } }""",
               {"id": str(interaction.id)}, as_=team.rep)
+    await gql("""mutation($id: ID!) { completeTask(id: $id) { errors { code } } }""", {"id": str(tasks[1].id)}, as_=team.rep)
+    await gql("""mutation($id: ID!) { updateContact(id: $id, input: {title: "Chef"}) { errors { code } } }""",
+              {"id": str(contact.id)}, as_=team.rep)
     since = {"s": cut.isoformat()}
     data = await gql("""query($s: DateTime!) {
         opportunities(filter: {updatedSince: $s}) { edges { node { name } } }
         accounts(filter: {updatedSince: $s}) { edges { node { name } } }
         products(filter: {updatedSince: $s}) { edges { node { sku } } }
-        interactions(filter: {updatedSince: $s}) { edges { node { subject } } } }""", since, as_=team.rep)
+        interactions(filter: {updatedSince: $s}) { edges { node { subject } } }
+        contacts(filter: {updatedSince: $s}) { edges { node { title } } }
+        tasks(filter: {updatedSince: $s}) { edges { node { title } } } }""", since, as_=team.rep)
+    assert [e["node"]["title"] for e in data["contacts"]["edges"]] == ["Chef"]
+    assert [e["node"]["title"] for e in data["tasks"]["edges"]] == ["Done task"]
     assert [e["node"]["name"] for e in data["opportunities"]["edges"]] == ["Old deal"]  # changed after the cut
     assert [e["node"]["name"] for e in data["accounts"]["edges"]] == ["New account"]
     assert [e["node"]["sku"] for e in data["products"]["edges"]] == ["NEW-1"]
     assert [e["node"]["subject"] for e in data["interactions"]["edges"]] == ["Old note"]
-    assert new_acct.id
 
 
 async def test_deletions_are_events_for_subscriptions_and_webhooks(gql, team):

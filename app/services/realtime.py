@@ -115,9 +115,9 @@ hub = EventHub()
 
 async def stream(after: Position | None, kinds: list[str]) -> AsyncIterator[DomainEvent]:
     """Events after the position (from "now" without one), in commit order, then live as they commit."""
+    # "Now" before the subscription is live: whoever sees it live can rely on everything after it coming.
+    position = after or await now_position()
     async with hub.subscribe() as wakeups:
-        # Subscribed before taking "now": anything committing later also wakes us up.
-        position = after or await now_position()
         held_poll = HELD_POLL_SECONDS
         while True:
             events, position_next, held = await read_after(position, kinds, READ_BATCH)
