@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -21,6 +22,8 @@ RETENTION = timedelta(days=7)
 CURSOR_GRACE = timedelta(hours=1)
 
 _VERSION = "v1"
+# PostgreSQL's pg_snapshot text form: xmin:xmax:xip,xip,…
+_SNAPSHOT = re.compile(r"\d{1,19}:\d{1,19}:(\d{1,19}(,\d{1,19})*)?")
 
 
 class CursorError(Exception):
@@ -36,10 +39,20 @@ class Position:
     txid: int
     id: int
     at: datetime = field(compare=False)
+    # "Now" on PostgreSQL: the snapshot taken then. Events of transactions it already saw as committed
+    # were before "now" even when an older transaction kept them from being final; they are skipped
+    # until the reader has passed the snapshot's xmax.
+    snapshot: str | None = field(default=None, compare=False)
+
+    def carrying(self, snapshot: str | None) -> "Position":
+        """This position, still excluding what `snapshot` saw while that can matter."""
+        if snapshot is None or self.txid >= int(snapshot.split(":")[1]):
+            return Position(self.txid, self.id, self.at)
+        return Position(self.txid, self.id, self.at, snapshot)
 
 
 def encode_cursor(position: Position) -> str:
-    raw = f"{_VERSION}:{position.txid}:{position.id}:{int(position.at.timestamp())}"
+    raw = f"{_VERSION}|{position.txid}|{position.id}|{int(position.at.timestamp())}|{position.snapshot or ''}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -51,11 +64,12 @@ def decode_cursor(cursor: str, now: datetime) -> Position:
                           expired=True)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, txid, event_id, at = raw.split(":")
-        position = Position(int(txid), int(event_id), datetime.fromtimestamp(int(at), timezone.utc))
+        version, txid, event_id, at, snapshot = raw.split("|")
+        position = Position(int(txid), int(event_id), datetime.fromtimestamp(int(at), timezone.utc), snapshot or None)
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError, OSError):
         raise CursorError("malformed cursor", expired=False) from None
-    if version != _VERSION or position.txid < 0 or position.id < 0:
+    if version != _VERSION or position.txid < 0 or position.id < 0 or \
+            (position.snapshot is not None and not _SNAPSHOT.fullmatch(position.snapshot)):
         raise CursorError("malformed cursor", expired=False)
     if position.at < now - RETENTION + CURSOR_GRACE:
         raise CursorError(f"cursor older than the {RETENTION.days}-day retention window: resync, then start "

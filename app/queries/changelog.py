@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from tortoise import connections
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
 from tortoise.functions import Max
 
 from app.domain.changelog import RETENTION, Position
@@ -32,14 +32,15 @@ async def now_position() -> Position:
     now = datetime.now(timezone.utc)
     if _is_postgres():
         rows = await connections.get("default").execute_query_dict(
-            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
-        return Position(int(rows[0]["xmin"]), 0, now)
+            "SELECT pg_current_snapshot()::text AS snapshot, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
+        return Position(int(rows[0]["xmin"]), 0, now, rows[0]["snapshot"])
     last = await DomainEvent.annotate(last=Max("id")).values_list("last", flat=True)
     return Position(0, (last[0] if last else None) or 0, now)
 
 
 def position_of(event: DomainEvent) -> Position:
-    return Position(event.txid, event.id, event.created_at)
+    """The event's position; read_after sets it with the reader's "now" snapshot carried along."""
+    return getattr(event, "position", None) or Position(event.txid, event.id, event.created_at)
 
 
 def _after(position: Position) -> Q:
@@ -50,18 +51,25 @@ async def read_after(position: Position | None, kinds: list[str], limit: int) ->
     """Up to `limit` final events of these kinds after the position, in log order; the cursor to go on
     from; and whether committed events beyond it are held back by an older transaction in flight."""
     horizon = await now_position()  # first: read later, every event below it is visible
+    horizon = Position(horizon.txid, horizon.id, horizon.at)  # a bound, not a new "now"
     since = datetime.now(timezone.utc) - RETENTION
     qs = DomainEvent.filter(kind__in=kinds, created_at__gte=since)
+    snapshot = position.snapshot if position is not None else None
     if position is not None:
         qs = qs.filter(_after(position))
+    if snapshot is not None:  # validated by decode_cursor (digits, colons and commas only)
+        qs = qs.annotate(seen_then=RawSQL(f"pg_visible_in_snapshot(txid::text::xid8, '{snapshot}'::pg_snapshot)")) \
+            .filter(seen_then=False)
     final = qs.filter(txid__lt=horizon.txid) if _is_postgres() else qs
     events = await final.order_by("txid", "id").limit(limit)
+    for event in events:
+        event.position = Position(event.txid, event.id, event.created_at).carrying(snapshot)
     if len(events) == limit:
-        return events, position_of(events[-1]), False
+        return events, events[-1].position, False
     # Drained every final event: go on from the horizon (an idle reader's cursor stays fresh).
-    end = max(horizon, position_of(events[-1])) if events else (max(horizon, position) if position else horizon)
+    end = max(horizon, events[-1].position) if events else (max(horizon, position) if position else horizon)
     held = _is_postgres() and await qs.filter(txid__gte=horizon.txid).exists()
-    return events, end, held
+    return events, end.carrying(snapshot), held
 
 
 def updated_since_filter(since: datetime) -> Q:
