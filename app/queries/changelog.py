@@ -6,6 +6,8 @@ id N" can skip an event whose transaction commits later. Each event records its 
 transaction that starts later gets a newer id, so the events with txid < xmin are final: a reader
 hands out only those, ordered by (txid, id). Events of younger transactions wait ("held") until the
 older ones finish. SQLite has a single writer: id order is commit order and every event is final.
+"Now" is (xmin, 0) plus the snapshot it was taken in: events of transactions that snapshot already saw
+committed came before "now" and are skipped, so a reader starting from it gets exactly what commits later.
 
 Remaining risk: a transaction left open anywhere on the PostgreSQL cluster holds back xmin and with it
 delivery (never correctness); the cost is latency until it ends.
