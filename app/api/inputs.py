@@ -88,6 +88,8 @@ class AccountFilter:
     status: Optional[list[AccountStatus]] = None
     assigned_to: Optional[list[ID]] = None
     parent_id: Optional[ID] = None
+    updated_since: Optional[datetime] = strawberry.field(
+        default=None, description="Only records created or changed at or after this moment (offline sync).")
 
 
 @strawberry.enum
@@ -158,6 +160,8 @@ class ContactInput:
 class ContactFilter:
     account_id: Optional[ID] = None
     search: Optional[str] = None
+    updated_since: Optional[datetime] = strawberry.field(
+        default=None, description="Only records created or changed at or after this moment (offline sync).")
 
 
 # Products ------------------------------------------------------------------------------
@@ -179,6 +183,8 @@ class ProductFilter:
     search: Optional[str] = None
     category: Optional[list[ProductCategory]] = None
     active_only: bool = True
+    updated_since: Optional[datetime] = strawberry.field(
+        default=None, description="Only records created or changed at or after this moment (offline sync).")
 
 
 @strawberry.input
@@ -232,6 +238,8 @@ class OpportunityFilter:
     expected_close_from: Optional[date] = None
     expected_close_to: Optional[date] = None
     search: Optional[str] = None
+    updated_since: Optional[datetime] = strawberry.field(
+        default=None, description="Only records created or changed at or after this moment (offline sync).")
 
 
 @strawberry.enum

@@ -135,6 +135,8 @@ class InteractionFilter:
     direction: Optional[InteractionDirection] = None
     from_: Optional[datetime] = strawberry.field(default=None, name="from", description="occurredAt ≥ from")
     to: Optional[datetime] = strawberry.field(default=None, description="occurredAt < to")
+    updated_since: Optional[datetime] = strawberry.field(
+        default=None, description="Only records created or changed at or after this moment (offline sync).")
 
 
 def _service_data(value: Any) -> dict:
@@ -154,7 +156,7 @@ def _list_filter(f: InteractionFilter | None) -> InteractionListFilter | None:
     return InteractionListFilter(
         account_id=data.get("account_id"), opportunity_id=data.get("opportunity_id"),
         types=data.get("type"), direction=data.get("direction"),
-        occurred_from=data.get("from_"), occurred_to=data.get("to"),
+        occurred_from=data.get("from_"), occurred_to=data.get("to"), updated_since=data.get("updated_since"),
     )
 
 

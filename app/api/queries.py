@@ -23,6 +23,7 @@ from app.api.inputs import (
 from app.api.relay import Connection, page_connection
 from app.api.types import Account, Contact, Opportunity, Pipeline, Product, User
 from app.domain.errors import ValidationFailed
+from app.queries.changelog import updated_since_filter
 from app.queries.visibility import account_read_filter, contact_filter, opportunity_filter, user_filter
 
 
@@ -61,6 +62,8 @@ def opportunity_query(f: OpportunityFilter | None, visible: Q):
         qs = qs.filter(expected_close_date__lte=f.expected_close_to)
     if f.search:
         qs = qs.filter(name__icontains=f.search.strip())
+    if f.updated_since:
+        qs = qs.filter(updated_since_filter(f.updated_since))
     return qs
 
 
@@ -80,6 +83,8 @@ def _account_query(f: AccountFilter | None, visible: Q):
         qs = qs.filter(assigned_to_id__in=_ids(f.assigned_to, "assigned_to"))
     if f.parent_id:
         qs = qs.filter(parent_id=parse_id(f.parent_id, "parent_id"))
+    if f.updated_since:
+        qs = qs.filter(updated_since_filter(f.updated_since))
     return qs
 
 
@@ -140,6 +145,8 @@ class CoreQuery:
         if filter and filter.search:
             term = filter.search.strip()
             qs = qs.filter(Q(first_name__icontains=term) | Q(last_name__icontains=term) | Q(email__icontains=term))
+        if filter and filter.updated_since:
+            qs = qs.filter(updated_since_filter(filter.updated_since))
         return await page_connection(qs, first, after, "id", SortDirection.ASC)
 
     @strawberry.field
@@ -157,6 +164,8 @@ class CoreQuery:
         if f.search:
             term = f.search.strip()
             qs = qs.filter(Q(name__icontains=term) | Q(sku__icontains=term))
+        if f.updated_since:
+            qs = qs.filter(updated_since_filter(f.updated_since))
         return await page_connection(qs, first, after, "name", SortDirection.ASC)
 
     @strawberry.field

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from typing import AsyncGenerator, Optional
 
@@ -15,13 +15,15 @@ from app.api.errors import require_scope, top_level_error
 from app.api.loaders import Loaders
 from app.api.work import Notification, Task
 from app.api.types import Opportunity, User
+from app.domain.changelog import CursorError, Position, decode_cursor, encode_cursor
 from app.models import DomainEvent
+from app.queries.changelog import position_of
 from app.queries.visibility import Scope, opportunity_visible, task_visible
 from app.services import realtime
 
 ID = strawberry.ID
 OPPORTUNITY_EVENT_KINDS = ["opportunity.created", "opportunity.updated", "opportunity.products_changed",
-                           "opportunity.stage_changed"]
+                           "opportunity.stage_changed", "opportunity.deleted"]
 
 
 @strawberry.enum
@@ -31,11 +33,14 @@ class OpportunityEventKind(Enum):
     STAGE_CHANGED = "stage_changed"
     CLOSED_WON = "closed_won"
     CLOSED_LOST = "closed_lost"
+    DELETED = "deleted"
 
 
 def opportunity_event_kind(event: DomainEvent) -> OpportunityEventKind:
     if event.kind == "opportunity.created":
         return OpportunityEventKind.CREATED
+    if event.kind == "opportunity.deleted":
+        return OpportunityEventKind.DELETED
     if event.kind == "opportunity.stage_changed":
         if event.payload.get("won"):
             return OpportunityEventKind.CLOSED_WON
@@ -102,13 +107,18 @@ class ForecastUpdate:
     forecast: JSON
 
 
-def _cursor(after: Optional[str]) -> int | None:
+def parse_cursor(after: Optional[str]) -> Position | None:
+    """A client's cursor; a malformed one is BAD_USER_INPUT, one past the retention window CURSOR_EXPIRED."""
     if after is None:
         return None
     try:
-        return int(after)
-    except ValueError:
-        raise top_level_error("after: malformed cursor", "BAD_USER_INPUT") from None
+        return decode_cursor(after, datetime.now(timezone.utc))
+    except CursorError as exc:
+        raise top_level_error(f"after: {exc}", "CURSOR_EXPIRED" if exc.expired else "BAD_USER_INPUT") from None
+
+
+def cursor_of(event: DomainEvent) -> str:
+    return encode_cursor(position_of(event))
 
 
 def _matches(scope: Scope, event: DomainEvent, kind: OpportunityEventKind, f: OpportunityEventFilter | None) -> bool:
@@ -141,13 +151,13 @@ class RealtimeSubscription:
     async def opportunity_events(self, info: CtxInfo, filter: Optional[OpportunityEventFilter] = None,
                                  after: Optional[str] = None) -> AsyncGenerator[OpportunityEvent, None]:
         scope = require_scope(info)
-        async for event in realtime.stream(_cursor(after), OPPORTUNITY_EVENT_KINDS):
+        async for event in realtime.stream(parse_cursor(after), OPPORTUNITY_EVENT_KINDS):
             kind = opportunity_event_kind(event)
             if not _matches(scope, event, kind, filter):
                 continue
             _fresh_loaders(info, scope)
             yield OpportunityEvent(
-                cursor=str(event.id), kind=kind, at=event.created_at, opportunity_id=str(event.opportunity_id),
+                cursor=cursor_of(event), kind=kind, at=event.created_at, opportunity_id=str(event.opportunity_id or event.payload.get("opportunity_id")),
                 from_stage=event.payload.get("from"), to_stage=event.payload.get("to"), changes=_changes(event),
                 actor_id=event.actor_id,
             )
@@ -155,7 +165,7 @@ class RealtimeSubscription:
     @strawberry.subscription(description="Your own new notifications.")
     async def notifications(self, info: CtxInfo, after: Optional[str] = None) -> AsyncGenerator[Notification, None]:
         scope = require_scope(info)
-        async for event in realtime.stream(_cursor(after), ["notification.created"]):
+        async for event in realtime.stream(parse_cursor(after), ["notification.created"]):
             if event.owner_id != scope.user_id:
                 continue
             notification = await m.Notification.get_or_none(id=event.payload.get("notification_id"))
@@ -165,18 +175,18 @@ class RealtimeSubscription:
     @strawberry.subscription(description="Tasks created or completed for you (and your reps, as a manager).")
     async def task_events(self, info: CtxInfo, after: Optional[str] = None) -> AsyncGenerator[TaskEvent, None]:
         scope = require_scope(info)
-        async for event in realtime.stream(_cursor(after), ["task.created", "task.completed"]):
+        async for event in realtime.stream(parse_cursor(after), ["task.created", "task.completed"]):
             if not task_visible(scope, event.owner_id):
                 continue
             _fresh_loaders(info, scope)
-            yield TaskEvent(cursor=str(event.id), kind=TaskEventKind(event.kind.split(".")[1]), at=event.created_at,
+            yield TaskEvent(cursor=cursor_of(event), kind=TaskEventKind(event.kind.split(".")[1]), at=event.created_at,
                             task=await m.Task.get_or_none(id=event.payload.get("task_id")))
 
     @strawberry.subscription(description="Admins: a new forecast snapshot for the period (e.g. 2026-Q4).")
     async def forecast_updated(self, info: CtxInfo, period: str, after: Optional[str] = None) -> AsyncGenerator[ForecastUpdate, None]:
         if not require_scope(info).is_admin:
             raise top_level_error("forecasts are company-wide: admins only", "FORBIDDEN")
-        async for event in realtime.stream(_cursor(after), ["forecast.updated"]):
+        async for event in realtime.stream(parse_cursor(after), ["forecast.updated"]):
             if event.payload.get("period") == period:
-                yield ForecastUpdate(cursor=str(event.id), period=period, at=event.created_at,
+                yield ForecastUpdate(cursor=cursor_of(event), period=period, at=event.created_at,
                                      forecast=event.payload.get("forecast", {}))

@@ -26,6 +26,7 @@ from app.api.accounts_health import HealthQuery
 from app.api.analytics import AnalyticsQuery
 from app.api.cost import QueryCost
 from app.api.outages import is_outage, unavailable_error
+from app.api.changelog import ChangelogQuery
 from app.api.competition import CompetitionMutation, CompetitionQuery
 from app.api.interactions import InteractionMutation, InteractionQuery
 from app.api.mutations import CoreMutation
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 QUERY_ROOTS: tuple[type, ...] = (
     CoreQuery, PipelineQuery, WorkQuery, WebhookQuery, HealthQuery, InteractionQuery, CompetitionQuery, AnalyticsQuery,
     SessionQuery,
+    ChangelogQuery,
 )
 MUTATION_ROOTS: tuple[type, ...] = (
     CoreMutation, PipelineMutation, WorkMutation, WebhookMutation, InteractionMutation, CompetitionMutation,

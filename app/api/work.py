@@ -17,6 +17,7 @@ from app.api.types import Opportunity, User
 from app.domain.enums import Role, TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
 from app.domain.errors import ValidationFailed
 from app.services import work
+from app.queries.changelog import updated_since_filter
 from app.services.work import task_filter
 
 TaskPriority = strawberry.enum(TaskPriorityEnum)
@@ -76,6 +77,8 @@ class TaskFilter:
     assignee_id: Optional[ID] = None
     opportunity_id: Optional[ID] = None
     due_before: Optional[datetime] = None
+    updated_since: Optional[datetime] = strawberry.field(
+        default=None, description="Only records created or changed at or after this moment (offline sync).")
 
 
 TaskPayload = payload_type("TaskPayload", "task", Task)
@@ -101,6 +104,8 @@ class WorkQuery:
                 raise bad_user_input(exc) from None
             if filter.due_before:
                 qs = qs.filter(due_date__lt=filter.due_before)
+            if filter.updated_since:
+                qs = qs.filter(updated_since_filter(filter.updated_since))
         return await page_connection(qs, first, after, "id", SortDirection.DESC)
 
     @strawberry.field(description="The caller's own notifications, newest first.")

@@ -184,9 +184,138 @@ class ForecastUpdated(Event):
     forecast: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TaskReopened(Event):
+    KIND: ClassVar[str] = "task.reopened"
+    task_id: int
+    opportunity_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NotificationRead(Event):
+    KIND: ClassVar[str] = "notification.read"
+    notification_id: int
+
+
+@dataclass(frozen=True)
+class _Deletion(Event):
+    """Deletions are offered to webhooks under their own name, so receivers can drop what they mirrored."""
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
+
+@dataclass(frozen=True)
+class OpportunityDeleted(_Deletion):
+    """The deal and what went with it (its activities and tasks), named so every cache drops them too."""
+    KIND: ClassVar[str] = "opportunity.deleted"
+    opportunity_id: int
+    activity_ids: tuple[int, ...] | list[int] = ()
+    task_ids: tuple[int, ...] | list[int] = ()
+
+    @property
+    def moves_forecast(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class ActivityDeleted(_Deletion):
+    KIND: ClassVar[str] = "opportunity.activity_deleted"
+    activity_id: int
+
+
+@dataclass(frozen=True)
+class DocumentsChanged(Event):
+    KIND: ClassVar[str] = "opportunity.documents_changed"
+    added: int | None = None
+    removed: int | None = None
+
+
+@dataclass(frozen=True)
+class CompetitorsChanged(Event):
+    KIND: ClassVar[str] = "opportunity.competitors_changed"
+    added: int | None = None
+    removed: int | None = None
+
+
+@dataclass(frozen=True)
+class AccountCreated(Event):
+    KIND: ClassVar[str] = "account.created"
+    account_id: int
+
+
+@dataclass(frozen=True)
+class AccountUpdated(AccountCreated):
+    """`changes.assigned_to_id` {from, to} when the account was reassigned (the change log's REMOVED)."""
+    KIND: ClassVar[str] = "account.updated"
+    changes: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AccountDeleted(_Deletion):
+    KIND: ClassVar[str] = "account.deleted"
+    account_id: int
+    team_user_ids: tuple[int, ...] | list[int] = ()
+    contact_ids: tuple[int, ...] | list[int] = ()
+    interaction_ids: tuple[int, ...] | list[int] = ()
+    task_ids: tuple[int, ...] | list[int] = ()
+
+
+@dataclass(frozen=True)
+class ContactCreated(Event):
+    """Contacts follow their account: the account team is named for the change log's tombstones."""
+    KIND: ClassVar[str] = "contact.created"
+    contact_id: int
+    team_user_ids: tuple[int, ...] | list[int] = ()
+
+
+@dataclass(frozen=True)
+class ContactUpdated(ContactCreated):
+    KIND: ClassVar[str] = "contact.updated"
+
+
+@dataclass(frozen=True)
+class ContactDeleted(_Deletion):
+    KIND: ClassVar[str] = "contact.deleted"
+    contact_id: int
+    team_user_ids: tuple[int, ...] | list[int] = ()
+
+
+@dataclass(frozen=True)
+class InteractionRecorded(Event):
+    KIND: ClassVar[str] = "interaction.recorded"
+    interaction_id: int
+
+
+@dataclass(frozen=True)
+class InteractionUpdated(InteractionRecorded):
+    KIND: ClassVar[str] = "interaction.updated"
+
+
+@dataclass(frozen=True)
+class ProductCreated(Event):
+    KIND: ClassVar[str] = "product.created"
+    product_id: int
+
+
+@dataclass(frozen=True)
+class ProductUpdated(ProductCreated):
+    KIND: ClassVar[str] = "product.updated"
+
+
+@dataclass(frozen=True)
+class ProductDeleted(_Deletion):
+    KIND: ClassVar[str] = "product.deleted"
+    product_id: int
+
+
 EVENT_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     OpportunityCreated, OpportunityUpdated, OpportunityProductsChanged, StageChanged, ActivityAdded,
     ActivityUpdated, TaskCreated, TaskCompleted, NotificationCreated, ForecastUpdated,
+    TaskReopened, NotificationRead, OpportunityDeleted, ActivityDeleted, DocumentsChanged, CompetitorsChanged,
+    AccountCreated, AccountUpdated, AccountDeleted, ContactCreated, ContactUpdated, ContactDeleted,
+    InteractionRecorded, InteractionUpdated, ProductCreated, ProductUpdated, ProductDeleted,
 )}
 
 

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 WEBHOOK_EVENTS = (
     "opportunity.created", "opportunity.updated", "opportunity.stage_changed",
     "opportunity.closed_won", "opportunity.closed_lost", "task.created", "task.completed",
+    # Deletions (the change log's tombstones), so receivers can drop what they mirrored.
+    "opportunity.deleted", "opportunity.activity_deleted", "account.deleted", "contact.deleted", "product.deleted",
 )
 RETRY_WINDOW = timedelta(hours=24)
 FIRST_RETRY = timedelta(seconds=30)

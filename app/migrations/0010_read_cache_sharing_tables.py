@@ -33,7 +33,7 @@ async def drop_triggers(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0008_idempotency_keys')]
+    dependencies = [('models', '0009_event_log_positions')]
 
     initial = False
 

@@ -1,13 +1,33 @@
 """The durable domain-event log: transactional outbox for workers, replay log for subscriptions."""
 
 from tortoise import fields
+from tortoise.fields.db_defaults import SqlDefault
 from tortoise.models import Model
 
 from app.models.base import created_at
 
 
+class CurrentTransactionId(SqlDefault):
+    """The writing transaction's id, filled in by the database so no writer has to remember it.
+
+    PostgreSQL: `pg_current_xact_id()` (read back through the snapshot's xmin, see app/queries/changelog.py).
+    SQLite has a single writer, so id order already is commit order: a constant 0."""
+
+    _DIALECT_SQL = {"postgres": "(pg_current_xact_id()::text::bigint)"}
+
+    def __init__(self) -> None:
+        super().__init__("0")
+
+    def get_sql(self, _context=None, dialect: str | None = None) -> str:
+        return self._DIALECT_SQL.get(dialect or "", self.sql)
+
+    def __repr__(self) -> str:
+        return "CurrentTransactionId()"
+
+
 class DomainEvent(Model):
-    """Written in the same transaction as the change it describes. Its id is the subscription cursor."""
+    """Written in the same transaction as the change it describes. Its log position (txid, id) is the
+    subscription and sync cursor (app/domain/changelog.py)."""
 
     id = fields.BigIntField(primary_key=True)
     kind = fields.CharField(max_length=64, db_index=True)
@@ -30,9 +50,12 @@ class DomainEvent(Model):
     lease_until = fields.DatetimeField(null=True)
     dispatch_count = fields.IntField(default=0)
     created_at = created_at()
+    # Commit-order key: the id of the transaction that wrote the event (set by the database).
+    txid = fields.BigIntField(db_default=CurrentTransactionId())
 
     class Meta:
         table = "domain_events"
+        indexes = (("txid", "id"),)
 
 
 class OutgoingMail(Model):

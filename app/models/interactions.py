@@ -29,6 +29,8 @@ class CustomerInteraction(Model):
     occurred_at = fields.DatetimeField(db_index=True)
     created_by = fields.ForeignKeyField("models.User", related_name="interactions", null=True, on_delete=fields.SET_NULL)
     created_at = created_at()
+    # For `updatedSince` (set by every save; null only before migration 0009 backfilled it).
+    updated_at = fields.DatetimeField(null=True, auto_now=True)
 
     class Meta:
         table = "customer_interactions"

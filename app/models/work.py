@@ -21,6 +21,8 @@ class Task(Model):
     source_key = fields.CharField(max_length=200, null=True, unique=True)
     completed_at = fields.DatetimeField(null=True)
     created_at = created_at()
+    # For `updatedSince` (set by every full save; null only before migration 0009 backfilled it).
+    updated_at = fields.DatetimeField(null=True, auto_now=True)
 
     class Meta:
         table = "tasks"

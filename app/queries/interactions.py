@@ -13,6 +13,7 @@ from app.domain.health import EngagementTotals
 from app.domain.interactions import MEETING_TYPES, InteractionPoint, PeriodFigures
 from app.models import CustomerInteraction, InteractionParticipant
 from app.queries.visibility import Scope, interaction_filter
+from app.queries.changelog import updated_since_filter
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class InteractionListFilter:
     direction: str | None = None
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
+    updated_since: datetime | None = None
 
 
 def interaction_query(scope: Scope, f: InteractionListFilter | None = None):
@@ -41,6 +43,8 @@ def interaction_query(scope: Scope, f: InteractionListFilter | None = None):
         qs = qs.filter(occurred_at__gte=f.occurred_from)
     if f.occurred_to is not None:
         qs = qs.filter(occurred_at__lt=f.occurred_to)
+    if f.updated_since is not None:
+        qs = qs.filter(updated_since_filter(f.updated_since))
     return qs
 
 

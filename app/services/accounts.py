@@ -8,8 +8,9 @@ from tortoise.transactions import in_transaction
 from app.domain.accounts import creates_cycle
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.domain.validation import email_error, normalize_email
-from app.models import Account, AccountTeamMember, Contact, Contract, Location, Opportunity
+from app.models import Account, AccountTeamMember, Contact, Contract, CustomerInteraction, Location, Opportunity, Task
 from app.queries.visibility import Scope, account_filter, contact_filter
+from app.services.changelog import reassignment, recorded_change
 from app.services.common import Checks, assign, check_grantee, get_visible, strip_text
 from app.services.health import request_health_recompute
 from app.services.rows import assign_changes, locked
@@ -61,18 +62,29 @@ async def create_account(scope: Scope, data: dict) -> Account:
     checks.raise_if_any()
     account = Account()
     assign(account, data, ACCOUNT_FIELDS)
-    await account.save()
+    async with recorded_change() as outbox:
+        await account.save()
+        await _account_event(outbox, "account.created", account, scope)
     return account
 
 
+async def _account_event(outbox, kind: str, account: Account, scope: Scope, **payload) -> None:
+    await outbox.record(kind, account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id,
+                        payload={"account_id": account.id, **payload})
+
+
 async def update_account(scope: Scope, account_id: int, data: dict) -> Account:
-    """Under a row lock; an update that changes nothing writes nothing (a retry is no second change)."""
+    """Under a row lock; an update that changes nothing writes nothing and records no event (a retry is no
+    second change)."""
     await visible_account(scope, account_id, "id")
-    async with in_transaction():
+    async with recorded_change() as outbox:
         account = await locked(Account, account_id)
         await _check_account_update(scope, account, data)
+        previous_owner_id = account.assigned_to_id
         if assign_changes(account, data, ACCOUNT_FIELDS):
             await account.save()
+            await _account_event(outbox, "account.updated", account, scope,
+                                 **reassignment(previous_owner_id, account.assigned_to_id))
     return account
 
 
@@ -99,7 +111,15 @@ async def delete_account(scope: Scope, account_id: int) -> int:
     if await Account.exists(parent_id=account.id):
         checks.add("id", "the account has subsidiaries; re-parent them first", ErrorCode.IN_USE)
     checks.raise_if_any()
-    await account.delete()
+    # Team members saw it too: their sync must hear of the deletion.
+    team = await AccountTeamMember.filter(account_id=account.id).values_list("user_id", flat=True)
+    async with recorded_change() as outbox:
+        # What goes with it (cascade), named in the event so every cache drops it too.
+        gone = {"contact_ids": await Contact.filter(account_id=account.id).values_list("id", flat=True),
+                "interaction_ids": await CustomerInteraction.filter(account_id=account.id).values_list("id", flat=True),
+                "task_ids": await Task.filter(account_id=account.id).values_list("id", flat=True)}
+        await account.delete()
+        await _account_event(outbox, "account.deleted", account, scope, team_user_ids=sorted(set(team)), **gone)
     return account_id
 
 
@@ -254,10 +274,12 @@ async def delete_contract(scope: Scope, contract_id: int) -> int:
 CONTACT_FIELDS = {"first_name", "last_name", "email", "phone", "title", "role", "is_primary"}
 
 
-async def _save_contact(contact: Contact, data: dict, *, creating: bool) -> Contact:
+async def _save_contact(contact: Contact, data: dict, *, creating: bool, actor_id: int) -> Contact:
     _check_contact(data, creating=creating)
     assign(contact, data, CONTACT_FIELDS)
-    await contact.save()
+    async with recorded_change() as outbox:
+        await contact.save()
+        await _contact_event(outbox, "contact.created" if creating else "contact.updated", contact, actor_id)
     return contact
 
 
@@ -272,23 +294,34 @@ def _check_contact(data: dict, *, creating: bool) -> None:
     checks.raise_if_any()
 
 
+async def _contact_event(outbox, kind: str, contact: Contact, actor_id: int) -> None:
+    """Contacts follow their account: the event carries the account's owner and team (for tombstones)."""
+    account = await Account.get(id=contact.account_id).only("id", "assigned_to_id")
+    team = await AccountTeamMember.filter(account_id=account.id).values_list("user_id", flat=True)
+    await outbox.record(kind, account_id=account.id, owner_id=account.assigned_to_id, actor_id=actor_id,
+                        payload={"contact_id": contact.id, "team_user_ids": sorted(set(team))})
+
+
 async def create_contact(scope: Scope, data: dict) -> Contact:
     account = await visible_account(scope, data.get("account_id"))
-    return await _save_contact(Contact(account_id=account.id), data, creating=True)
+    return await _save_contact(Contact(account_id=account.id), data, creating=True, actor_id=scope.user_id)
 
 
 async def update_contact(scope: Scope, contact_id: int, data: dict) -> Contact:
-    """Under a row lock; an update that changes nothing writes nothing."""
+    """Under a row lock; an update that changes nothing writes nothing and records no event."""
     await get_visible(Contact, contact_id, contact_filter(scope), "id", "contact")
     _check_contact(data, creating=False)
-    async with in_transaction():
+    async with recorded_change() as outbox:
         contact = await locked(Contact, contact_id)
         if assign_changes(contact, data, CONTACT_FIELDS):
             await contact.save()
+            await _contact_event(outbox, "contact.updated", contact, scope.user_id)
     return contact
 
 
 async def delete_contact(scope: Scope, contact_id: int) -> int:
     contact = await get_visible(Contact, contact_id, contact_filter(scope), "id", "contact")
-    await contact.delete()
+    async with recorded_change() as outbox:
+        await contact.delete()
+        await _contact_event(outbox, "contact.deleted", contact, scope.user_id)
     return contact_id

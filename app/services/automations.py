@@ -59,6 +59,7 @@ from app.models import (
     User,
 )
 from app.services import mail
+from app.services.changelog import touch_opportunity
 from app.services.events import Outbox
 from app.services.opportunity_writes import lock_opportunity, save_opportunity
 from app.services.stages import by_id, gate_facts, stage_specs, to_spec
@@ -279,6 +280,7 @@ async def schedule_meeting(opportunity, stage, params, key, outbox) -> dict:
             opportunity_id=opportunity.id,
         )
         detail["mail_id"] = invite.id
+    await touch_opportunity(opportunity)  # a new child moves its opportunity (change log)
     await outbox.record(ActivityAdded(activity_id=activity.id, type="meeting", scheduled=True), opportunity=opportunity)
     return detail
 

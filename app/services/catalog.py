@@ -6,6 +6,7 @@ from app.domain.enums import Role
 from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed
 from app.models import OpportunityProduct, Product
 from app.queries.visibility import Scope
+from app.services.changelog import recorded_change
 from app.services.common import Checks, assign, strip_text
 
 PRODUCT_FIELDS = {"sku", "name", "category", "unit", "unit_price", "description", "is_active"}
@@ -16,7 +17,7 @@ def _require_catalog_editor(scope: Scope) -> None:
         raise PermissionDenied("only managers and admins maintain the product catalogue")
 
 
-async def _save_product(product: Product, data: dict, *, creating: bool) -> Product:
+async def _save_product(product: Product, data: dict, *, creating: bool, actor_id: int) -> Product:
     strip_text(data, "sku", "name")
     checks = Checks()
     checks.required_text(data, "sku", required=creating)
@@ -32,13 +33,16 @@ async def _save_product(product: Product, data: dict, *, creating: bool) -> Prod
             checks.add("sku", "a product with this SKU exists", ErrorCode.DUPLICATE)
     checks.raise_if_any()
     assign(product, data, PRODUCT_FIELDS)
-    await product.save()
+    async with recorded_change() as outbox:
+        await product.save()
+        await outbox.record("product.created" if creating else "product.updated", actor_id=actor_id,
+                            payload={"product_id": product.id})
     return product
 
 
 async def create_product(scope: Scope, data: dict) -> Product:
     _require_catalog_editor(scope)
-    return await _save_product(Product(), data, creating=True)
+    return await _save_product(Product(), data, creating=True, actor_id=scope.user_id)
 
 
 async def update_product(scope: Scope, product_id: int, data: dict) -> Product:
@@ -46,7 +50,7 @@ async def update_product(scope: Scope, product_id: int, data: dict) -> Product:
     product = await Product.get_or_none(id=product_id)
     if product is None:
         raise ValidationFailed.single("id", "product not found", ErrorCode.NOT_FOUND)
-    return await _save_product(product, data, creating=False)
+    return await _save_product(product, data, creating=False, actor_id=scope.user_id)
 
 
 async def delete_product(scope: Scope, product_id: int) -> int:
@@ -58,5 +62,7 @@ async def delete_product(scope: Scope, product_id: int) -> int:
         raise ValidationFailed.single(
             "id", "the product is on opportunities; deactivate it instead", ErrorCode.IN_USE
         )
-    await product.delete()
+    async with recorded_change() as outbox:
+        await product.delete()
+        await outbox.record("product.deleted", actor_id=scope.user_id, payload={"product_id": product_id})
     return product_id

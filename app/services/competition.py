@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlparse
 
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from app.domain import competition as rules
 from app.domain.enums import Pricing, ProductCategory, Role
@@ -21,6 +20,7 @@ from app.domain.timeframes import parse_timeframe
 from app.models import BattleCard, Competitor, Opportunity, PipelineStage
 from app.queries import competition as read
 from app.queries.visibility import Scope
+from app.services.changelog import recorded_change, touch_opportunity
 from app.services.common import Checks, assign, get_visible, strip_text
 from app.services.opportunities import visible_opportunity
 
@@ -240,8 +240,11 @@ async def add_opportunity_competitor(scope: Scope, opportunity_id: int, competit
         raise ValidationFailed.single(
             "competitor_id", f"{competitor.name} is already on this opportunity", ErrorCode.DUPLICATE
         )
-    async with in_transaction():
+    async with recorded_change() as outbox:
         await opportunity.competitors.add(competitor)
+        await touch_opportunity(opportunity)
+        await outbox.record("opportunity.competitors_changed", opportunity=opportunity, actor_id=scope.user_id,
+                            payload={"added": competitor.id})
     return opportunity
 
 
@@ -251,8 +254,11 @@ async def remove_opportunity_competitor(scope: Scope, opportunity_id: int, compe
         raise ValidationFailed.single(
             "competitor_id", f"{competitor.name} is not on this opportunity", ErrorCode.NOT_FOUND
         )
-    async with in_transaction():
+    async with recorded_change() as outbox:
         await opportunity.competitors.remove(competitor)
+        await touch_opportunity(opportunity)
+        await outbox.record("opportunity.competitors_changed", opportunity=opportunity, actor_id=scope.user_id,
+                            payload={"removed": competitor.id})
     return opportunity
 
 

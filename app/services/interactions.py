@@ -23,7 +23,6 @@ from datetime import datetime, timedelta, timezone
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from app.domain.enums import ActivityType, InteractionType
 from app.domain.errors import ErrorCode, ValidationFailed
@@ -51,6 +50,7 @@ from app.models import (
 )
 from app.queries import interactions as q
 from app.queries.visibility import Scope, opportunity_filter
+from app.services.changelog import recorded_change
 from app.services.accounts import visible_account
 from app.services.common import Checks, assign, get_visible, strip_text
 from app.services.health import request_health_recompute
@@ -168,17 +168,25 @@ async def record_interaction(scope: Scope, data: dict, now: datetime | None = No
         interaction.direction = data["direction"]
     assign(interaction, {k: v for k, v in data.items() if v is not None}, EDITABLE_FIELDS)
     _score_sentiment(interaction)
-    async with in_transaction():
+    async with recorded_change() as outbox:
         await interaction.save()
         await _add_participants(interaction, data.get("contact_id"), participants)
         await Account.filter(Q(last_activity_date__isnull=True) | Q(last_activity_date__lt=occurred_at),
                              id=account.id).update(last_activity_date=occurred_at)
+        await _interaction_event(outbox, "interaction.recorded", interaction, scope.user_id)
     if opportunity_id is not None:
         await _add_opportunity_activity(scope, interaction)
     if interaction.follow_up_date is not None:
         await schedule_follow_up(interaction.id, interaction.follow_up_date)
     await request_health_recompute(account.id)
     return interaction
+
+
+async def _interaction_event(outbox, kind: str, interaction: CustomerInteraction, actor_id: int) -> None:
+    """Interactions follow their account: the event carries the account's owner."""
+    owner_id = await Account.filter(id=interaction.account_id).values_list("assigned_to_id", flat=True)
+    await outbox.record(kind, account_id=interaction.account_id, owner_id=owner_id[0] if owner_id else None,
+                        actor_id=actor_id, payload={"interaction_id": interaction.id})
 
 
 async def _add_opportunity_activity(scope: Scope, interaction: CustomerInteraction) -> None:
@@ -228,7 +236,9 @@ async def update_interaction(scope: Scope, interaction_id: int, data: dict,
     assign(interaction, data, EDITABLE_FIELDS)
     if "subject" in data or "description" in data:
         _score_sentiment(interaction)
-    await interaction.save()
+    async with recorded_change() as outbox:
+        await interaction.save()
+        await _interaction_event(outbox, "interaction.updated", interaction, scope.user_id)
     if "follow_up_date" in data:
         if previous_follow_up is not None:
             await abort(follow_up_key(interaction.id, previous_follow_up))
@@ -264,20 +274,24 @@ async def run_follow_up(interaction_id: int, scheduled_for: int, now: datetime |
         return "already_done"
     account = await Account.get(id=interaction.account_id)
     try:
-        async with in_transaction():
+        async with recorded_change() as outbox:
             task = await Task.create(
                 title=f"Follow up with {account.name}: {interaction.subject}"[:300],
                 description=interaction.next_steps or interaction.description,
                 due_date=when, assignee_id=account.assigned_to_id, account_id=account.id,
                 opportunity_id=interaction.opportunity_id, source_key=key,
             )
-            await Notification.create(
+            notification = await Notification.create(
                 user_id=account.assigned_to_id, kind="interaction_follow_up",
                 title=f"Follow-up due: {account.name}"[:300], message=interaction.subject,
                 payload={"interactionId": interaction.id, "accountId": account.id, "taskId": task.id,
                          "followUpDate": when.isoformat()},
                 source_key=key,
             )
+            await outbox.record("task.created", account_id=account.id, owner_id=task.assignee_id,
+                                payload={"task_id": task.id, "title": task.title, "opportunity_id": task.opportunity_id})
+            await outbox.record("notification.created", account_id=account.id, owner_id=notification.user_id,
+                                payload={"notification_id": notification.id})
     except IntegrityError:  # the same job ran concurrently and won
         return "already_done"
     return "created"

@@ -28,9 +28,11 @@ from app.models import (
     PipelineStage,
     Product,
     StageTransition,
+    Task,
 )
 from app.queries.visibility import Scope, opportunity_filter
 from app.services.accounts import visible_account
+from app.services.changelog import recorded_change, touch_opportunity
 from app.services.common import Checks, assign, check_grantee, get_visible, strip_text
 from app.services.events import Outbox
 from app.services.opportunity_writes import check_opportunity_data, lock_opportunity, save_opportunity, stale
@@ -145,7 +147,13 @@ async def update_opportunity(scope: Scope, opportunity_id: int, data: dict, expe
 
 async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
     opportunity = await visible_opportunity(scope, opportunity_id, "id")
-    await opportunity.delete()
+    async with recorded_change() as outbox:
+        gone = {"activity_ids": await OpportunityActivity.filter(opportunity_id=opportunity.id).values_list("id", flat=True),
+                "task_ids": await Task.filter(opportunity_id=opportunity.id).values_list("id", flat=True)}
+        await opportunity.delete()
+        # The event outlives the row (its opportunity column would dangle): the id rides in the payload.
+        await outbox.record("opportunity.deleted", account_id=opportunity.account_id, owner_id=opportunity.assigned_to_id,
+                            actor_id=scope.user_id, payload={"opportunity_id": opportunity.id, **gone})
     return opportunity_id
 
 
@@ -250,6 +258,7 @@ async def _save_activity(activity: OpportunityActivity, data: dict, *, creating:
     outbox = Outbox()
     async with in_transaction():
         await activity.save()
+        await touch_opportunity(opportunity)
         event_type = ActivityAdded if creating else ActivityUpdated
         await outbox.record(event_type(activity_id=activity.id, type=getattr(activity.type, "value", activity.type),
                                        completed=activity.completed_at is not None),
@@ -280,7 +289,11 @@ async def update_activity(scope: Scope, activity_id: int, data: dict) -> Opportu
 
 async def delete_activity(scope: Scope, activity_id: int) -> int:
     activity = await _visible_activity(scope, activity_id)
-    await activity.delete()
+    async with recorded_change() as outbox:
+        await activity.delete()
+        await touch_opportunity(activity.opportunity_id)
+        await outbox.record("opportunity.activity_deleted", opportunity=await Opportunity.get(id=activity.opportunity_id),
+                            actor_id=scope.user_id, payload={"activity_id": activity.id})
     return activity_id
 
 
@@ -298,15 +311,24 @@ async def add_document(scope: Scope, data: dict) -> OpportunityDocument:
     elif urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
         checks.add("url", "must be an http(s) URL", ErrorCode.INVALID)
     checks.raise_if_any()
-    return await OpportunityDocument.create(
-        opportunity_id=opportunity.id, name=data["name"], url=url, type=data.get("type") or "other",
-        content_type=data.get("content_type") or "", uploaded_by_id=scope.user_id,
-    )
+    async with recorded_change() as outbox:
+        document = await OpportunityDocument.create(
+            opportunity_id=opportunity.id, name=data["name"], url=url, type=data.get("type") or "other",
+            content_type=data.get("content_type") or "", uploaded_by_id=scope.user_id,
+        )
+        await touch_opportunity(opportunity)
+        await outbox.record("opportunity.documents_changed", opportunity=opportunity, actor_id=scope.user_id,
+                            payload={"added": document.id})
+    return document
 
 
 async def delete_document(scope: Scope, document_id: int) -> int:
     document = await OpportunityDocument.get_or_none(id=document_id)
     if document is None or not await Opportunity.filter(opportunity_filter(scope), id=document.opportunity_id).exists():
         raise ValidationFailed.single("id", "document not found", ErrorCode.NOT_FOUND)
-    await document.delete()
+    async with recorded_change() as outbox:
+        await document.delete()
+        await touch_opportunity(document.opportunity_id)
+        await outbox.record("opportunity.documents_changed", opportunity=await Opportunity.get(id=document.opportunity_id),
+                            actor_id=scope.user_id, payload={"removed": document.id})
     return document_id

@@ -32,6 +32,25 @@ REACTIONS: dict[type[e.Event], tuple[Reaction, ...]] = {
     e.TaskCompleted: (webhooks.fan_out,),
     e.NotificationCreated: (),  # live subscribers only
     e.ForecastUpdated: (),  # live subscribers only
+    # Change-log events: subscriptions, webhooks (deletions) and offline sync read them; the deal's
+    # deletion also moves the forecast and its account's health.
+    e.OpportunityDeleted: (forecasts.on_domain_event, webhooks.fan_out, health.on_domain_event),
+    e.ActivityDeleted: (webhooks.fan_out,),
+    e.AccountDeleted: (webhooks.fan_out,),
+    e.ContactDeleted: (webhooks.fan_out,),
+    e.ProductDeleted: (webhooks.fan_out,),
+    e.TaskReopened: (),
+    e.NotificationRead: (),
+    e.DocumentsChanged: (),
+    e.CompetitorsChanged: (),
+    e.AccountCreated: (),
+    e.AccountUpdated: (),
+    e.ContactCreated: (),
+    e.ContactUpdated: (),
+    e.InteractionRecorded: (),
+    e.InteractionUpdated: (),
+    e.ProductCreated: (),
+    e.ProductUpdated: (),
 }
 
 

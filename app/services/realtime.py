@@ -1,8 +1,11 @@
 """Real-time fan-out of domain events across API processes through Redis pub/sub.
 
-The database event log is the source of truth (ids are the subscription cursors); pub/sub only
-says "event N exists". Each API process holds ONE Redis subscription, shared by all its GraphQL
-subscribers, opened with the first local subscriber and closed with the last."""
+The database event log is the source of truth; pub/sub only wakes subscribers up ("event N exists").
+Every subscriber reads the log itself from its own position, in commit order (app/queries/changelog.py),
+so live delivery and replay are one path: no gap and no duplicate at the seam, whatever order the
+messages arrive in, and a lost message (Redis down) only delays delivery until the next poll.
+Each API process holds ONE Redis subscription, shared by all its GraphQL subscribers, opened with the
+first local subscriber and closed with the last."""
 
 from __future__ import annotations
 
@@ -10,19 +13,24 @@ import asyncio
 import contextlib
 import json
 import logging
-from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator
 
 from redis.asyncio import Redis
 
+from app.domain.changelog import Position
 from app.models import DomainEvent
+from app.queries.changelog import now_position, read_after
 from app.services.redis import redis_url
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-REPLAY_RETENTION = timedelta(days=7)
-REPLAY_BATCH = 500
+READ_BATCH = 500
+# Committed events wait for an older transaction still in flight: look again soon, then less often.
+HELD_POLL_SECONDS = 0.05
+HELD_POLL_MAX_SECONDS = 1.0
+# Without any wake-up (e.g. Redis down) a subscriber still reads the log this often.
+IDLE_POLL_SECONDS = 5.0
 
 
 _publisher: Redis | None = None
@@ -105,35 +113,24 @@ class EventHub:
 hub = EventHub()
 
 
-async def replay(after: int, kinds: list[str]) -> AsyncIterator[DomainEvent]:
-    """Events after the cursor, oldest first, within the retention period, in batches."""
-    since = datetime.now(timezone.utc) - REPLAY_RETENTION
-    cursor = after
-    while True:
-        batch = await (DomainEvent.filter(id__gt=cursor, kind__in=kinds, created_at__gte=since)
-                       .order_by("id").limit(REPLAY_BATCH))
-        for event in batch:
-            yield event
-        if len(batch) < REPLAY_BATCH:
-            return
-        cursor = batch[-1].id
-
-
-async def stream(after: int | None, kinds: list[str]) -> AsyncIterator[DomainEvent]:
-    """Replay from the cursor, then continue live: no gap and no duplicate at the seam."""
-    async with hub.subscribe() as live:
-        replayed: set[int] = set()
-        if after is not None:
-            async for event in replay(after, kinds):
-                replayed.add(event.id)
-                yield event
+async def stream(after: Position | None, kinds: list[str]) -> AsyncIterator[DomainEvent]:
+    """Events after the position (from "now" without one), in commit order, then live as they commit."""
+    # "Now" before the subscription is live: whoever sees it live can rely on everything after it coming.
+    position = after or await now_position()
+    async with hub.subscribe() as wakeups:
+        held_poll = HELD_POLL_SECONDS
         while True:
-            event_id = await live.get()
-            if event_id in replayed or (after is not None and event_id <= after):
-                continue
-            event = await DomainEvent.get_or_none(id=event_id)
-            if event is not None and event.kind in kinds:
+            events, position_next, held = await read_after(position, kinds, READ_BATCH)
+            for event in events:
                 yield event
+            position = position_next
+            if len(events) == READ_BATCH:
+                continue
+            held_poll = HELD_POLL_SECONDS if events or not held else min(held_poll * 2, HELD_POLL_MAX_SECONDS)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wakeups.get(), held_poll if held else IDLE_POLL_SECONDS)
+            while not wakeups.empty():  # one read answers every wake-up so far
+                wakeups.get_nowait()
 
 
 async def close_publisher() -> None:

@@ -10,6 +10,7 @@ from app.domain.enums import TaskStatus
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.models import Notification, Task
 from app.queries.visibility import Scope, task_filter
+from app.services.changelog import recorded_change
 from app.services.events import Outbox
 
 
@@ -33,7 +34,8 @@ async def _move_task(scope: Scope, task_id: int, source: TaskStatus, target: Tas
         completed_at = datetime.now(timezone.utc) if target is TaskStatus.COMPLETED else None
         async with in_transaction():
             # Compare-and-set: the UPDATE waits for a concurrent one's row lock, then finds the status changed.
-            if await Task.filter(id=task.id, status=source).update(status=target, completed_at=completed_at):
+            if await Task.filter(id=task.id, status=source).update(status=target, completed_at=completed_at,
+                                                                updated_at=datetime.now(timezone.utc)):
                 await outbox.record(event_kind, owner_id=task.assignee_id, actor_id=scope.user_id,
                                     account_id=task.account_id,
                                     payload={"task_id": task.id, "opportunity_id": task.opportunity_id})
@@ -51,6 +53,10 @@ async def mark_notification_read(scope: Scope, notification_id: int) -> Notifica
     if notification is None:
         raise ValidationFailed.single("id", "notification not found", ErrorCode.NOT_FOUND)
     if notification.read_at is None:
-        await Notification.filter(id=notification.id, read_at__isnull=True).update(read_at=datetime.now(timezone.utc))
+        async with recorded_change() as outbox:
+            # Compare-and-set: one of concurrent calls marks it read and records the event.
+            if await Notification.filter(id=notification.id, read_at__isnull=True).update(read_at=datetime.now(timezone.utc)):
+                await outbox.record("notification.read", owner_id=notification.user_id, actor_id=scope.user_id,
+                                    payload={"notification_id": notification.id})
         await notification.refresh_from_db()
     return notification
