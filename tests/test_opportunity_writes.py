@@ -89,6 +89,23 @@ async def test_every_event_kind_is_typed_round_trips_and_has_its_reactions():
         e.TaskCompleted(task_id=4, opportunity_id=9),
         e.NotificationCreated(notification_id=5),
         e.ForecastUpdated(period="2026-Q4", forecast={"hybrid": {}}),
+        e.TaskReopened(task_id=4, opportunity_id=9),
+        e.NotificationRead(notification_id=5),
+        e.OpportunityDeleted(opportunity_id=9, activity_ids=[3], task_ids=[4]),
+        e.ActivityDeleted(activity_id=3),
+        e.DocumentsChanged(added=6),
+        e.CompetitorsChanged(removed=7),
+        e.AccountCreated(account_id=1),
+        e.AccountUpdated(account_id=1, changes={"assigned_to_id": {"from": 2, "to": 3}}),
+        e.AccountDeleted(account_id=1, team_user_ids=[2], contact_ids=[8], interaction_ids=[], task_ids=[4]),
+        e.ContactCreated(contact_id=8, team_user_ids=[2]),
+        e.ContactUpdated(contact_id=8),
+        e.ContactDeleted(contact_id=8, team_user_ids=[2]),
+        e.InteractionRecorded(interaction_id=10),
+        e.InteractionUpdated(interaction_id=10),
+        e.ProductCreated(product_id=11),
+        e.ProductUpdated(product_id=11),
+        e.ProductDeleted(product_id=11),
     ]
     assert {type(s) for s in samples} == set(e.EVENT_TYPES.values())
     for sample in samples:

@@ -20,7 +20,6 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise, connections
 
 from app.api.context import Context, authenticate, build_context
-from app.api import logs
 from app.api.cors import cors_middleware, normalized_origins
 from app.api.fastpath import FastPath
 from app.api.graphiql import GraphiQLPage, assets_route
@@ -87,7 +86,6 @@ async def readyz(_: Request) -> JSONResponse:
 def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
                read_cache: bool | None = None) -> Starlette:
     settings = get_settings()
-    logs.install()
     schema = build_schema()
     graphql = CRMGraphQL(
         schema,

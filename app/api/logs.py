@@ -1,18 +1,15 @@
 """What the API writes to its log about clients' mistakes: one line each, no traceback.
 
-Strawberry logs every GraphQL error with the exception as exc_info (a traceback per bad token or typo).
-Errors raised on purpose (GraphQLError: authentication, permissions, validation, syntax) are the
-client's business: they become one WARNING line with their code and path. Unexpected exceptions keep
-their traceback: those are ours to fix.
+Strawberry would log every GraphQL error with the exception as exc_info (a traceback per bad token or
+typo); the schema's `process_errors` (app/api/schema.py) uses these instead. Errors raised on purpose
+(GraphQLError: authentication, permissions, validation, syntax) are the client's business: one WARNING
+line with their code and path. Unexpected exceptions keep their traceback: those are ours to fix.
 """
 
 from __future__ import annotations
 
-import logging
-
 from graphql import GraphQLError
 
-EXECUTION_LOGGER = "strawberry.execution"
 
 
 def is_client_error(error: object) -> bool:
@@ -26,18 +23,3 @@ def one_line(error: GraphQLError) -> str:
         code = "FIELD_FAILED" if error.path else "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
     where = ".".join(str(p) for p in error.path) if error.path else "request"
     return f"client error {code} at {where}: {error.message.splitlines()[0] if error.message else ''}"
-
-
-class ClientErrorsOnOneLine(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if is_client_error(record.msg):
-            record.msg, record.args = one_line(record.msg), ()
-            record.exc_info = record.exc_text = record.stack_info = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
-def install() -> None:
-    logger = logging.getLogger(EXECUTION_LOGGER)
-    if not any(isinstance(f, ClientErrorsOnOneLine) for f in logger.filters):
-        logger.addFilter(ClientErrorsOnOneLine())

@@ -25,6 +25,7 @@ from strawberry.tools import merge_types
 from app.api.accounts_health import HealthQuery
 from app.api.analytics import AnalyticsQuery
 from app.api.cost import QueryCost
+from app.api.logs import is_client_error, one_line
 from app.api.outages import is_outage, unavailable_error
 from app.api.changelog import ChangelogQuery
 from app.api.competition import CompetitionMutation, CompetitionQuery
@@ -65,18 +66,12 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
-def _is_clients_mistake(error: GraphQLError) -> bool:
-    original = error.original_error
-    return original is None or isinstance(original, GraphQLError)
-
-
 class CRMSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context=None) -> None:
         """One line for a client's own mistake or an outage; a traceback only for our own bugs."""
         for error in errors:
-            code = (error.extensions or {}).get("code")
-            if _is_clients_mistake(error):
-                log.info("client error%s: %s", f" {code}" if code else "", error.message)
+            if is_client_error(error):
+                log.warning("%s", one_line(error))
             elif is_outage(error.original_error):
                 log.warning("service unavailable: %s: %s", type(error.original_error).__name__, error.original_error)
             else:

@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='User',
             name='is_service_account',
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         ops.CreateModel(
             name='Session',

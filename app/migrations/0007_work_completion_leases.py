@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
     operations = [
         ops.AddField(model_name='DomainEvent', name='completed_at', field=fields.DatetimeField(null=True, db_index=True)),
         ops.AddField(model_name='DomainEvent', name='lease_until', field=fields.DatetimeField(null=True)),
-        ops.AddField(model_name='DomainEvent', name='dispatch_count', field=fields.IntField(default=0)),
+        ops.AddField(model_name='DomainEvent', name='dispatch_count', field=fields.IntField(default=0, db_default=0)),
         ops.AddField(model_name='WebhookDelivery', name='lease_until', field=fields.DatetimeField(null=True)),
         ops.RunPython(complete_dispatched, nothing),
     ]

@@ -48,7 +48,7 @@ class DomainEvent(Model):
     # latest hand-over stops counting) has run out — Redis may have lost the job.
     completed_at = fields.DatetimeField(null=True, db_index=True)
     lease_until = fields.DatetimeField(null=True)
-    dispatch_count = fields.IntField(default=0)
+    dispatch_count = fields.IntField(default=0, db_default=0)
     created_at = created_at()
     # Commit-order key: the id of the transaction that wrote the event (set by the database).
     txid = fields.BigIntField(db_default=CurrentTransactionId())

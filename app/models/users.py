@@ -20,7 +20,7 @@ class User(Model):
     timezone = fields.CharField(max_length=64, default="UTC")
     is_active = fields.BooleanField(default=True)
     # The identity of an API key: it owns what the integration creates and cannot log in.
-    is_service_account = fields.BooleanField(default=False)
+    is_service_account = fields.BooleanField(default=False, db_default=False)  # db_default: rows written by SQL (upgrades, bulk loads)
     created_at = created_at()
     updated_at = updated_at()
 
