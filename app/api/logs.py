@@ -9,13 +9,14 @@ their traceback: those are ours to fix.
 from __future__ import annotations
 
 import logging
+from typing import TypeGuard
 
 from graphql import GraphQLError
 
 EXECUTION_LOGGER = "strawberry.execution"
 
 
-def is_client_error(error: object) -> bool:
+def is_client_error(error: object) -> TypeGuard[GraphQLError]:
     return isinstance(error, GraphQLError) and (error.original_error is None or isinstance(error.original_error, GraphQLError))
 
 
