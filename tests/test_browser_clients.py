@@ -9,6 +9,7 @@ import json
 import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
 from app.domain.enums import Role
 from app.seed.demo_data import DEMO_LOGIN_EMAIL, DEMO_LOGIN_PASSWORD
@@ -22,7 +23,7 @@ DEV_SERVER = "http://localhost:5173"  # a Vite dev server
 async def _ws_handshake(api: ApiProcess, origin: str | None) -> str:
     headers = {"Origin": origin} if origin else {}
     try:
-        async with connect(api.ws, subprotocols=["graphql-transport-ws"], additional_headers=headers, open_timeout=10):
+        async with connect(api.ws, subprotocols=[Subprotocol("graphql-transport-ws")], additional_headers=headers, open_timeout=10):
             return "accepted"
     except InvalidStatus as exc:
         return f"refused {exc.response.status_code}"
@@ -92,7 +93,7 @@ async def test_graphiql_is_off_outside_development(database_url):
 
 
 async def _ws_session(api: ApiProcess, token: str, how: str) -> None:
-    async with connect(api.ws, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+    async with connect(api.ws, subprotocols=[Subprotocol("graphql-transport-ws")], open_timeout=10) as ws:
         if how == "before-init":
             ws.transport.abort()
             return

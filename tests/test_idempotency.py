@@ -70,9 +70,9 @@ CASES = {
 
 @pytest.mark.parametrize("mutation", list(CASES))
 async def test_a_retry_with_the_same_key_writes_once_and_replays_the_first_answer(gql, team, mutation):
-    query, variables, counted = CASES[mutation]
+    query, make_variables, counted = CASES[mutation]
     account, deal, product = await _deal(team)
-    variables = variables(account, deal, product)
+    variables = make_variables(account, deal, product)
     before = await _counts()
 
     first = await post(gql, query, variables, team.rep.token, key="retry-1")
@@ -143,6 +143,7 @@ async def test_a_request_still_running_is_reported_in_progress(gql, team):
     from app.api.idempotency import mutation_fingerprint
 
     fingerprint = mutation_fingerprint({"query": CREATE_ACCOUNT, "variables": {"name": "Bayside Bistro"}})
+    assert fingerprint is not None
     claimed = await store.claim(f"user:{team.rep.id}", "slow", fingerprint)
     assert isinstance(claimed, store.Claimed)
     second = await post(gql, CREATE_ACCOUNT, {"name": "Bayside Bistro"}, team.rep.token, key="slow")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from typing import cast
 
 import pytest
 
@@ -55,10 +56,11 @@ async def effect_counts(deal_ids: list[int]) -> dict[str, int]:
     """Per deal: one automation task and one manager notification expected."""
     from collections import Counter
 
-    tasks = Counter(await Task.filter(opportunity_id__in=deal_ids, source_key__startswith="entered:")
-                    .values_list("opportunity_id", flat=True))
-    notes = Counter(p["opportunity_id"] for p in await Notification.filter(kind="automation.qualification")
-                    .values_list("payload", flat=True))
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the values themselves.
+    tasks = Counter(cast("list[int]", await Task.filter(opportunity_id__in=deal_ids, source_key__startswith="entered:")
+                         .values_list("opportunity_id", flat=True)))
+    payloads = cast("list[dict]", await Notification.filter(kind="automation.qualification").values_list("payload", flat=True))
+    notes = Counter(p["opportunity_id"] for p in payloads)
     lost = doubled = 0
     for deal_id in deal_ids:
         for produced in (tasks[deal_id], notes[deal_id]):
@@ -201,9 +203,9 @@ async def test_redis_lost_during_webhook_retries_every_delivery_arrives_once(gql
                 == {"errors": []}
         # The worker's first steps, run here one by one: each event fans out, each first attempt fails
         # and leaves its retry as a deferred job in Redis.
-        for event_id in await DomainEvent.filter(kind="opportunity.updated").values_list("id", flat=True):
+        for event_id in cast("list[int]", await DomainEvent.filter(kind="opportunity.updated").values_list("id", flat=True)):
             await process_event({}, event_id)
-        for delivery_id in await WebhookDelivery.all().values_list("id", flat=True):
+        for delivery_id in cast("list[int]", await WebhookDelivery.all().values_list("id", flat=True)):
             assert await webhooks.deliver(delivery_id) == "retrying"
         assert len(receiver.received) == 4
         assert await WebhookDelivery.filter(status="retrying").count() == 4
@@ -219,7 +221,7 @@ async def test_redis_lost_during_webhook_retries_every_delivery_arrives_once(gql
         await webhooks.sweep_due()  # a second sweep queues the same attempts (same job ids): no double
         await run_worker_burst()
         assert await WebhookDelivery.filter(status="delivered", attempts=2).count() == 4
-        per_delivery = {}
+        per_delivery: dict[str, int] = {}
         for hit in receiver.received:
             per_delivery[hit.headers["x-crm-delivery"]] = per_delivery.get(hit.headers["x-crm-delivery"], 0) + 1
         counts = {"expected": 4, "lost": sum(1 for n in per_delivery.values() if n < 2),
@@ -243,7 +245,7 @@ async def test_two_jobs_for_one_due_attempt_post_it_once(gql, team, private_redi
     with Receiver() as receiver:
         assert (await gql(CREATE_HOOK, {"url": receiver.url}, as_=team.admin))["createWebhook"]["errors"] == []
         await gql(UPDATE_STEP, {"id": str(deal.id), "s": "tasting"}, as_=team.rep)
-        event_id = await DomainEvent.get(kind="opportunity.updated").values_list("id", flat=True)
+        event_id = cast("int", await DomainEvent.get(kind="opportunity.updated").values_list("id", flat=True))
         await process_event({}, event_id)  # the worker's step: its delivery job now waits in Redis
         delivery = await WebhookDelivery.get()
         # the queued job, the sweep's and an in-process attempt all race for the same attempt
@@ -333,7 +335,7 @@ async def test_recomputations_lost_with_redis_are_owed_by_the_database_and_made_
     deal = (await _deals(team, 1))[0]
     await gql("""mutation($id: ID!) { updateOpportunity(id: $id, input: {value: "7500.00"}) { errors { code } } }""",
               {"id": str(deal.id)}, as_=team.rep)
-    for event_id in await DomainEvent.filter(completed_at__isnull=True).values_list("id", flat=True):
+    for event_id in cast("list[int]", await DomainEvent.filter(completed_at__isnull=True).values_list("id", flat=True)):
         await process_event({}, event_id)  # the reactions request both recomputations (debounced jobs)
     private_redis.flushall()  # and Redis loses them
     await queue.close_pool()  # what this process knew of the queue goes too (it expires with the debounce)
@@ -419,6 +421,7 @@ async def test_postgres_restart_the_api_and_the_worker_carry_on_without_a_restar
                         await conn.close()
 
                 await _wait_for(event_completed, 90, "the worker to handle the new deal's event")
+                assert worker is not None and api.proc is not None
                 assert worker.poll() is None and api.proc.poll() is None  # neither was restarted
     except AssertionError:
         if log_path.exists():

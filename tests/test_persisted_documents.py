@@ -12,6 +12,7 @@ import sys
 
 import httpx
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from app.models import TrustedDocument
 from tests import factories
@@ -152,7 +153,7 @@ async def test_trusted_documents_mode_runs_only_registered_documents(database_ur
             assert mutation.json()["errors"][0]["extensions"]["code"] == "QUERY_NOT_IN_SAFELIST"
 
         # The WebSocket runs only registered documents too (graphql-transport-ws carries queries as well).
-        async with connect(api.ws, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+        async with connect(api.ws, subprotocols=[Subprotocol("graphql-transport-ws")], open_timeout=10) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {team.rep.token}"}}))
             assert json.loads(await ws.recv())["type"] == "connection_ack"
             await ws.send(json.dumps({"id": "free", "type": "subscribe",

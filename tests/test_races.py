@@ -83,6 +83,7 @@ async def test_mark_notification_read_20_times_at_once_reads_it_once(gql, team):
     read_at = {a["markNotificationRead"]["notification"]["readAt"] for a in answers}
     assert len(read_at) == 1 and None not in read_at
     stored = await Notification.get(id=notification.id)
+    assert stored.read_at is not None
     assert stored.read_at.isoformat().replace("+00:00", "") in next(iter(read_at)).replace("+00:00", "")
 
 
@@ -191,8 +192,9 @@ async def test_across_two_api_processes_one_completion_and_one_run_per_key(two_a
                                              for i in range(CALLS)])
         creations = await asyncio.gather(*[call(two_apis[i % 2], create, {}, key="tap-42") for i in range(CALLS)])
 
-    assert {r.json()["data"]["completeTask"]["task"]["completedAt"] for r in completions} \
-        == {(await Task.get(id=task.id)).completed_at.isoformat()}
+    completed_at = (await Task.get(id=task.id)).completed_at
+    assert completed_at is not None
+    assert {r.json()["data"]["completeTask"]["task"]["completedAt"] for r in completions} == {completed_at.isoformat()}
     assert await DomainEvent.filter(kind="task.completed").count() == 1
     executed = [r for r in creations if r.status_code == 200 and "idempotent-replayed" not in r.headers]
     assert len(executed) == 1

@@ -35,7 +35,9 @@ async def test_every_demo_user_in_the_table_logs_in_with_the_documented_password
     rows = re.findall(r"^\| (admin|manager|rep) \| ([^|]+) \| `([^`]+)` \|", _first_ten_minutes(), re.M)
     users = {u.email: u for u in await User.all()}
     assert len(rows) == len(users) == 1 + len(demo_data.MANAGERS) + len(demo_data.REPS)
-    password = re.search(r"the password \*\*`([^`]+)`\*\*", _first_ten_minutes()).group(1)
+    found = re.search(r"the password \*\*`([^`]+)`\*\*", _first_ten_minutes())
+    assert found is not None
+    password = found.group(1)
     for role, name, email in rows:
         user = users[email]
         assert (user.role, user.name) == (Role(role), name.strip())

@@ -95,6 +95,7 @@ async def test_a_null_the_input_does_not_mark_is_refused_by_the_database_as_requ
     logged in one line, not a traceback."""
     await factories.opportunity(team.rep.user, (await factories.account(team.rep.user)).id)  # the default pipeline
     stage = await PipelineStage.filter(key="proposal").first()
+    assert stage is not None
     with caplog.at_level(logging.INFO):
         body = await gql.raw(f'mutation($id: ID!) {{ updatePipelineStage(id: $id, input: {{name: null}}) '
                              f'{{ stage {{ id }} {ERRORS} }} }}', {"id": str(stage.id)}, token=team.admin.token)

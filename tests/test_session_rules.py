@@ -16,7 +16,7 @@ def test_lockout_doubles_from_the_allowed_failure_up_to_the_cap():
 
 def test_managers_cannot_be_reps_or_the_users_own_reports():
     assert manager_error(7, 3, Role.REP, []) == "a rep cannot manage other users"
-    assert "themselves" in manager_error(7, 7, Role.MANAGER, [])
-    assert "themselves" in manager_error(7, 3, Role.MANAGER, [5, 7, 1])  # 3 reports (indirectly) to 7
+    assert "themselves" in (manager_error(7, 7, Role.MANAGER, []) or "")
+    assert "themselves" in (manager_error(7, 3, Role.MANAGER, [5, 7, 1]) or "")  # 3 reports (indirectly) to 7
     assert manager_error(7, 3, Role.MANAGER, [1]) is None
     assert manager_error(None, 3, Role.ADMIN, []) is None

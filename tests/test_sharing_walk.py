@@ -33,6 +33,15 @@ from tests import factories
 GRAPHQL = schema._schema
 
 
+def _object_type(name: str) -> GraphQLObjectType:
+    t = GRAPHQL.get_type(name)
+    assert isinstance(t, GraphQLObjectType), name
+    return t
+
+
+QUERY = _object_type("Query")
+
+
 def _unwrap(t):
     while isinstance(t, (GraphQLNonNull, GraphQLList)):
         t = t.of_type
@@ -269,9 +278,9 @@ def _undefined():
 
 def _paths() -> dict[str, tuple[str, ...]]:
     """The shortest field path from the Query root to each object type (breadth first)."""
-    query = GRAPHQL.query_type
+    query = QUERY
     paths: dict[str, tuple[str, ...]] = {}
-    frontier = [(query, ())]
+    frontier: list[tuple[GraphQLObjectType, tuple[str, ...]]] = [(query, ())]
     seen = {query.name}
     while frontier:
         following = []
@@ -297,7 +306,7 @@ def _documents(world: World) -> tuple[list[tuple[str, dict, dict]], set[tuple[st
     trees: dict[str, dict] = defaultdict(dict)
     edges: set[tuple[str, str]] = set()
     for typename, path in paths.items():
-        t = GRAPHQL.type_map[typename]
+        t = _object_type(typename)  # every path leads to an object type
         node = trees[path[0]]
         for step in path[1:]:
             node = node.setdefault(step, {})
@@ -307,13 +316,13 @@ def _documents(world: World) -> tuple[list[tuple[str, dict, dict]], set[tuple[st
             assert not missing, f"{typename}.{name} needs arguments {missing}: teach the walk how to give them"
             node.setdefault(name, {})
             edges.add((typename, name))
-    for root in GRAPHQL.query_type.fields:
-        if isinstance(_unwrap(GRAPHQL.query_type.fields[root].type), GraphQLObjectType):
+    for root in QUERY.fields:
+        if isinstance(_unwrap(QUERY.fields[root].type), GraphQLObjectType):
             trees.setdefault(root, {})
             edges.add(("Query", root))
     documents = []
     for root, tree in trees.items():
-        f = GRAPHQL.query_type.fields[root]
+        f = QUERY.fields[root]
         required = [a for a, arg in f.args.items() if isinstance(arg.type, GraphQLNonNull)
                     and arg.default_value is _undefined()]
         calls = root_args.get(root, [{}]) if required or root in root_args else [{}]
@@ -392,7 +401,7 @@ async def test_every_object_field_keeps_to_the_sharing_model(apps, team):
             body = await _post(standard, document, variables, actor.token)
             seen: list = []
             edges: dict = defaultdict(list)
-            _records(body.get("data"), GRAPHQL.query_type, tree, None, seen, edges)
+            _records(body.get("data"), QUERY, tree, None, seen, edges)
             for typename, pk in seen:
                 if not oracle.may_read(typename, pk):
                     leaks.append(f"{role}: {typename} {pk} via {document[:120]}")
@@ -426,7 +435,7 @@ async def test_every_object_field_keeps_to_the_sharing_model(apps, team):
 def _fast_tree(type_name: str, depth: int) -> dict:
     from app.api.fastpath import TYPES, One
 
-    tree = {}
+    tree: dict[str, dict] = {}
     if depth == 0:
         return tree
     for name, relation in TYPES[type_name].relations.items():
@@ -443,8 +452,8 @@ async def test_the_compiled_read_path_keeps_to_the_sharing_model(apps, team):
 
     world = await _build(team)
     tree = _fast_tree("Opportunity", 4)
-    node = _selection(GRAPHQL.type_map["Opportunity"], tree)
-    documents = [("{ opportunities(first: 50) { nodes " + node + " } }", {}, {"opportunities": {"nodes": tree}})]
+    node = _selection(_object_type("Opportunity"), tree)
+    documents: list[tuple[str, dict, dict]] = [("{ opportunities(first: 50) { nodes " + node + " } }", {}, {"opportunities": {"nodes": tree}})]
     documents += [("query($id: ID!) { opportunity(id: $id) " + node + " }", {"id": str(pk)}, {"opportunity": tree})
                   for pk in world.records["Opportunity"]]
     fast, standard = apps
@@ -463,7 +472,7 @@ async def test_the_compiled_read_path_keeps_to_the_sharing_model(apps, team):
             assert (await _post(fast, document, variables, actor.token))["data"] == expected["data"]
             seen: list = []
             edges: dict = defaultdict(list)
-            _records(expected["data"], GRAPHQL.query_type, shape, None, seen, edges)
+            _records(expected["data"], QUERY, shape, None, seen, edges)
             leaks += [f"{role}: {t} {pk}" for t, pk in seen if not oracle.may_read(t, pk)]
             served_edges |= {e for e, found in edges.items() if any(children for _, children in found)}
     assert leaks == []
@@ -502,7 +511,7 @@ async def test_every_subscription_field_keeps_to_the_sharing_model(team, orm):
 
     world = await _build(team)
     sentinels = await _sentinels(world, team)
-    subscription = GRAPHQL.subscription_type
+    subscription = _object_type("Subscription")
     leaks: list[str] = []
     returned: dict = defaultdict(list)
     wanted_edges: set = set()
@@ -521,6 +530,7 @@ async def test_every_subscription_field_keeps_to_the_sharing_model(team, orm):
             try:
                 async for result in stream:
                     assert not result.errors, result.errors
+                    assert result.data is not None
                     seen: list = []
                     edges: dict = defaultdict(list)
                     _records(result.data, subscription, {root: tree}, None, seen, edges)

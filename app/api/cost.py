@@ -204,7 +204,9 @@ class QueryCost(SchemaExtension):
     async def on_execute(self):
         ctx = self.execution_context
         schema = ctx.schema._schema
-        self.requested = operation_cost(schema, ctx.graphql_document, ctx.operation_name, ctx.variables)
+        document = ctx.graphql_document
+        assert document is not None  # strawberry parses (and validates) before execution
+        self.requested = operation_cost(schema, document, ctx.operation_name, ctx.variables)
         if self.requested > get_settings().max_query_cost:
             self.charge = await budget.charge(self._caller(), 0)  # only to report what is left
             raise too_costly(self.requested)

@@ -226,9 +226,9 @@ class GraphQLHTTP:
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
         if body.get("data") is None and body.get("errors"):
             # Nothing served because of credentials, the rate limit or an outage: say so in the status too.
-            statuses = {STATUS_FOR_CODE.get(code) for code in _codes(body)}
-            if len(statuses) == 1 and None not in statuses:
-                status = statuses.pop()
+            statuses = {STATUS_FOR_CODE.get(code or "") for code in _codes(body)}
+            if len(statuses) == 1 and (only := statuses.pop()) is not None:
+                status = only
         if status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="graphql"'
         sub = outcome.sub_response

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -67,7 +68,7 @@ def caller_of(authorization: str | None) -> str | None:
     return credential_fingerprint(authorization.strip())
 
 
-def _json_response(status: int, body: bytes, extra: list[tuple[bytes, bytes]] = ()) -> list[dict]:
+def _json_response(status: int, body: bytes, extra: Sequence[tuple[bytes, bytes]] = ()) -> list[dict]:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
     return [{"type": "http.response.start", "status": status, "headers": headers},
             {"type": "http.response.body", "body": body}]
@@ -93,7 +94,7 @@ class IdempotencyMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         raw_key = headers.get(HEADER)
         caller = caller_of(headers.get("authorization")) if raw_key is not None else None
-        if caller is None:
+        if raw_key is None or caller is None:
             return await self.app(scope, receive, send)
         body = await _read_body(receive)
         if body is None:

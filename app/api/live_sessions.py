@@ -17,10 +17,12 @@ import logging
 import time
 from collections import deque
 from datetime import datetime, timezone
+from typing import cast
 
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
+from app.api.context import Context
 from app.domain.errors import NotAuthenticated, TokenExpired
 from app.domain.sessions import CloseReason
 from app.services import auth
@@ -50,7 +52,7 @@ class ExplainedRejectionAdapter(ASGIWebSocketAdapter):
         await super().close(code, reason)
 
 
-class SessionBoundHandler(BaseGraphQLTransportWSHandler):
+class SessionBoundHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, plus: registered with this process's live connections once acknowledged."""
 
     _watch: asyncio.Task | None = None
@@ -79,12 +81,13 @@ class SessionBoundHandler(BaseGraphQLTransportWSHandler):
         for operation_id in list(self.operations):
             await self.cleanup_operation(operation_id)
         with contextlib.suppress(Exception):  # the client may be gone already
-            self.websocket.ws.state.close_reason = reason
+            cast(ASGIWebSocketAdapter, self.websocket).ws.state.close_reason = reason  # the app serves ASGI
             await self.websocket.close(CLOSE_CODE, reason)
 
     async def _watch_credential(self) -> None:
         """Close at the token's expiry; re-check the credential every ws_session_check_seconds meanwhile."""
         credential = self.context.credential
+        assert credential is not None  # watched only once authenticated (handle_connection_init)
         interval = get_settings().ws_session_check_seconds
         while not self._ended:
             left = (credential.expires_at - datetime.now(timezone.utc)).total_seconds() if credential.expires_at else None
@@ -104,11 +107,12 @@ class SessionBoundHandler(BaseGraphQLTransportWSHandler):
 
 
 def _matches(handler: SessionBoundHandler, revocation: Revocation) -> bool:
-    credential = handler.context.credential
+    credential, user = handler.context.credential, handler.context.user
+    assert credential is not None and user is not None  # only authenticated connections are registered
     if credential.session_id is not None and credential.session_id in revocation.session_ids:
         return True
     kept = revocation.except_session is not None and credential.session_id == revocation.except_session
-    return handler.context.user.id in revocation.user_ids and not kept
+    return user.id in revocation.user_ids and not kept
 
 
 class LiveConnections:

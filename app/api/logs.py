@@ -8,11 +8,12 @@ line with their code and path. Unexpected exceptions keep their traceback: those
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from graphql import GraphQLError
 
 
-
-def is_client_error(error: object) -> bool:
+def is_client_error(error: object) -> TypeGuard[GraphQLError]:
     return isinstance(error, GraphQLError) and (error.original_error is None or isinstance(error.original_error, GraphQLError))
 
 

@@ -229,7 +229,7 @@ class ActionParameters:
     KIND: ClassVar[str]
 
     @classmethod
-    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
+    def check(cls, params: dict[str, Any], bad: Callable[[str, str], None]) -> None:
         """Report each bad parameter through `bad(name, message)`."""
 
 
@@ -237,7 +237,7 @@ class CreateTaskParameters(ActionParameters):
     KIND = "create_task"
 
     @classmethod
-    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
+    def check(cls, params: dict[str, Any], bad: Callable[[str, str], None]) -> None:
         if not str(params.get("title", "")).strip():
             bad("title", "is required")
         if params.get("priority", "medium") not in TASK_PRIORITIES:
@@ -248,7 +248,7 @@ class SendEmailParameters(ActionParameters):
     KIND = "send_email"
 
     @classmethod
-    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
+    def check(cls, params: dict[str, Any], bad: Callable[[str, str], None]) -> None:
         if params.get("to", "contact") not in EMAIL_RECIPIENTS:
             bad("to", f"must be one of {', '.join(EMAIL_RECIPIENTS)}")
         for name in ("subject", "body"):
@@ -260,7 +260,7 @@ class ScheduleMeetingParameters(ActionParameters):
     KIND = "schedule_meeting"
 
     @classmethod
-    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
+    def check(cls, params: dict[str, Any], bad: Callable[[str, str], None]) -> None:
         if "when" not in params:
             bad("when", "is required")
         if "time" in params:
@@ -276,7 +276,7 @@ class UpdateFieldParameters(ActionParameters):
     KIND = "update_field"
 
     @classmethod
-    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
+    def check(cls, params: dict[str, Any], bad: Callable[[str, str], None]) -> None:
         if params.get("field") not in UPDATABLE_FIELDS:
             bad("field", f"unknown or protected field {params.get('field')!r}; updatable: {', '.join(UPDATABLE_FIELDS)}")
         elif params["field"] == "forecast_category" and params.get("value") not in [c.value for c in ForecastCategory]:
@@ -291,7 +291,7 @@ class NotifyManagerParameters(ActionParameters):
     KIND = "notify_manager"
 
     @classmethod
-    def check(cls, params: dict, bad: Callable[[str, str], None]) -> None:
+    def check(cls, params: dict[str, Any], bad: Callable[[str, str], None]) -> None:
         if not str(params.get("message", "")).strip():
             bad("message", "is required")
 
@@ -303,7 +303,7 @@ ACTION_PARAMETERS: dict[str, type[ActionParameters]] = {rules.KIND: rules for ru
 ACTIONS = tuple(ACTION_PARAMETERS)
 
 
-def action_errors(action: str, params: dict, where: str) -> list[FieldError]:
+def action_errors(action: str, params: dict[str, Any], where: str) -> list[FieldError]:
     """What is wrong with an automation's parameters for its action kind."""
     errors: list[FieldError] = []
 

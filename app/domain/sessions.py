@@ -37,7 +37,8 @@ def lockout_seconds(failures: int, allowed: int, base: float, cap: float) -> flo
     (base, 2×base, 4×base, …), up to `cap`. 0 while failures stay below `allowed`."""
     if failures < allowed:
         return 0.0
-    return min(base * 2 ** (failures - allowed), cap)
+    doubling: int = 2 ** (failures - allowed)  # failures >= allowed here: a whole number
+    return min(base * doubling, cap)
 
 
 def manager_error(user_id: int | None, manager_id: int, manager_role: Role, manager_chain: list[int]) -> str | None:

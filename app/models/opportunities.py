@@ -21,6 +21,7 @@ class Opportunity(Model):
     contact = fields.ForeignKeyField(
         "models.Contact", related_name="opportunities", null=True, on_delete=fields.SET_NULL
     )
+    contact_id: int | None  # the foreign keys' columns, declared for type checkers (Tortoise adds them)
     pipeline = fields.ForeignKeyField("models.Pipeline", related_name="opportunities", on_delete=fields.RESTRICT)
     stage = fields.ForeignKeyField("models.PipelineStage", related_name="opportunities", on_delete=fields.RESTRICT)
     stage_entered_at = fields.DatetimeField()
@@ -32,6 +33,7 @@ class Opportunity(Model):
     actual_close_date = fields.DateField(null=True)
     source = fields.CharEnumField(OpportunitySource, max_length=32, default=OpportunitySource.OTHER)
     assigned_to = fields.ForeignKeyField("models.User", related_name="opportunities", on_delete=fields.RESTRICT)
+    assigned_to_id: int
     lost_reason = fields.TextField(null=True)
     next_step = fields.CharField(max_length=500, default="")
     description = fields.TextField(default="")

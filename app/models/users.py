@@ -17,6 +17,8 @@ class User(Model):
     manager = fields.ForeignKeyField(
         "models.User", related_name="reports", null=True, on_delete=fields.SET_NULL
     )
+    # The foreign key's column, declared for type checkers (Tortoise adds it at runtime).
+    manager_id: int | None
     timezone = fields.CharField(max_length=64, default="UTC")
     is_active = fields.BooleanField(default=True)
     # The identity of an API key: it owns what the integration creates and cannot log in.
@@ -62,6 +64,8 @@ class ApiKey(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200)
     user = fields.ForeignKeyField("models.User", related_name="api_keys", on_delete=fields.CASCADE)
+    # The foreign key's column, declared for type checkers (Tortoise adds it at runtime).
+    user_id: int
     key_hash = fields.CharField(max_length=64, unique=True)
     # The first characters of the secret, so an admin can tell keys apart without the secret.
     prefix = fields.CharField(max_length=16)

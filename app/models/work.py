@@ -15,6 +15,8 @@ class Task(Model):
     priority = fields.CharEnumField(TaskPriority, max_length=16, default=TaskPriority.MEDIUM)
     status = fields.CharEnumField(TaskStatus, max_length=16, default=TaskStatus.OPEN)
     assignee = fields.ForeignKeyField("models.User", related_name="tasks", on_delete=fields.CASCADE, db_index=True)
+    # The foreign key's column, declared for type checkers (Tortoise adds it at runtime).
+    assignee_id: int
     opportunity = fields.ForeignKeyField("models.Opportunity", related_name="tasks", null=True, on_delete=fields.CASCADE, db_index=True)
     account = fields.ForeignKeyField("models.Account", related_name="tasks", null=True, on_delete=fields.CASCADE)
     # Set when an automation or a job created the task: makes re-running it a no-op.

@@ -273,10 +273,13 @@ async def revoke_user_sessions(user_id: int, reason: CloseReason, keep_session: 
 
 
 async def logout(credential: Credential, everywhere: bool = False) -> None:
+    """End a session credential's session (API keys end with revoke_api_key, the caller refuses them)."""
+    user_id, session_id = credential.user_id, credential.session_id
+    assert user_id is not None and session_id is not None, "logout needs a session credential"
     if everywhere:
-        await revoke_user_sessions(credential.user_id, CloseReason.LOGGED_OUT)
+        await revoke_user_sessions(user_id, CloseReason.LOGGED_OUT)
     else:
-        await revoke_sessions([credential.session_id], CloseReason.LOGGED_OUT, user_id=credential.user_id)
+        await revoke_sessions([session_id], CloseReason.LOGGED_OUT, user_id=user_id)
 
 
 # API keys -----------------------------------------------------------------------------------

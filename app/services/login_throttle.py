@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Awaitable
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -63,8 +65,10 @@ async def _attempt(kind: str, value: str, allowed: int, reserve: bool) -> int:
     s = get_settings()
     schedule = [int(1000 * lockout_seconds(allowed + step, allowed, s.login_lockout_base_seconds, s.login_lockout_max_seconds))
                 for step in range(_SCHEDULE_STEPS)]
-    left_ms = await _redis().eval(_ATTEMPT, 2, *_keys(kind, value), allowed, s.login_failure_window_seconds,
-                                  "1" if reserve else "0", *schedule)
+    # Redis sends numbers as their decimal text anyway; redis-py types the arguments as str and the
+    # asyncio client's eval as the synchronous one's (str | Awaitable), hence str() and the cast.
+    args = [str(allowed), str(s.login_failure_window_seconds), "1" if reserve else "0", *map(str, schedule)]
+    left_ms = await cast("Awaitable[Any]", _redis().eval(_ATTEMPT, 2, *_keys(kind, value), *args))
     return math.ceil(int(left_ms) / 1000)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from tortoise.transactions import in_transaction
 
 from app.domain.documents import ManifestOperation
@@ -27,5 +29,6 @@ async def register_documents(operations: list[ManifestOperation], client_name: s
 
 
 async def trusted_document(document_id: str) -> str | None:
-    row = await TrustedDocument.filter(id=document_id).values_list("body", flat=True)
-    return row[0] if row else None
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the bodies themselves.
+    bodies = cast("list[str]", await TrustedDocument.filter(id=document_id).values_list("body", flat=True))
+    return bodies[0] if bodies else None

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from app.services.redis import redis_url
@@ -59,7 +60,7 @@ class Charge:
 class QueryBudget:
     def __init__(self) -> None:
         self._client: Redis | None = None
-        self._script = None
+        self._script: AsyncScript | None = None
         self._url: str | None = None
         self._skip_until = 0.0
 

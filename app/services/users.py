@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone as tz
+from typing import cast
 
 from app.domain.enums import Role
 from app.domain.errors import ErrorCode, FieldError, PermissionDenied, ValidationFailed, not_found
@@ -29,7 +30,8 @@ async def _manager_chain(manager: User) -> list[int]:
     while current is not None and current not in seen:
         seen.add(current)
         chain.append(current)
-        found = await User.filter(id=current).values_list("manager_id", flat=True)
+        # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the ids themselves.
+        found = cast("list[int | None]", await User.filter(id=current).values_list("manager_id", flat=True))
         current = found[0] if found else None
     return chain
 
