@@ -4,6 +4,8 @@ every IPv6 form that leads to a private IPv4 address unwrapped."""
 from __future__ import annotations
 
 import httpx
+from datetime import datetime, timezone
+
 import pytest
 
 from app.domain.webhooks import address_refusal
@@ -83,7 +85,9 @@ async def test_a_name_that_resolves_to_a_private_address_at_delivery_reaches_not
         assert "loopback" in (await WebhookDelivery.get(id=delivery.id)).last_error
         # the same target with private networks allowed (development): delivered
         monkeypatch.setattr(get_settings(), "webhook_allow_private_networks", True)
-        await WebhookDelivery.filter(id=delivery.id).update(status="pending")
+        # due again now (the refused attempt scheduled a retry) and not leased
+        await WebhookDelivery.filter(id=delivery.id).update(status="pending", next_attempt_at=datetime.now(timezone.utc),
+                                                            lease_until=None)
         assert await webhooks.deliver(delivery.id) == "delivered"
         assert len(receiver.received) == 1
 

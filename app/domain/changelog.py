@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
+from typing import Any
 
 # Events are kept (and replayed) this long.
 RETENTION = timedelta(days=7)
@@ -104,7 +105,7 @@ class Touch:
     action: ChangeAction
     id_key: str  # payload key ("…_ids" for a list); "opportunity_id" / "account_id" fall back to the event's columns
 
-    def ids(self, payload: dict, opportunity_id: int | None, account_id: int | None) -> list[int]:
+    def ids(self, payload: dict[str, Any], opportunity_id: int | None, account_id: int | None) -> list[int]:
         value = payload.get(self.id_key)
         if value is None:
             value = {"opportunity_id": opportunity_id, "account_id": account_id}.get(self.id_key)
@@ -112,8 +113,9 @@ class Touch:
         return [int(v) for v in values if v is not None]
 
 
-def _kinds(record_type: RecordType, id_key: str, *, created: str, updated: tuple[str, ...], deleted: str | None):
-    touches = {created: (Touch(record_type, ChangeAction.CREATED, id_key),)}
+def _kinds(record_type: RecordType, id_key: str, *, created: str, updated: tuple[str, ...],
+           deleted: str | None) -> dict[str, tuple[Touch, ...]]:
+    touches: dict[str, tuple[Touch, ...]] = {created: (Touch(record_type, ChangeAction.CREATED, id_key),)}
     touches.update({kind: (Touch(record_type, ChangeAction.UPDATED, id_key),) for kind in updated})
     if deleted:
         touches[deleted] = (Touch(record_type, ChangeAction.DELETED, id_key),)
@@ -159,7 +161,7 @@ def kinds_for(types: set[RecordType]) -> list[str]:
     return sorted(kind for kind, touches in TOUCHES.items() if any(t.record_type in types for t in touches))
 
 
-def previous_owner(payload: dict) -> int | None:
+def previous_owner(payload: dict[str, Any]) -> int | None:
     """Who owned the record before this event, when the event reassigned it."""
     change = (payload.get("changes") or {}).get("assigned_to_id") or (payload.get("changes") or {}).get("assigned_to")
     if not isinstance(change, dict) or change.get("from") in (None, ""):
