@@ -169,5 +169,6 @@ async def test_trusted_documents_mode_runs_only_registered_documents(database_ur
             await ws.send(json.dumps({"id": "known", "type": "subscribe",
                                       "payload": {"query": "", "extensions": persisted(ME)}}))
             answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            answer["payload"] = _body(answer["payload"])
             assert answer == {"id": "known", "type": "next", "payload": {"data": {"me": {"email": "rep@pantry.test",
                                                                                        "role": "REP"}}}}
