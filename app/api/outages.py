@@ -25,6 +25,9 @@ _LOST = (
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,  # "connection is closed", a pool being closed
+    # "cannot switch to state …; another operation is in progress": a pooled connection the server
+    # terminated mid-operation, met again by the next request before the pool replaced it.
+    asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.OperatorInterventionError,  # server shut down, pg_terminate_backend, starting up
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
     DBConnectionError,
