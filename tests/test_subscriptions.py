@@ -34,7 +34,9 @@ class Client:
 
     @classmethod
     async def open(cls, api, token: str | None):
-        ws = await connect(api.ws, subprotocols=PROTOCOL)
+        # Unbounded receive buffer: a test that stops reading mid-stream and closes must not stall the
+        # close handshake behind a full buffer (websockets stops reading then, like a slow real client).
+        ws = await connect(api.ws, subprotocols=PROTOCOL, max_queue=None)
         client = cls(ws)
         await client.send({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"} if token else {}})
         return client
