@@ -4,6 +4,7 @@ caller's own; another request with the key is refused; concurrent retries never 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -142,7 +143,7 @@ async def test_a_request_still_running_is_reported_in_progress(gql, team):
     """Deterministic version of the race: the first request holds the claim, the second arrives."""
     from app.api.idempotency import mutation_fingerprint
 
-    fingerprint = mutation_fingerprint({"query": CREATE_ACCOUNT, "variables": {"name": "Bayside Bistro"}})
+    fingerprint = mutation_fingerprint(CREATE_ACCOUNT, None, {"name": "Bayside Bistro"})
     assert fingerprint is not None
     claimed = await store.claim(f"user:{team.rep.id}", "slow", fingerprint)
     assert isinstance(claimed, store.Claimed)
@@ -150,6 +151,35 @@ async def test_a_request_still_running_is_reported_in_progress(gql, team):
     assert second.status_code == 409
     assert second.json()["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_IN_PROGRESS"
     assert await Account.filter(name="Bayside Bistro").count() == 0
+
+
+async def test_a_mutation_sent_by_its_persisted_hash_alone_is_kept_to_its_key(gql, team):
+    """Apollo's persisted queries send the hash without the text once the server knows it: a retry
+    of such a mutation is as safe as one with the text, and another mutation under the key is refused."""
+    sha = hashlib.sha256(CREATE_ACCOUNT.encode()).hexdigest()
+    persisted = {"persistedQuery": {"version": 1, "sha256Hash": sha}}
+    headers = {"Authorization": f"Bearer {team.rep.token}", "Idempotency-Key": "apq-1"}
+    first = await gql.http.post("/graphql", json={"query": CREATE_ACCOUNT, "variables": {"name": "Bayside Bistro"},
+                                                  "extensions": persisted}, headers=headers)
+    assert first.json()["data"]["createAccount"]["errors"] == []
+    hash_only = {"variables": {"name": "Bayside Bistro"}, "extensions": persisted}
+    again = await gql.http.post("/graphql", json=hash_only, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true" and again.content == first.content
+    other = await gql.http.post("/graphql", json={**hash_only, "variables": {"name": "Other Bistro"}}, headers=headers)
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await Account.filter(name__in=["Bayside Bistro", "Other Bistro"]).count() == 1
+
+
+async def test_a_batch_with_a_mutation_is_kept_to_its_key(gql, team):
+    batch = [{"query": "query { me { email } }"},
+             {"query": CREATE_ACCOUNT, "variables": {"name": "Bayside Bistro"}}]
+    headers = {"Authorization": f"Bearer {team.rep.token}", "Idempotency-Key": "batch-1"}
+    first = await gql.http.post("/graphql", json=batch, headers=headers)
+    assert [item["data"] is not None for item in first.json()] == [True, True]
+    again = await gql.http.post("/graphql", json=batch, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true" and again.content == first.content
+    assert await Account.filter(name="Bayside Bistro").count() == 1
 
 
 async def test_queries_and_anonymous_requests_ignore_the_key(gql, team):

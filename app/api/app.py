@@ -138,7 +138,7 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", IdempotencyMiddleware(http), methods=["GET", "POST", "OPTIONS"]),
+            Route("/graphql", IdempotencyMiddleware(http, documents), methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
             *([assets_route()] if ide else []),
         ],

@@ -27,6 +27,7 @@ from app.domain.idempotency import (
     parse_key,
     request_fingerprint,
 )
+from app.api.persisted import DocumentRefused, PersistedDocuments
 from app.services import idempotency as store
 from app.services.auth import read_credential
 
@@ -35,21 +36,46 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_SECONDS = 600.0
 
 
-def mutation_fingerprint(request: Any) -> str | None:
+def mutation_fingerprint(document_text: str | None, operation_name: Any, variables: Any) -> str | None:
     """The request's fingerprint when the operation it runs is a mutation; None otherwise (queries,
     and documents the GraphQL layer will refuse anyway, ignore the key)."""
-    if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+    if not isinstance(document_text, str) or not (operation_name is None or isinstance(operation_name, str)):
         return None
-    name = request.get("operationName")
     try:
-        document = parse(request["query"])
+        document = parse(document_text)
     except GraphQLError:
         return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = [op for op in operations if name is None or (op.name and op.name.value == name)]
+    chosen = [op for op in operations
+              if operation_name is None or (op.name and op.name.value == operation_name)]
     if len(chosen) != 1 or chosen[0].operation is not OperationType.MUTATION:
         return None
-    return request_fingerprint(print_ast(document), name, request.get("variables"))
+    return request_fingerprint(print_ast(document), operation_name, variables)
+
+
+async def body_fingerprint(documents: PersistedDocuments, body: Any) -> str | None:
+    """The fingerprint of a JSON body, single or batched, when it runs at least one mutation. A
+    persisted document sent by its hash alone counts as its text, so a retried hash-only mutation is
+    as safe as one that sends the text; a hash the server does not know runs nothing (the GraphQL
+    layer answers PersistedQueryNotFound), so it needs no key."""
+    operations = body if isinstance(body, list) else [body]
+    parts: list[str | None] = []
+    for operation in operations:
+        if not isinstance(operation, dict):
+            return None  # the GraphQL layer refuses the shape before anything runs
+        extensions = operation.get("extensions")
+        try:
+            text = await documents.resolve(operation.get("query") if isinstance(operation.get("query"), str) else None,
+                                           extensions if isinstance(extensions, dict) else None)
+        except DocumentRefused:
+            parts.append(None)
+            continue
+        parts.append(mutation_fingerprint(text, operation.get("operationName"), operation.get("variables")))
+    if all(part is None for part in parts):
+        return None
+    if not isinstance(body, list):
+        return parts[0]
+    return request_fingerprint("\n".join(part or "-" for part in parts), None, None)
 
 
 def caller_of(authorization: str | None) -> str | None:
@@ -84,8 +110,9 @@ def _refusal(problem: KeyProblem) -> list[dict]:
 class IdempotencyMiddleware:
     """Wraps the GraphQL endpoint (after the fast path, which only serves queries)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, documents: PersistedDocuments) -> None:
         self.app = app
+        self.documents = documents
         self._last_sweep = 0.0
 
     async def __call__(self, scope, receive, send):
@@ -99,7 +126,7 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         if body is None:
             return None  # the client went away before sending its request
-        fingerprint = _fingerprint(headers.get("content-type", ""), body)
+        fingerprint = await self._fingerprint(headers.get("content-type", ""), body)
         if fingerprint is None:
             return await self.app(scope, _replaying(body, receive), send)
         key = parse_key(raw_key)
@@ -142,6 +169,14 @@ class IdempotencyMiddleware:
         else:
             await store.release(caller, key, claimed)
 
+    async def _fingerprint(self, content_type: str, body: bytes) -> str | None:
+        if not content_type.startswith("application/json"):
+            return None
+        try:
+            return await body_fingerprint(self.documents, orjson.loads(body))
+        except orjson.JSONDecodeError:
+            return None
+
     async def _sweep_now_and_then(self) -> None:
         """Expired responses are deleted lazily: at most once per SWEEP_EVERY_SECONDS per process."""
         now = time.monotonic()
@@ -174,15 +209,6 @@ async def _read_body(receive) -> bytes | None:
         body += message.get("body", b"")
         if not message.get("more_body", False):
             return body
-
-
-def _fingerprint(content_type: str, body: bytes) -> str | None:
-    if not content_type.startswith("application/json"):
-        return None
-    try:
-        return mutation_fingerprint(orjson.loads(body))
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _replaying(body: bytes, receive):

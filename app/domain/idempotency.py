@@ -83,6 +83,8 @@ def is_replayable(status: int, body: Any) -> bool:
     failures and crashes that left no data (masked errors carry no code) are not: the retry must run."""
     if status >= 500:
         return False
+    if isinstance(body, list):  # a batch: kept only when every answer in it is
+        return bool(body) and all(is_replayable(status, item) for item in body)
     if not isinstance(body, dict):
         return False
     errors = body.get("errors") or []
