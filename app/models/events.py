@@ -68,6 +68,8 @@ class OutgoingMail(Model):
     ics = fields.TextField(null=True)
     status = fields.CharField(max_length=16, default="queued")
     error = fields.TextField(null=True)
+    # While status is "sending": the sender's claim, taken over by another sender only once it lapsed.
+    lease_until = fields.DatetimeField(null=True)
     source_key = fields.CharField(max_length=200, unique=True)
     opportunity_id = fields.IntField(null=True)
     sent_at = fields.DatetimeField(null=True)
