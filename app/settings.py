@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # `crm worker` processes; unset = one per CPU on PostgreSQL, one on SQLite (a single writer).
     worker_processes: int | None = None
     events_channel: str = Field("crm:events", description="Redis pub/sub channel of the domain events")
+    # Completed events (and their webhook delivery records) older than this are purged nightly; never
+    # shorter than the change log's 7-day cursor window. Incomplete events are always kept.
+    event_log_retention_days: int = Field(30, ge=7)
     ws_connection_init_timeout_seconds: float = 10.0
     ws_max_subscriptions_per_connection: int = 20
     # Webhook targets on loopback, link-local or private networks are refused unless this is set.

@@ -36,5 +36,9 @@ async def relay_outbox(ctx: dict) -> int:
     return await events.relay()
 
 
+async def purge_event_log(ctx: dict) -> int:
+    return await events.purge_completed()
+
+
 async def scan_stage_durations(ctx: dict) -> int:
     return await automations.scan_stage_durations()

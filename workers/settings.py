@@ -52,6 +52,7 @@ class WorkerSettings:
         expire_contracts,
         events.process_event,
         events.relay_outbox,
+        events.purge_event_log,
         events.scan_stage_durations,
         delivery.deliver_outgoing_mail,
         # keep_result=0: the database decides whether an attempt is due; a kept result would make arq
@@ -74,6 +75,7 @@ class WorkerSettings:
         # The outbox relay also runs at start-up: what Redis missed while it was down goes out first.
         cron(events.relay_outbox, minute=EVERY_MINUTE, second={30}, unique=True, run_at_startup=True),
         cron(events.scan_stage_durations, minute=EVERY_5_MINUTES, unique=True, run_at_startup=True),
+        cron(events.purge_event_log, hour={3}, minute={50}, unique=True),
         cron(delivery.deliver_outgoing_mail, minute=EVERY_MINUTE, second={45}, unique=True),
         cron(delivery.sweep_webhook_deliveries, minute=EVERY_MINUTE, second={5}, unique=True),
         cron(health.recompute_all_health, hour={3}, minute={30}, unique=True, timeout=30),

@@ -22,9 +22,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from app.domain.events import Event, event_of
-from app.models import DomainEvent, Opportunity
+from app.models import DomainEvent, Opportunity, WebhookDelivery
 from app.services import queue
 from app.settings import get_settings
 
@@ -116,3 +117,22 @@ async def mark_completed(event_id: int) -> bool:
 
 async def incomplete_count() -> int:
     return await DomainEvent.filter(completed_at__isnull=True).count()
+
+
+async def purge_completed(older_than: timedelta | None = None, batch: int = 5000) -> int:
+    """Delete completed events created before the retention window, in batches (short transactions on
+    a large log); their webhook delivery records go with them. Returns how many were deleted."""
+    keep = older_than or timedelta(days=get_settings().event_log_retention_days)
+    cutoff = datetime.now(timezone.utc) - keep
+    removed = 0
+    while True:
+        ids = await DomainEvent.filter(created_at__lt=cutoff, completed_at__isnull=False) \
+            .order_by("id").limit(batch).values_list("id", flat=True)
+        if not ids:
+            break
+        async with in_transaction():
+            await WebhookDelivery.filter(event_id__in=list(ids)).delete()  # explicit: SQLite may not cascade
+            removed += await DomainEvent.filter(id__in=list(ids)).delete()
+    if removed:
+        log.info("purged %d completed events older than %d days", removed, keep.days)
+    return removed
