@@ -154,6 +154,7 @@ class TaskCreated(Event):
     KIND: ClassVar[str] = "task.created"
     task_id: int
     title: str = ""
+    opportunity_id: int | None = None
 
     @property
     def webhook_name(self) -> str | None:
@@ -323,11 +324,3 @@ def parse_event(kind: str, payload: dict[str, Any] | None) -> Event | None:
     """The typed event for a logged kind and payload; None for a kind this code does not know."""
     event_type = EVENT_TYPES.get(kind)
     return None if event_type is None else event_type.from_payload(payload or {})
-
-
-def event_of(kind: str, payload: dict[str, Any]) -> Event:
-    """The typed event for a known kind (ValueError for an unknown one): for callers still naming kinds."""
-    event = parse_event(kind, payload)
-    if event is None:
-        raise ValueError(f"unknown domain event kind {kind!r}; known: {', '.join(EVENT_TYPES)}")
-    return event

@@ -7,6 +7,15 @@ from tortoise.transactions import in_transaction
 
 from app.domain.accounts import creates_cycle
 from app.domain.errors import ErrorCode, ValidationFailed
+from app.domain.events import (
+    AccountCreated,
+    AccountDeleted,
+    AccountUpdated,
+    ContactCreated,
+    ContactDeleted,
+    ContactUpdated,
+    Event,
+)
 from app.domain.validation import email_error, normalize_email
 from app.models import Account, AccountTeamMember, Contact, Contract, CustomerInteraction, Location, Opportunity, Task
 from app.queries.visibility import Scope, account_filter, contact_filter
@@ -64,13 +73,12 @@ async def create_account(scope: Scope, data: dict) -> Account:
     assign(account, data, ACCOUNT_FIELDS)
     async with recorded_change() as outbox:
         await account.save()
-        await _account_event(outbox, "account.created", account, scope)
+        await _account_event(outbox, AccountCreated(account_id=account.id), account, scope)
     return account
 
 
-async def _account_event(outbox, kind: str, account: Account, scope: Scope, **payload) -> None:
-    await outbox.record(kind, account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id,
-                        payload={"account_id": account.id, **payload})
+async def _account_event(outbox, event: Event, account: Account, scope: Scope) -> None:
+    await outbox.record(event, account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id)
 
 
 async def update_account(scope: Scope, account_id: int, data: dict) -> Account:
@@ -83,8 +91,9 @@ async def update_account(scope: Scope, account_id: int, data: dict) -> Account:
         previous_owner_id = account.assigned_to_id
         if assign_changes(account, data, ACCOUNT_FIELDS):
             await account.save()
-            await _account_event(outbox, "account.updated", account, scope,
-                                 **reassignment(previous_owner_id, account.assigned_to_id))
+            await _account_event(outbox, AccountUpdated(account_id=account.id,
+                                                        **reassignment(previous_owner_id, account.assigned_to_id)),
+                                 account, scope)
     return account
 
 
@@ -115,11 +124,13 @@ async def delete_account(scope: Scope, account_id: int) -> int:
     team = await AccountTeamMember.filter(account_id=account.id).values_list("user_id", flat=True)
     async with recorded_change() as outbox:
         # What goes with it (cascade), named in the event so every cache drops it too.
-        gone = {"contact_ids": await Contact.filter(account_id=account.id).values_list("id", flat=True),
-                "interaction_ids": await CustomerInteraction.filter(account_id=account.id).values_list("id", flat=True),
-                "task_ids": await Task.filter(account_id=account.id).values_list("id", flat=True)}
+        deleted = AccountDeleted(
+            account_id=account.id, team_user_ids=sorted(set(team)),
+            contact_ids=await Contact.filter(account_id=account.id).values_list("id", flat=True),
+            interaction_ids=await CustomerInteraction.filter(account_id=account.id).values_list("id", flat=True),
+            task_ids=await Task.filter(account_id=account.id).values_list("id", flat=True))
         await account.delete()
-        await _account_event(outbox, "account.deleted", account, scope, team_user_ids=sorted(set(team)), **gone)
+        await _account_event(outbox, deleted, account, scope)
     return account_id
 
 
@@ -279,7 +290,7 @@ async def _save_contact(contact: Contact, data: dict, *, creating: bool, actor_i
     assign(contact, data, CONTACT_FIELDS)
     async with recorded_change() as outbox:
         await contact.save()
-        await _contact_event(outbox, "contact.created" if creating else "contact.updated", contact, actor_id)
+        await _contact_event(outbox, ContactCreated if creating else ContactUpdated, contact, actor_id)
     return contact
 
 
@@ -294,12 +305,12 @@ def _check_contact(data: dict, *, creating: bool) -> None:
     checks.raise_if_any()
 
 
-async def _contact_event(outbox, kind: str, contact: Contact, actor_id: int) -> None:
+async def _contact_event(outbox, event_type: type[ContactCreated] | type[ContactDeleted], contact: Contact, actor_id: int) -> None:
     """Contacts follow their account: the event carries the account's owner and team (for tombstones)."""
     account = await Account.get(id=contact.account_id).only("id", "assigned_to_id")
     team = await AccountTeamMember.filter(account_id=account.id).values_list("user_id", flat=True)
-    await outbox.record(kind, account_id=account.id, owner_id=account.assigned_to_id, actor_id=actor_id,
-                        payload={"contact_id": contact.id, "team_user_ids": sorted(set(team))})
+    await outbox.record(event_type(contact_id=contact.id, team_user_ids=sorted(set(team))),
+                        account_id=account.id, owner_id=account.assigned_to_id, actor_id=actor_id)
 
 
 async def create_contact(scope: Scope, data: dict) -> Contact:
@@ -315,7 +326,7 @@ async def update_contact(scope: Scope, contact_id: int, data: dict) -> Contact:
         contact = await locked(Contact, contact_id)
         if assign_changes(contact, data, CONTACT_FIELDS):
             await contact.save()
-            await _contact_event(outbox, "contact.updated", contact, scope.user_id)
+            await _contact_event(outbox, ContactUpdated, contact, scope.user_id)
     return contact
 
 
@@ -323,5 +334,5 @@ async def delete_contact(scope: Scope, contact_id: int) -> int:
     contact = await get_visible(Contact, contact_id, contact_filter(scope), "id", "contact")
     async with recorded_change() as outbox:
         await contact.delete()
-        await _contact_event(outbox, "contact.deleted", contact, scope.user_id)
+        await _contact_event(outbox, ContactDeleted, contact, scope.user_id)
     return contact_id

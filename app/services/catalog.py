@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.domain.enums import Role
 from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed
+from app.domain.events import ProductCreated, ProductDeleted, ProductUpdated
 from app.models import OpportunityProduct, Product
 from app.queries.visibility import Scope
 from app.services.changelog import recorded_change
@@ -35,8 +36,7 @@ async def _save_product(product: Product, data: dict, *, creating: bool, actor_i
     assign(product, data, PRODUCT_FIELDS)
     async with recorded_change() as outbox:
         await product.save()
-        await outbox.record("product.created" if creating else "product.updated", actor_id=actor_id,
-                            payload={"product_id": product.id})
+        await outbox.record((ProductCreated if creating else ProductUpdated)(product_id=product.id), actor_id=actor_id)
     return product
 
 
@@ -64,5 +64,5 @@ async def delete_product(scope: Scope, product_id: int) -> int:
         )
     async with recorded_change() as outbox:
         await product.delete()
-        await outbox.record("product.deleted", actor_id=scope.user_id, payload={"product_id": product_id})
+        await outbox.record(ProductDeleted(product_id=product_id), actor_id=scope.user_id)
     return product_id

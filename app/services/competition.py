@@ -16,6 +16,7 @@ from tortoise.expressions import Q
 from app.domain import competition as rules
 from app.domain.enums import Pricing, ProductCategory, Role
 from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed
+from app.domain.events import CompetitorsChanged
 from app.domain.timeframes import parse_timeframe
 from app.models import BattleCard, Competitor, Opportunity, PipelineStage
 from app.queries import competition as read
@@ -243,8 +244,7 @@ async def add_opportunity_competitor(scope: Scope, opportunity_id: int, competit
     async with recorded_change() as outbox:
         await opportunity.competitors.add(competitor)
         await touch_opportunity(opportunity)
-        await outbox.record("opportunity.competitors_changed", opportunity=opportunity, actor_id=scope.user_id,
-                            payload={"added": competitor.id})
+        await outbox.record(CompetitorsChanged(added=competitor.id), opportunity=opportunity, actor_id=scope.user_id)
     return opportunity
 
 
@@ -257,8 +257,8 @@ async def remove_opportunity_competitor(scope: Scope, opportunity_id: int, compe
     async with recorded_change() as outbox:
         await opportunity.competitors.remove(competitor)
         await touch_opportunity(opportunity)
-        await outbox.record("opportunity.competitors_changed", opportunity=opportunity, actor_id=scope.user_id,
-                            payload={"removed": competitor.id})
+        await outbox.record(CompetitorsChanged(removed=competitor.id), opportunity=opportunity,
+                            actor_id=scope.user_id)
     return opportunity
 
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from app.domain.events import Event, event_of
+from app.domain.events import Event
 from app.models import DomainEvent, Opportunity, WebhookDelivery
 from app.services import queue
 from app.settings import get_settings
@@ -49,19 +48,17 @@ class Outbox:
         self.events: list[DomainEvent] = []
         self.caused_by = caused_by
 
-    async def record(self, event: Event | str, *, opportunity: Opportunity | None = None,
-                     account_id: int | None = None, owner_id: int | None = None, actor_id: int | None = None,
-                     payload: dict[str, Any] | None = None) -> DomainEvent:
-        """Call inside the transaction that makes the change. Pass a typed event; a kind name with its
-        payload is accepted for callers not yet converted and must name a known kind."""
-        typed = event if isinstance(event, Event) else event_of(event, payload or {})
+    async def record(self, event: Event, *, opportunity: Opportunity | None = None,
+                     account_id: int | None = None, owner_id: int | None = None,
+                     actor_id: int | None = None) -> DomainEvent:
+        """Call inside the transaction that makes the change; the typed event is its payload."""
         record = await DomainEvent.create(
-            kind=typed.KIND,
+            kind=event.KIND,
             opportunity_id=opportunity.id if opportunity else None,
             account_id=account_id if account_id is not None else (opportunity.account_id if opportunity else None),
             owner_id=owner_id if owner_id is not None else (opportunity.assigned_to_id if opportunity else None),
             actor_id=actor_id,
-            payload=typed.payload() if isinstance(event, Event) else (payload or {}),
+            payload=event.payload(),
             caused_by_id=self.caused_by.id if self.caused_by else None,
             chain_depth=self.caused_by.chain_depth + 1 if self.caused_by else 0,
         )

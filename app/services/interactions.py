@@ -26,6 +26,7 @@ from tortoise.expressions import Q
 
 from app.domain.enums import ActivityType, InteractionType
 from app.domain.errors import ErrorCode, ValidationFailed
+from app.domain.events import InteractionRecorded, InteractionUpdated, NotificationCreated, TaskCreated
 from app.domain.interactions import (
     PeriodComparison,
     ResponseTimes,
@@ -173,7 +174,7 @@ async def record_interaction(scope: Scope, data: dict, now: datetime | None = No
         await _add_participants(interaction, data.get("contact_id"), participants)
         await Account.filter(Q(last_activity_date__isnull=True) | Q(last_activity_date__lt=occurred_at),
                              id=account.id).update(last_activity_date=occurred_at)
-        await _interaction_event(outbox, "interaction.recorded", interaction, scope.user_id)
+        await _interaction_event(outbox, InteractionRecorded, interaction, scope.user_id)
     if opportunity_id is not None:
         await _add_opportunity_activity(scope, interaction)
     if interaction.follow_up_date is not None:
@@ -182,11 +183,12 @@ async def record_interaction(scope: Scope, data: dict, now: datetime | None = No
     return interaction
 
 
-async def _interaction_event(outbox, kind: str, interaction: CustomerInteraction, actor_id: int) -> None:
+async def _interaction_event(outbox, event_type: type[InteractionRecorded], interaction: CustomerInteraction,
+                             actor_id: int) -> None:
     """Interactions follow their account: the event carries the account's owner."""
     owner_id = await Account.filter(id=interaction.account_id).values_list("assigned_to_id", flat=True)
-    await outbox.record(kind, account_id=interaction.account_id, owner_id=owner_id[0] if owner_id else None,
-                        actor_id=actor_id, payload={"interaction_id": interaction.id})
+    await outbox.record(event_type(interaction_id=interaction.id), account_id=interaction.account_id,
+                        owner_id=owner_id[0] if owner_id else None, actor_id=actor_id)
 
 
 async def _add_opportunity_activity(scope: Scope, interaction: CustomerInteraction) -> None:
@@ -238,7 +240,7 @@ async def update_interaction(scope: Scope, interaction_id: int, data: dict,
         _score_sentiment(interaction)
     async with recorded_change() as outbox:
         await interaction.save()
-        await _interaction_event(outbox, "interaction.updated", interaction, scope.user_id)
+        await _interaction_event(outbox, InteractionUpdated, interaction, scope.user_id)
     if "follow_up_date" in data:
         if previous_follow_up is not None:
             await abort(follow_up_key(interaction.id, previous_follow_up))
@@ -288,10 +290,10 @@ async def run_follow_up(interaction_id: int, scheduled_for: int, now: datetime |
                          "followUpDate": when.isoformat()},
                 source_key=key,
             )
-            await outbox.record("task.created", account_id=account.id, owner_id=task.assignee_id,
-                                payload={"task_id": task.id, "title": task.title, "opportunity_id": task.opportunity_id})
-            await outbox.record("notification.created", account_id=account.id, owner_id=notification.user_id,
-                                payload={"notification_id": notification.id})
+            await outbox.record(TaskCreated(task_id=task.id, title=task.title, opportunity_id=task.opportunity_id),
+                                account_id=account.id, owner_id=task.assignee_id)
+            await outbox.record(NotificationCreated(notification_id=notification.id), account_id=account.id,
+                                owner_id=notification.user_id)
     except IntegrityError:  # the same job ran concurrently and won
         return "already_done"
     return "created"

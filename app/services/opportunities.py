@@ -12,8 +12,11 @@ from app.domain.enums import ActivityType, StageKind, TransitionSource
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.domain.events import (
     ActivityAdded,
+    ActivityDeleted,
     ActivityUpdated,
+    DocumentsChanged,
     OpportunityCreated,
+    OpportunityDeleted,
     OpportunityProductsChanged,
     OpportunityUpdated,
 )
@@ -148,12 +151,14 @@ async def update_opportunity(scope: Scope, opportunity_id: int, data: dict, expe
 async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
     opportunity = await visible_opportunity(scope, opportunity_id, "id")
     async with recorded_change() as outbox:
-        gone = {"activity_ids": await OpportunityActivity.filter(opportunity_id=opportunity.id).values_list("id", flat=True),
-                "task_ids": await Task.filter(opportunity_id=opportunity.id).values_list("id", flat=True)}
+        deleted = OpportunityDeleted(
+            opportunity_id=opportunity.id,
+            activity_ids=await OpportunityActivity.filter(opportunity_id=opportunity.id).values_list("id", flat=True),
+            task_ids=await Task.filter(opportunity_id=opportunity.id).values_list("id", flat=True))
         await opportunity.delete()
         # The event outlives the row (its opportunity column would dangle): the id rides in the payload.
-        await outbox.record("opportunity.deleted", account_id=opportunity.account_id, owner_id=opportunity.assigned_to_id,
-                            actor_id=scope.user_id, payload={"opportunity_id": opportunity.id, **gone})
+        await outbox.record(deleted, account_id=opportunity.account_id, owner_id=opportunity.assigned_to_id,
+                            actor_id=scope.user_id)
     return opportunity_id
 
 
@@ -292,8 +297,8 @@ async def delete_activity(scope: Scope, activity_id: int) -> int:
     async with recorded_change() as outbox:
         await activity.delete()
         await touch_opportunity(activity.opportunity_id)
-        await outbox.record("opportunity.activity_deleted", opportunity=await Opportunity.get(id=activity.opportunity_id),
-                            actor_id=scope.user_id, payload={"activity_id": activity.id})
+        await outbox.record(ActivityDeleted(activity_id=activity.id),
+                            opportunity=await Opportunity.get(id=activity.opportunity_id), actor_id=scope.user_id)
     return activity_id
 
 
@@ -317,8 +322,7 @@ async def add_document(scope: Scope, data: dict) -> OpportunityDocument:
             content_type=data.get("content_type") or "", uploaded_by_id=scope.user_id,
         )
         await touch_opportunity(opportunity)
-        await outbox.record("opportunity.documents_changed", opportunity=opportunity, actor_id=scope.user_id,
-                            payload={"added": document.id})
+        await outbox.record(DocumentsChanged(added=document.id), opportunity=opportunity, actor_id=scope.user_id)
     return document
 
 
@@ -329,6 +333,6 @@ async def delete_document(scope: Scope, document_id: int) -> int:
     async with recorded_change() as outbox:
         await document.delete()
         await touch_opportunity(document.opportunity_id)
-        await outbox.record("opportunity.documents_changed", opportunity=await Opportunity.get(id=document.opportunity_id),
-                            actor_id=scope.user_id, payload={"removed": document.id})
+        await outbox.record(DocumentsChanged(removed=document.id),
+                            opportunity=await Opportunity.get(id=document.opportunity_id), actor_id=scope.user_id)
     return document_id
