@@ -17,11 +17,12 @@ install: $(STAMP)
 
 ## Node clients the tests drive (tests/js/: graphql-http audit, Apollo Client, GraphiQL in headless Chromium).
 $(NODE_STAMP): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm is required for the client tests (Debian: apt-get install nodejs npm)"; exit 1; }
+	@scripts/ensure-client-tools
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
 js: $(NODE_STAMP)
+	@scripts/ensure-client-tools
 
 ## API on http://127.0.0.1:8000/graphql (GraphiQL) + arq worker; embedded SQLite unless DATABASE_URL is set.
 run: install

@@ -73,6 +73,7 @@ async def test_graphiql_works_offline_in_headless_chromium(database_url):
     await make_user(DEMO_LOGIN_EMAIL, Role.ADMIN, password=DEMO_LOGIN_PASSWORD)
     with ApiProcess(database_url, ENVIRONMENT="development") as api:
         run = node_script("graphiql_offline.mjs", api.http, timeout=180)
+    assert run.stdout.strip(), f"the browser check printed nothing (exit {run.returncode}): {run.stderr[-2000:]}"
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert run.returncode == 0 and "error" not in summary, (summary, run.stderr)
     assert summary["blocked"] == [] and summary["failed"] == []  # every asset came from the API itself
