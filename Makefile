@@ -52,7 +52,7 @@ test-unit: install
 ## Layers and import cycles (import-linter), ruff, mypy: all configured in pyproject.toml.
 lint: install
 	$(BIN)/lint-imports
-	$(BIN)/ruff check app workers tests bench
+	$(BIN)/ruff check app workers tests bench examples
 	$(BIN)/mypy
 
 ## Regenerate the published contract after a schema change.
