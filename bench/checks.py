@@ -51,8 +51,9 @@ def _driver_counting(counter: QueryCounter) -> Iterator[None]:
         return await original_execute(self, query, *args, **kwargs)
 
     async def execute(self, query, *args, **kwargs):
-        # With arguments it goes through _execute, counted there; the pool's reset on release is no query.
-        if not args and not query.startswith("SELECT pg_advisory_unlock_all()"):
+        # With arguments it goes through _execute, counted there; the pool's reset on release is no query,
+        # and the read cache's heartbeat (NOTIFY on its own connection, every 2 s) is no request's.
+        if not args and not query.startswith(("SELECT pg_advisory_unlock_all()", "NOTIFY ")):
             counter.driver += 1
             counter.statements.append(query)
         return await original_plain(self, query, *args, **kwargs)

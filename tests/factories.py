@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from app.models import Product, User
+from app.domain.enums import ActivityType
+from app.models import Opportunity, OpportunityActivity, Product, User
 from app.queries.visibility import scope_for
 from app.services import accounts, catalog, opportunities
 
@@ -23,3 +24,10 @@ async def opportunity(owner: User, account_id: int, name: str = "Weekly produce"
     data = {"name": name, "account_id": account_id, "expected_close_date": date.today() + timedelta(days=30),
             "value": Decimal("5000.00")}
     return await opportunities.create_opportunity(await scope_for(owner), {**data, **extra})
+
+
+async def ready_to_leave_discovery(deal: Opportunity, budget: str = "8000.00") -> None:
+    """What the default pipeline's discovery exit gate asks for: a completed call and a budget."""
+    await OpportunityActivity.create(opportunity_id=deal.id, type=ActivityType.CALL, subject="Discovery call",
+                                     completed_at=datetime.now(timezone.utc) - timedelta(hours=1))
+    await Opportunity.filter(id=deal.id).update(budget=Decimal(budget))

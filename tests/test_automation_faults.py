@@ -16,6 +16,7 @@ from app.settings import get_settings
 from tests.conftest import TEST_REDIS_URL
 from tests.smtp_server import SMTPServer
 from tests.test_automations import EVERY_ACTION, _configure, _deal
+from tests.test_automations import _only_the_automations_each_test_configures  # noqa: F401 (autouse fixture)
 from tests.test_pipeline_gates import advance
 from tests.worker_utils import run_worker_burst
 

@@ -43,6 +43,16 @@ def smtp(monkeypatch):
         yield server
 
 
+@pytest.fixture(autouse=True)
+async def _only_the_automations_each_test_configures():
+    """The default discovery stage makes a task for every new deal: these tests count the effects of
+    what they configure (test_pipeline_rules covers the default)."""
+    pipeline = await ensure_default_pipeline()
+    discovery = await PipelineStage.get(pipeline_id=pipeline.id, key="discovery")
+    await PipelineStage.filter(id=discovery.id).update(
+        automations=[a for a in discovery.automations if a["trigger"] != "stage_entered"])
+
+
 async def _configure(key: str, automations_config: list[dict]) -> None:
     await ensure_default_pipeline()
     await PipelineStage.filter(key=key).update(automations=automations_config)
@@ -51,7 +61,9 @@ async def _configure(key: str, automations_config: list[dict]) -> None:
 async def _deal(team):
     acct = await factories.account(team.rep.user, "Harbor Grill")
     contact = await Contact.create(account=acct, first_name="Ana", last_name="Ng", email="ana@harborgrill.example")
-    return await factories.opportunity(team.rep.user, acct.id, contact_id=contact.id)
+    deal = await factories.opportunity(team.rep.user, acct.id, contact_id=contact.id)
+    await factories.ready_to_leave_discovery(deal)
+    return deal
 
 
 async def test_every_action_runs_once_through_the_worker(gql, team, smtp):
@@ -197,11 +209,15 @@ async def test_custom_pipeline_with_a_sampling_stage(gql, team):
     assert [s["key"] for s in created["pipeline"]["stages"]] == ["closed_won", "closed_lost"]
     add = """mutation($p: ID!, $input: NewPipelineStageInput!) { addPipelineStage(pipelineId: $p, input: $input) {
         stage { id key } errors { field code } } }"""
+    # A tasting gate on the stage deals would be created in could never be met: refused.
+    first = (await gql(add, {"p": pid, "input": {"key": "sampling", "name": "Sampling", "order": 2, "probability": 50,
+        "requirements": [{"type": "activity_completed", "value": "tasting"}]}}, as_=team.admin))["addPipelineStage"]
+    assert [(e["field"], e["code"]) for e in first["errors"]] == [("requirements[0].when", "INVALID")]
+    intro = (await gql(add, {"p": pid, "input": {"key": "intro", "name": "Intro", "order": 1, "probability": 10}}, as_=team.admin))
+    assert intro["addPipelineStage"]["errors"] == []
     sampling = (await gql(add, {"p": pid, "input": {"key": "sampling", "name": "Sampling", "order": 2, "probability": 50,
         "requirements": [{"type": "activity_completed", "value": "tasting"}]}}, as_=team.admin))["addPipelineStage"]
     assert sampling["errors"] == []
-    intro = (await gql(add, {"p": pid, "input": {"key": "intro", "name": "Intro", "order": 1, "probability": 10}}, as_=team.admin))
-    assert intro["addPipelineStage"]["errors"] == []
     after_closed = (await gql(add, {"p": pid, "input": {"key": "late", "name": "Late", "order": 150, "probability": 10}}, as_=team.admin))
     assert [e["code"] for e in after_closed["addPipelineStage"]["errors"]] == ["OUT_OF_RANGE"]
 

@@ -46,6 +46,7 @@ async def test_a_stage_change_recomputes_the_current_and_next_quarter(gql, team,
     account = await factories.account(team.rep.user)
     opp = await factories.opportunity(team.rep.user, account.id, value=Decimal("5000.00"),
                                       expected_close_date=_today() + timedelta(days=1))
+    await factories.ready_to_leave_discovery(opp)
     moved = await advance(gql, team.rep, opp.id, "qualification")
     assert moved["errors"] == []
     await run_worker_burst()

@@ -24,6 +24,7 @@ from tests import factories
 from tests.conftest import TEST_BACKEND
 from tests.private_redis import PrivateRedis
 from tests.test_automations import EVERY_ACTION, _configure
+from tests.test_automations import _only_the_automations_each_test_configures  # noqa: F401 (autouse fixture)
 from tests.test_pipeline_gates import advance
 from tests.worker_utils import run_worker_burst
 from workers.events import process_event
@@ -49,7 +50,10 @@ async def private_redis(monkeypatch):
 
 async def _deals(team, count: int):
     account = await factories.account(team.rep.user, "Harbor Grill")
-    return [await factories.opportunity(team.rep.user, account.id, name=f"Deal {i}") for i in range(count)]
+    deals = [await factories.opportunity(team.rep.user, account.id, name=f"Deal {i}") for i in range(count)]
+    for deal in deals:
+        await factories.ready_to_leave_discovery(deal)
+    return deals
 
 
 async def effect_counts(deal_ids: list[int]) -> dict[str, int]:

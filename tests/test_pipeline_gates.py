@@ -22,9 +22,13 @@ async def advance(gql, actor, opp_id, stage, **extra):
     return (await gql(ADVANCE, {"input": {"id": str(opp_id), "stage": stage, **extra}}, as_=actor))["advanceOpportunity"]
 
 
-async def _deal(team, **extra):
+async def _deal(team, ready: bool = True, **extra):
+    """A deal in discovery; `ready`: with the call and budget discovery's exit gate asks for."""
     acct = await factories.account(team.rep.user)
-    return await factories.opportunity(team.rep.user, acct.id, **extra)
+    deal = await factories.opportunity(team.rep.user, acct.id, **extra)
+    if ready:
+        await factories.ready_to_leave_discovery(deal)
+    return deal
 
 
 async def test_forward_move_checks_target_and_every_skipped_stage(gql, team):
@@ -57,12 +61,15 @@ async def test_forward_move_checks_target_and_every_skipped_stage(gql, team):
 
 
 async def test_minimum_value_and_field_populated_gates(gql, team):
-    opp = await _deal(team, value=0)
+    opp = await _deal(team, ready=False, value=0)
     prod = await factories.product(team.admin.user, price="10.00")
     await OpportunityProduct.create(opportunity=opp, product=prod, quantity=1, unit_price=prod.unit_price, total_price=prod.unit_price)
     await Opportunity.filter(id=opp.id).update(value=10)
     result = await advance(gql, team.rep, opp.id, "proposal")
-    assert [(u["kind"], u["field"]) for u in result["unmetRequirements"]] == [("minimum_value", "value")]
+    # discovery's exit gate (a call, a budget), then proposal's entry gate (products are there)
+    assert [(u["stage"], u["kind"], u["field"]) for u in result["unmetRequirements"]] == [
+        ("discovery", "activity_completed", None), ("discovery", "field_populated", "budget"),
+        ("proposal", "minimum_value", "value")]
 
     # admins make qualification require a populated budget and a completed call (custom gate)
     stage_id = await _stage_id(gql, team, "qualification")

@@ -96,6 +96,7 @@ async def test_event_made_on_one_process_reaches_a_subscriber_on_the_other(two_a
     a, b = two_apis
     acct = await factories.account(team.rep.user)
     opp = await factories.opportunity(team.rep.user, acct.id, "Stadium concessions")
+    await factories.ready_to_leave_discovery(opp)
     other = await factories.opportunity(team.other_rep.user, (await factories.account(team.other_rep.user, "Other")).id, "not yours")
     rep_client = await _acked(a, team.rep)
     other_client = await _acked(a, team.other_rep)

@@ -31,11 +31,12 @@ class UnmetRequirement:
     field: Optional[str]
     activity_types: list[str]
     needed: str
+    when: str = strawberry.field(description="entry: needed to come into `stage`; exit: needed to leave it forward.")
 
 
 def _unmet(items) -> list[UnmetRequirement]:
     return [UnmetRequirement(stage=u.stage, kind=u.kind, field=u.field, activity_types=list(u.activity_types),
-                             needed=u.needed) for u in items]
+                             needed=u.needed, when=u.when) for u in items]
 
 
 @strawberry.type

@@ -218,7 +218,10 @@ class PipelineStage:
     probability: int
     expected_duration_days: int
     forecast_category: ForecastCategory
-    requirements: strawberry.scalars.JSON
+    requirements: strawberry.scalars.JSON = strawberry.field(description=(
+        "Gates: [{type, field?, value?, when?}], type one of activity_completed, field_populated, minimum_value, "
+        "products_selected; when \"entry\" (default: needed to come into this stage, and checked when a deal is "
+        "created in it) or \"exit\" (needed to move on from it)."))
     automations: strawberry.scalars.JSON
 
 

@@ -39,15 +39,26 @@ class Event:
         """The name webhooks subscribe to (None: not offered to webhooks)."""
         return None
 
+    @property
+    def entered_stage(self) -> str | None:
+        """The stage key the deal came into with this event (its `stage_entered` automations run)."""
+        return None
+
 
 @dataclass(frozen=True)
 class OpportunityCreated(Event):
     KIND: ClassVar[str] = "opportunity.created"
+    # A deal starts in a stage: it enters it, and that stage's `stage_entered` automations run.
+    MAY_MEET_REQUIREMENTS: ClassVar[bool] = True
     stage: str
 
     @property
     def moves_forecast(self) -> bool:
         return True
+
+    @property
+    def entered_stage(self) -> str | None:
+        return self.stage
 
     @property
     def webhook_name(self) -> str | None:
@@ -118,6 +129,10 @@ class StageChanged(Event):
     @property
     def moves_forecast(self) -> bool:
         return True
+
+    @property
+    def entered_stage(self) -> str | None:
+        return self.to_stage
 
     @property
     def webhook_name(self) -> str | None:

@@ -1,7 +1,11 @@
-"""Stage gates: what an opportunity needs to enter a stage, and how a move is decided.
+"""Stage gates: what an opportunity needs to enter or leave a stage, and how a move is decided.
 
 Stages are data (app.models.PipelineStage); this module sees them as plain StageSpec values.
-The rule for "can this opportunity enter proposal?" is `unmet_requirements` below."""
+Each requirement applies at one moment (`when`): `entry` (the default) — what must be true to come
+into the stage, checked when a deal moves forward into it or past it and when a deal is created in
+it; `exit` — what must be true to leave it forward (the spec's discovery requirements: a completed
+call and a budget before a deal moves on). The rule for "can this deal move from A to B?" is
+`unmet_requirements` below; for "can a deal start in A?" `unmet_at_creation`."""
 
 from __future__ import annotations
 
@@ -16,6 +20,11 @@ from app.domain.errors import ErrorCode, FieldError
 from app.domain.relative_dates import relative_date_error
 
 REQUIREMENT_KINDS = ("activity_completed", "field_populated", "minimum_value", "products_selected")
+ENTRY, EXIT = "entry", "exit"
+REQUIREMENT_MOMENTS = (ENTRY, EXIT)
+# A deal is created with fields only: no activity or product exists yet, so an entry requirement of
+# these kinds on the stage where deals start could never be met.
+NOT_MET_AT_CREATION = ("activity_completed", "products_selected")
 TRIGGERS = ("stage_entered", "stage_duration_exceeded", "stage_requirements_met")
 
 # Fields a `field_populated` requirement may check.
@@ -66,6 +75,7 @@ class UnmetRequirement:
     field: str | None
     activity_types: tuple[str, ...]
     needed: str
+    when: str = ENTRY
 
 
 def _is_populated(value: Any) -> bool:
@@ -76,43 +86,63 @@ def _is_populated(value: Any) -> bool:
     return True
 
 
+def requirement_moment(req: dict[str, Any]) -> str:
+    return EXIT if req.get("when") == EXIT else ENTRY
+
+
 def requirement_unmet(stage: StageSpec, req: dict[str, Any], facts: GateFacts) -> UnmetRequirement | None:
-    kind = req["type"]
+    kind, when = req["type"], requirement_moment(req)
     if kind == "activity_completed":
         wanted = req["value"] if isinstance(req["value"], list) else [req["value"]]
         if not facts.completed_activity_types.intersection(wanted):
             return UnmetRequirement(stage.key, kind, None, tuple(wanted),
-                                    f"a completed {' or '.join(wanted)} activity")
+                                    f"a completed {' or '.join(wanted)} activity", when)
     elif kind == "field_populated":
         if not _is_populated(facts.fields.get(req["field"])):
-            return UnmetRequirement(stage.key, kind, req["field"], (), f"{req['field']} must be filled in")
+            return UnmetRequirement(stage.key, kind, req["field"], (), f"{req['field']} must be filled in", when)
     elif kind == "minimum_value":
         minimum = Decimal(str(req["value"]))
         if facts.value < minimum:
-            return UnmetRequirement(stage.key, kind, "value", (), f"value of at least {minimum}")
+            return UnmetRequirement(stage.key, kind, "value", (), f"value of at least {minimum}", when)
     elif kind == "products_selected" and facts.product_count == 0:
-        return UnmetRequirement(stage.key, kind, "products", (), "at least one product")
+        return UnmetRequirement(stage.key, kind, "products", (), "at least one product", when)
     return None
 
 
-def stages_to_check(stages: list[StageSpec], current: StageSpec, target: StageSpec) -> list[StageSpec]:
-    """A forward move must pass the gates of the target and of every open stage it skips.
-    A deal can be lost from any stage: closing as lost checks only the lost stage's own gate."""
+def gates_to_check(stages: list[StageSpec], current: StageSpec, target: StageSpec) -> list[tuple[StageSpec, str]]:
+    """The (stage, moment) gates a move passes. Forward: the exit gates of the stage it leaves and of
+    every open stage it skips, and the entry gates of every open stage it skips and of the target.
+    A deal can be lost from any stage: closing as lost passes only the lost stage's entry gate.
+    Backward moves pass no gate."""
     if target.kind is StageKind.LOST:
-        return [target]
+        return [(target, ENTRY)]
     if target.order <= current.order:
         return []
-    return [s for s in stages if current.order < s.order <= target.order and (s.kind is StageKind.OPEN or s is target)]
+    passed = [s for s in stages if s.kind is StageKind.OPEN and current.order <= s.order < target.order]
+    entered = [s for s in stages if current.order < s.order <= target.order and (s.kind is StageKind.OPEN or s is target)]
+    return [(s, EXIT) for s in passed] + [(s, ENTRY) for s in entered]
 
 
-def unmet_requirements(stages: list[StageSpec], current: StageSpec, target: StageSpec, facts: GateFacts) -> list[UnmetRequirement]:
+def _unmet_at(gates: list[tuple[StageSpec, str]], facts: GateFacts) -> list[UnmetRequirement]:
     unmet = []
-    for stage in stages_to_check(stages, current, target):
+    for stage, moment in gates:
         for req in stage.requirements:
+            if requirement_moment(req) != moment:
+                continue
             missing = requirement_unmet(stage, req, facts)
             if missing is not None:
                 unmet.append(missing)
     return unmet
+
+
+def unmet_requirements(stages: list[StageSpec], current: StageSpec, target: StageSpec, facts: GateFacts) -> list[UnmetRequirement]:
+    return _unmet_at(gates_to_check(stages, current, target), facts)
+
+
+def unmet_at_creation(stage: StageSpec, facts: GateFacts) -> list[UnmetRequirement]:
+    """A deal created in a stage passes that stage's entry gate (and no other: a deal created in a
+    later stage — an import, a deal that started elsewhere — is placed there, not moved)."""
+    return _unmet_at([(stage, ENTRY)], facts)
 
 
 def next_open_stage(stages: list[StageSpec], current: StageSpec) -> StageSpec | None:
@@ -205,6 +235,9 @@ def requirement_errors(reqs: Any, prefix: str = "requirements") -> list[FieldErr
             errors.append(FieldError(f"{where}.type", f"must be one of {', '.join(REQUIREMENT_KINDS)}", ErrorCode.INVALID))
             continue
         kind = req["type"]
+        if req.get("when", ENTRY) not in REQUIREMENT_MOMENTS:
+            errors.append(FieldError(f"{where}.when", f"must be one of {', '.join(REQUIREMENT_MOMENTS)}",
+                                     ErrorCode.INVALID))
         if kind == "activity_completed":
             value = req.get("value")
             values = value if isinstance(value, list) else [value]
@@ -220,6 +253,19 @@ def requirement_errors(reqs: Any, prefix: str = "requirements") -> list[FieldErr
             if number is None or number < 0:
                 errors.append(FieldError(f"{where}.value", "must be a non-negative amount", ErrorCode.INVALID))
     return errors
+
+
+def creation_stage_errors(stage_key: str, reqs: Any, prefix: str = "requirements") -> list[FieldError]:
+    """Deals are created in the pipeline's first open stage: an entry requirement there that no new
+    deal can meet (a completed activity, a product) would stop every deal at birth. Such a gate is
+    refused; as an exit requirement it says what it means (what must be true to move on)."""
+    if not isinstance(reqs, list):
+        return []
+    return [FieldError(f"{prefix}[{i}].when",
+                       f"deals are created in {stage_key}, with no activity or product yet: a {req['type']} "
+                       f"requirement can never be met on entry there; make it when: exit", ErrorCode.INVALID)
+            for i, req in enumerate(reqs)
+            if isinstance(req, dict) and req.get("type") in NOT_MET_AT_CREATION and requirement_moment(req) == ENTRY]
 
 
 class ActionParameters:

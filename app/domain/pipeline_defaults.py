@@ -8,9 +8,10 @@ DEFAULT_STAGES: list[dict[str, Any]] = [
     {
         "key": "discovery", "name": "Discovery", "order": 1, "kind": "open", "probability": 20,
         "expected_duration_days": 7, "forecast_category": "pipeline",
+        # What must be true to leave discovery (deals are created here: on entry they could not be met).
         "requirements": [
-            {"type": "activity_completed", "value": "call"},
-            {"type": "field_populated", "field": "budget"},
+            {"type": "activity_completed", "value": "call", "when": "exit"},
+            {"type": "field_populated", "field": "budget", "when": "exit"},
         ],
         "automations": [
             {"trigger": "stage_entered", "action": "create_task", "parameters": {

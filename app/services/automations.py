@@ -26,7 +26,6 @@ from app.domain.events import (
     Event,
     NotificationCreated,
     OpportunityUpdated,
-    StageChanged,
     TaskCreated,
     parse_event,
 )
@@ -42,7 +41,7 @@ from app.domain.pipeline import (
     StageSpec,
     duration_threshold_days,
     next_open_stage,
-    requirement_unmet,
+    unmet_requirements,
 )
 from app.domain.relative_dates import resolve
 from app.models import (
@@ -87,8 +86,8 @@ def stage_entry_key(opportunity: Opportunity) -> str:
 
 
 async def on_opportunity_change(record: DomainEvent, event: Event) -> None:
-    """A reaction (app.services.reactions): after a stage move, the entered stage's `stage_entered`
-    automations; after any change that may meet the next stage's requirements, `stage_requirements_met`."""
+    """A reaction (app.services.reactions): after a deal entered a stage (a move, or its creation), that
+    stage's `stage_entered` automations; after any change that may meet the next stage's requirements, `stage_requirements_met`."""
     if record.opportunity_id is None:
         return
     opportunity = await Opportunity.get_or_none(id=record.opportunity_id)
@@ -96,7 +95,7 @@ async def on_opportunity_change(record: DomainEvent, event: Event) -> None:
         return
     stages = await stage_specs(opportunity.pipeline_id)
     stage = by_id(stages, opportunity.stage_id)
-    if isinstance(event, StageChanged) and event.to_stage == stage.key:
+    if event.entered_stage == stage.key:  # moved into the stage, or created in it (and still there)
         for index, automation in enumerate(stage.automations):
             if automation.get("trigger") == "stage_entered":
                 await run_automation(opportunity, stage, index, automation,
@@ -119,7 +118,7 @@ async def check_requirements_met(opportunity: Opportunity, stages: list[StageSpe
     if not autos or following is None:
         return
     facts = await gate_facts(opportunity)
-    if any(requirement_unmet(following, req, facts) for req in following.requirements):
+    if unmet_requirements(stages, stage, following, facts):
         return
     for index, automation in autos:
         await run_automation(opportunity, stage, index, automation,

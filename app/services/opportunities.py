@@ -20,6 +20,7 @@ from app.domain.events import (
     OpportunityProductsChanged,
     OpportunityUpdated,
 )
+from app.domain.pipeline import unmet_at_creation
 from app.domain.opportunities import line_total, products_value
 from app.domain.validation import percent_error, positive_error
 from app.models import (
@@ -40,6 +41,7 @@ from app.services.common import Checks, assign, check_grantee, get_visible, stri
 from app.services.events import Outbox
 from app.services.opportunity_writes import check_opportunity_data, lock_opportunity, save_opportunity, stale
 from app.services.pipelines import ensure_default_pipeline
+from app.services.stages import creation_facts, to_spec
 
 OPPORTUNITY_FIELDS = {
     "name", "contact_id", "value", "budget", "expected_close_date", "source", "assigned_to_id",
@@ -87,6 +89,11 @@ async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
         stage = await (stage_q.filter(key=stage_key).first() if stage_key else stage_q.order_by("order").first())
         if stage is None:
             checks.add("stage", "not an open stage of this pipeline", ErrorCode.INVALID)
+        else:
+            for unmet in unmet_at_creation(to_spec(stage), creation_facts(data)):
+                # A field the input has names itself; other gates (products) are the stage's.
+                checks.add(unmet.field if unmet.field in data or unmet.field == "budget" else "stage",
+                           f"a deal created in {stage.key} needs {unmet.needed}", ErrorCode.REQUIRED)
     checks.raise_if_any()
     now = _now()
     probability = data.get("probability", stage.probability)

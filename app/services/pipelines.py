@@ -9,7 +9,7 @@ from app.domain.pipeline_defaults import DEFAULT_PIPELINE_NAME, DEFAULT_STAGES
 from app.models import Pipeline, PipelineStage
 from app.domain.enums import Role, StageKind
 from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed
-from app.domain.pipeline import automation_errors, requirement_errors
+from app.domain.pipeline import automation_errors, creation_stage_errors, requirement_errors
 from app.domain.validation import percent_error
 from app.queries.visibility import Scope
 from app.services.common import Checks, assign, strip_text
@@ -60,11 +60,33 @@ async def _check_stage(checks: Checks, stage: PipelineStage, data: dict) -> None
         elif stage.kind is not StageKind.OPEN and await PipelineStage.filter(
                 pipeline_id=stage.pipeline_id, kind=StageKind.OPEN, order__gte=data["order"]).exists():
             checks.add("order", "closed stages come after every open stage", ErrorCode.OUT_OF_RANGE)
+    if stage.kind is StageKind.OPEN:
+        await _check_creation_stage(checks, stage, data)
     if stage.kind is not StageKind.OPEN:
         # closed_won / closed_lost are fixed terminal stages: their meaning is not configurable.
         for name in ("probability", "requirements", "forecast_category"):
             if name in data:
                 checks.add(name, f"the {stage.key} stage's {name} is fixed", ErrorCode.INVALID)
+
+
+async def _check_creation_stage(checks: Checks, stage: PipelineStage, data: dict) -> None:
+    """Deals are created in the first open stage: after this change, that stage must have no entry
+    gate a new deal cannot meet (app.domain.pipeline.creation_stage_errors)."""
+    others = PipelineStage.filter(pipeline_id=stage.pipeline_id, kind=StageKind.OPEN)
+    if stage.id is not None:
+        others = others.exclude(id=stage.id)
+    first_other = await others.order_by("order").first()
+    order = data.get("order", stage.order)
+    if order is None:
+        return  # reported as required
+    if first_other is None or order < first_other.order:
+        checks.errors.extend(creation_stage_errors(data.get("key") or stage.key,
+                                                   data.get("requirements", stage.requirements)))
+    elif ("order" in data and stage.id is not None and stage.order < first_other.order
+          and creation_stage_errors(first_other.key, first_other.requirements)):
+        # Moving this stage back makes another the creation stage: its gates must allow new deals.
+        checks.add("order", f"{first_other.key} would become the stage deals are created in, and its entry "
+                                "requirements need activities or products no new deal has", ErrorCode.INVALID)
 
 
 async def update_stage(scope: Scope, stage_id: int, data: dict) -> PipelineStage:

@@ -22,7 +22,7 @@ _DEAL_CHANGE: tuple[Reaction, ...] = (
     automations.on_opportunity_change, forecasts.on_domain_event, webhooks.fan_out, health.on_domain_event)
 
 REACTIONS: dict[type[e.Event], tuple[Reaction, ...]] = {
-    e.OpportunityCreated: (forecasts.on_domain_event, webhooks.fan_out, health.on_domain_event),
+    e.OpportunityCreated: _DEAL_CHANGE,
     e.OpportunityUpdated: _DEAL_CHANGE,
     e.OpportunityProductsChanged: _DEAL_CHANGE,
     e.StageChanged: _DEAL_CHANGE,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.domain.pipeline import GateFacts, StageSpec
+from decimal import Decimal
+
+from app.domain.pipeline import GATE_FIELDS, GateFacts, StageSpec
 from app.models import Opportunity, OpportunityActivity, OpportunityProduct, PipelineStage
 
 
@@ -25,6 +27,13 @@ def by_id(stages: list[StageSpec], stage_id: int) -> StageSpec:
 
 def by_key(stages: list[StageSpec], key: str) -> StageSpec | None:
     return next((s for s in stages if s.key == key), None)
+
+
+def creation_facts(data: dict) -> GateFacts:
+    """What the gates see of a deal being created: its fields, no activity and no product yet."""
+    fields = {name: data.get(name) for name in GATE_FIELDS}
+    return GateFacts(fields=fields, value=data.get("value") or Decimal(0), completed_activity_types=frozenset(),
+                     product_count=0)
 
 
 async def gate_facts(opportunity: Opportunity, overrides: dict | None = None) -> GateFacts:

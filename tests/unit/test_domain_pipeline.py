@@ -70,16 +70,53 @@ def test_an_unmet_activity_lists_the_activity_types_that_would_do():
     assert unmet.needed == "a completed proposal or presentation activity"
 
 
-def test_a_forward_move_checks_the_target_and_every_open_stage_it_skips():
-    assert [s.key for s in p.stages_to_check(STAGES, S["discovery"], S["negotiation"])] == [
-        "qualification", "proposal", "negotiation"]
-    assert [s.key for s in p.stages_to_check(STAGES, S["qualification"], S["closed_won"])] == [
-        "proposal", "negotiation", "closed_won"]
+def _gates(current: str, target: str) -> list[tuple[str, str]]:
+    return [(s.key, moment) for s, moment in p.gates_to_check(STAGES, S[current], S[target])]
+
+
+def test_a_forward_move_passes_the_exit_gates_it_leaves_and_the_entry_gates_it_reaches():
+    assert _gates("discovery", "negotiation") == [
+        ("discovery", "exit"), ("qualification", "exit"), ("proposal", "exit"),
+        ("qualification", "entry"), ("proposal", "entry"), ("negotiation", "entry")]
+    assert _gates("qualification", "closed_won") == [
+        ("qualification", "exit"), ("proposal", "exit"), ("negotiation", "exit"),
+        ("proposal", "entry"), ("negotiation", "entry"), ("closed_won", "entry")]
 
 
 def test_moving_back_checks_no_gate_and_losing_checks_only_the_lost_stage():
-    assert p.stages_to_check(STAGES, S["negotiation"], S["discovery"]) == []
-    assert p.stages_to_check(STAGES, S["discovery"], S["closed_lost"]) == [S["closed_lost"]]
+    assert _gates("negotiation", "discovery") == []
+    assert _gates("discovery", "closed_lost") == [("closed_lost", "entry")]
+
+
+def test_leaving_discovery_needs_a_completed_call_and_a_budget():
+    unmet = p.unmet_requirements(STAGES, S["discovery"], S["qualification"], facts())
+    assert [(u.stage, u.kind, u.when) for u in unmet] == [
+        ("discovery", "activity_completed", "exit"), ("discovery", "field_populated", "exit")]
+    ready = facts(activities=("call",), budget=Decimal("500"))
+    assert p.unmet_requirements(STAGES, S["discovery"], S["qualification"], ready) == []
+    # Lost from discovery: its exit gate does not apply (a deal may be lost before any call).
+    assert p.unmet_requirements(STAGES, S["discovery"], S["closed_lost"], facts(lost_reason="price")) == []
+
+
+def test_a_deal_created_in_a_stage_passes_only_that_stage_s_entry_gate():
+    assert p.unmet_at_creation(S["discovery"], facts()) == []  # discovery's gates are exit gates
+    unmet = p.unmet_at_creation(S["proposal"], facts(value="500"))
+    assert [(u.stage, u.kind) for u in unmet] == [("proposal", "products_selected"), ("proposal", "minimum_value")]
+
+
+def test_an_entry_gate_no_new_deal_can_meet_is_refused_on_the_creation_stage():
+    call_on_entry = [{"type": "activity_completed", "value": "call"}, {"type": "field_populated", "field": "budget"},
+                     {"type": "products_selected", "when": "entry"}, {"type": "products_selected", "when": "exit"}]
+    errors = p.creation_stage_errors("discovery", call_on_entry)
+    assert [(e.field, e.code) for e in errors] == [
+        ("requirements[0].when", ErrorCode.INVALID), ("requirements[2].when", ErrorCode.INVALID)]
+    assert "make it when: exit" in errors[0].message
+    assert p.creation_stage_errors("discovery", DEFAULT_STAGES[0]["requirements"]) == []
+
+
+def test_a_requirement_moment_is_entry_or_exit():
+    errors = p.requirement_errors([{"type": "field_populated", "field": "budget", "when": "during"}])
+    assert [(e.field, e.code) for e in errors] == [("requirements[0].when", ErrorCode.INVALID)]
 
 
 def test_unmet_requirements_collects_every_skipped_gate():
