@@ -703,13 +703,17 @@ class FastPath:
         flight = (key, generation)
         task = self._in_flight.get(flight)
         if task is None:
-            task = self._in_flight[flight] = asyncio.ensure_future(load())
+            async def load_and_keep():
+                value = await load()
+                # Kept before the flight ends: a request arriving between the end of the flight and
+                # its waiters resuming finds the value instead of starting a second read.
+                held = sum(len(part) for part in key if isinstance(part, (str, bytes)))  # the key is held too
+                cache.put(key, generation, value, size(value) + held // RESPONSE_BYTES_PER_ROW)
+                return value
+
+            task = self._in_flight[flight] = asyncio.ensure_future(load_and_keep())
             task.add_done_callback(lambda _: self._in_flight.pop(flight, None))
-        value = await asyncio.shield(task)
-        # The key (document text and variables) is held too: it counts as rows of its own.
-        held = sum(len(part) for part in key if isinstance(part, (str, bytes)))
-        cache.put(key, generation, value, size(value) + held // RESPONSE_BYTES_PER_ROW)
-        return value
+        return await asyncio.shield(task)
 
     async def _scope(self, authorization: str | None) -> Scope | None:
         """The caller's visibility scope, or None to let standard execution explain what is wrong.
