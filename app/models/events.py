@@ -9,6 +9,7 @@ from tortoise.models import Model
 from app.models.base import JSONObject, created_at
 
 if TYPE_CHECKING:
+    from app.domain.changelog import Position
     from app.models.accounts import Account
     from app.models.opportunities import Opportunity
     from app.models.users import User
@@ -61,6 +62,8 @@ class DomainEvent(Model):
     created_at = created_at()
     # Commit-order key: the id of the transaction that wrote the event (set by the database).
     txid = fields.BigIntField(db_default=CurrentTransactionId())
+    # Not a column: set on the events app.queries.changelog.read_after returns (the cursor after each one).
+    position: "Position"
 
     class Meta:
         table = "domain_events"
