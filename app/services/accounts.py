@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import cast
+
 from tortoise.transactions import in_transaction
 
 from app.domain.accounts import creates_cycle
@@ -33,7 +35,8 @@ async def _parent_chain_lookup(start_id: int) -> dict[int, int | None]:
     parents: dict[int, int | None] = {}
     current: int | None = start_id
     while current is not None and current not in parents:
-        parent_id = await Account.filter(id=current).values_list("parent_id", flat=True)
+        # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the ids themselves.
+        parent_id = cast("list[int | None]", await Account.filter(id=current).values_list("parent_id", flat=True))
         parents[current] = parent_id[0] if parent_id else None
         current = parents[current]
     return parents

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import cast
 from urllib.parse import urlparse
 
 from tortoise.transactions import in_transaction
@@ -85,6 +86,7 @@ async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
         if stage is None:
             checks.add("stage", "not an open stage of this pipeline", ErrorCode.INVALID)
     checks.raise_if_any()
+    assert pipeline is not None and stage is not None  # else a check failed and raise_if_any raised
     now = _now()
     probability = data.get("probability", stage.probability)
     outbox = Outbox()
@@ -163,7 +165,9 @@ async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
 async def _recompute_value(opportunity: Opportunity, outbox: Outbox, actor_id: int) -> None:
     """Inside the caller's transaction: the value follows the lines, and the change is an event."""
     current = await lock_opportunity(opportunity.id)
-    totals = await OpportunityProduct.filter(opportunity_id=opportunity.id).values_list("total_price", flat=True)
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the totals themselves.
+    totals = cast("list[Decimal]", await OpportunityProduct.filter(opportunity_id=opportunity.id)
+                  .values_list("total_price", flat=True))
     previous = current.value
     value = products_value(totals)
     await save_opportunity(current, {"value": value}, outbox, OpportunityProductsChanged(
@@ -187,8 +191,9 @@ async def add_opportunity_product(scope: Scope, data: dict) -> OpportunityProduc
         checks.add("quantity", "is required", ErrorCode.REQUIRED)
     _check_line(checks, data.get("quantity"), data.get("unit_price"), data.get("discount"))
     checks.raise_if_any()
-    unit_price = data.get("unit_price") if data.get("unit_price") is not None else product.unit_price
-    discount = data.get("discount") if data.get("discount") is not None else Decimal(0)
+    assert product is not None  # else a check failed and raise_if_any raised
+    unit_price = data["unit_price"] if data.get("unit_price") is not None else product.unit_price
+    discount = data["discount"] if data.get("discount") is not None else Decimal(0)
     outbox = Outbox()
     async with in_transaction():
         line = await OpportunityProduct.create(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from app.domain.pipeline import GateFacts, StageSpec
 from app.models import Opportunity, OpportunityActivity, OpportunityProduct, PipelineStage
 
@@ -28,12 +30,13 @@ def by_key(stages: list[StageSpec], key: str) -> StageSpec | None:
 
 
 async def gate_facts(opportunity: Opportunity, overrides: dict | None = None) -> GateFacts:
-    completed = await (
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the types themselves.
+    completed = cast("list[Any]", await (
         OpportunityActivity.filter(opportunity_id=opportunity.id, completed_at__isnull=False)
         .distinct().values_list("type", flat=True)
-    )
+    ))
     products = await OpportunityProduct.filter(opportunity_id=opportunity.id).count()
-    fields = {
+    fields: dict[str, Any] = {
         "budget": opportunity.budget, "contact_id": opportunity.contact_id, "next_step": opportunity.next_step,
         "description": opportunity.description, "expected_close_date": opportunity.expected_close_date,
         "value": opportunity.value, "lost_reason": opportunity.lost_reason,
