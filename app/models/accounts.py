@@ -49,7 +49,9 @@ class Account(Model):
 
 class Location(Model):
     id = fields.IntField(primary_key=True)
-    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField("models.Account", related_name="locations", on_delete=fields.CASCADE, db_index=True)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="locations", on_delete=fields.CASCADE, db_index=True
+    )
     account_id: int
     name = fields.CharField(max_length=200)
     street = fields.CharField(max_length=200, default="")
@@ -68,9 +70,13 @@ class Location(Model):
 
 class AccountTeamMember(Model):
     id = fields.IntField(primary_key=True)
-    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField("models.Account", related_name="team_members", on_delete=fields.CASCADE)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="team_members", on_delete=fields.CASCADE
+    )
     account_id: int
-    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField("models.User", related_name="account_memberships", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="account_memberships", on_delete=fields.CASCADE
+    )
     user_id: int
     role = fields.CharEnumField(TeamRole, max_length=32)
     is_primary = fields.BooleanField(default=False)
@@ -85,7 +91,9 @@ class AccountTeamMember(Model):
 
 class Contract(Model):
     id = fields.IntField(primary_key=True)
-    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField("models.Account", related_name="contracts", on_delete=fields.CASCADE, db_index=True)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="contracts", on_delete=fields.CASCADE, db_index=True
+    )
     account_id: int
     name = fields.CharField(max_length=200)
     value = money()
@@ -101,7 +109,9 @@ class Contract(Model):
 
 class Contact(Model):
     id = fields.IntField(primary_key=True)
-    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField("models.Account", related_name="contacts", on_delete=fields.CASCADE, db_index=True)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="contacts", on_delete=fields.CASCADE, db_index=True
+    )
     account_id: int
     first_name = fields.CharField(max_length=100)
     last_name = fields.CharField(max_length=100)

@@ -26,7 +26,9 @@ class Competitor(Model):
 
 class BattleCard(Model):
     id = fields.IntField(primary_key=True)
-    competitor: fields.ForeignKeyRelation["Competitor"] = fields.ForeignKeyField("models.Competitor", related_name="battlecards", on_delete=fields.CASCADE)
+    competitor: fields.ForeignKeyRelation["Competitor"] = fields.ForeignKeyField(
+        "models.Competitor", related_name="battlecards", on_delete=fields.CASCADE
+    )
     competitor_id: int
     title = fields.CharField(max_length=200)
     summary = fields.TextField(default="")

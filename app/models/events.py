@@ -46,7 +46,9 @@ class DomainEvent(Model):
     account_id = fields.IntField(null=True)
     # Whose record it is: subscriptions filter events by the same visibility rules as queries.
     owner_id = fields.IntField(null=True)
-    actor: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField("models.User", related_name="events", null=True, on_delete=fields.SET_NULL)
+    actor: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="events", null=True, on_delete=fields.SET_NULL
+    )
     actor_id: int | None
     payload: fields.JSONField[JSONObject] = fields.JSONField(default=dict)
     # Loop guard: an automation's changes carry the event that caused them and the chain depth.
@@ -91,7 +93,9 @@ class OutgoingMail(Model):
 
 class AccountHealthSnapshot(Model):
     id = fields.IntField(primary_key=True)
-    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField("models.Account", related_name="health_snapshots", on_delete=fields.CASCADE, db_index=True)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="health_snapshots", on_delete=fields.CASCADE, db_index=True
+    )
     account_id: int
     score = fields.IntField()
     risk_level = fields.CharField(max_length=16)
@@ -126,7 +130,9 @@ class Webhook(Model):
     is_active = fields.BooleanField(default=True)
     disabled_reason = fields.CharField(max_length=300, null=True)
     failing_since = fields.DatetimeField(null=True)
-    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField("models.User", related_name="webhooks", null=True, on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="webhooks", null=True, on_delete=fields.SET_NULL
+    )
     created_by_id: int | None
     created_at = created_at()
 
@@ -136,9 +142,13 @@ class Webhook(Model):
 
 class WebhookDelivery(Model):
     id = fields.IntField(primary_key=True)
-    webhook: fields.ForeignKeyRelation["Webhook"] = fields.ForeignKeyField("models.Webhook", related_name="deliveries", on_delete=fields.CASCADE)
+    webhook: fields.ForeignKeyRelation["Webhook"] = fields.ForeignKeyField(
+        "models.Webhook", related_name="deliveries", on_delete=fields.CASCADE
+    )
     webhook_id: int
-    event: fields.ForeignKeyRelation["DomainEvent"] = fields.ForeignKeyField("models.DomainEvent", related_name="deliveries", on_delete=fields.CASCADE)
+    event: fields.ForeignKeyRelation["DomainEvent"] = fields.ForeignKeyField(
+        "models.DomainEvent", related_name="deliveries", on_delete=fields.CASCADE
+    )
     event_id: int
     status = fields.CharField(max_length=16, default="pending")
     attempts = fields.IntField(default=0)

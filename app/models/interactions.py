@@ -16,9 +16,13 @@ if TYPE_CHECKING:
 
 class CustomerInteraction(Model):
     id = fields.IntField(primary_key=True)
-    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField("models.Account", related_name="interactions", on_delete=fields.CASCADE)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="interactions", on_delete=fields.CASCADE
+    )
     account_id: int
-    contact: fields.ForeignKeyNullableRelation["Contact"] = fields.ForeignKeyField("models.Contact", related_name="interactions", null=True, on_delete=fields.SET_NULL)
+    contact: fields.ForeignKeyNullableRelation["Contact"] = fields.ForeignKeyField(
+        "models.Contact", related_name="interactions", null=True, on_delete=fields.SET_NULL
+    )
     contact_id: int | None
     opportunity: fields.ForeignKeyNullableRelation["Opportunity"] = fields.ForeignKeyField(
         "models.Opportunity", related_name="interactions", null=True, on_delete=fields.SET_NULL, db_index=True
@@ -37,7 +41,9 @@ class CustomerInteraction(Model):
     duration_minutes = fields.IntField(null=True)
     location = fields.CharField(max_length=300, default="")
     occurred_at = fields.DatetimeField(db_index=True)
-    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField("models.User", related_name="interactions", null=True, on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="interactions", null=True, on_delete=fields.SET_NULL
+    )
     created_by_id: int | None
     created_at = created_at()
     # For `updatedSince` (set by every save; null only before migration 0009 backfilled it).
@@ -54,7 +60,9 @@ class InteractionParticipant(Model):
         "models.CustomerInteraction", related_name="participants", on_delete=fields.CASCADE, db_index=True
     )
     interaction_id: int
-    contact: fields.ForeignKeyRelation["Contact"] = fields.ForeignKeyField("models.Contact", related_name="participations", on_delete=fields.CASCADE)
+    contact: fields.ForeignKeyRelation["Contact"] = fields.ForeignKeyField(
+        "models.Contact", related_name="participations", on_delete=fields.CASCADE
+    )
     contact_id: int
     role = fields.CharEnumField(ParticipantRole, max_length=16, default=ParticipantRole.ATTENDEE)
     attended = fields.BooleanField(default=True)

@@ -26,15 +26,21 @@ if TYPE_CHECKING:
 class Opportunity(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200, db_index=True)
-    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField("models.Account", related_name="opportunities", on_delete=fields.RESTRICT, db_index=True)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="opportunities", on_delete=fields.RESTRICT, db_index=True
+    )
     account_id: int
     contact: fields.ForeignKeyNullableRelation["Contact"] = fields.ForeignKeyField(
         "models.Contact", related_name="opportunities", null=True, on_delete=fields.SET_NULL
     )
     contact_id: int | None
-    pipeline: fields.ForeignKeyRelation["Pipeline"] = fields.ForeignKeyField("models.Pipeline", related_name="opportunities", on_delete=fields.RESTRICT)
+    pipeline: fields.ForeignKeyRelation["Pipeline"] = fields.ForeignKeyField(
+        "models.Pipeline", related_name="opportunities", on_delete=fields.RESTRICT
+    )
     pipeline_id: int
-    stage: fields.ForeignKeyRelation["PipelineStage"] = fields.ForeignKeyField("models.PipelineStage", related_name="opportunities", on_delete=fields.RESTRICT)
+    stage: fields.ForeignKeyRelation["PipelineStage"] = fields.ForeignKeyField(
+        "models.PipelineStage", related_name="opportunities", on_delete=fields.RESTRICT
+    )
     stage_id: int
     stage_entered_at = fields.DatetimeField()
     probability = fields.IntField()
@@ -44,7 +50,9 @@ class Opportunity(Model):
     expected_close_date = fields.DateField()
     actual_close_date = fields.DateField(null=True)
     source = fields.CharEnumField(OpportunitySource, max_length=32, default=OpportunitySource.OTHER)
-    assigned_to: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField("models.User", related_name="opportunities", on_delete=fields.RESTRICT)
+    assigned_to: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="opportunities", on_delete=fields.RESTRICT
+    )
     assigned_to_id: int
     lost_reason = fields.TextField(null=True)
     next_step = fields.CharField(max_length=500, default="")
@@ -56,6 +64,8 @@ class Opportunity(Model):
     )
     created_at = created_at()
     updated_at = updated_at()
+    # A reverse relation, declared for type checkers (Tortoise adds it from OpportunityDocument.opportunity).
+    documents: fields.ReverseRelation["OpportunityDocument"]
 
     class Meta:
         table = "opportunities"
@@ -66,9 +76,13 @@ class Opportunity(Model):
 
 class OpportunityProduct(Model):
     id = fields.IntField(primary_key=True)
-    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField("models.Opportunity", related_name="products", on_delete=fields.CASCADE, db_index=True)
+    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField(
+        "models.Opportunity", related_name="products", on_delete=fields.CASCADE, db_index=True
+    )
     opportunity_id: int
-    product: fields.ForeignKeyRelation["Product"] = fields.ForeignKeyField("models.Product", related_name="opportunity_lines", on_delete=fields.RESTRICT)
+    product: fields.ForeignKeyRelation["Product"] = fields.ForeignKeyField(
+        "models.Product", related_name="opportunity_lines", on_delete=fields.RESTRICT
+    )
     product_id: int
     quantity = fields.DecimalField(max_digits=12, decimal_places=3)
     unit_price = money()
@@ -83,7 +97,9 @@ class OpportunityProduct(Model):
 
 class OpportunityActivity(Model):
     id = fields.IntField(primary_key=True)
-    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField("models.Opportunity", related_name="activities", on_delete=fields.CASCADE, db_index=True)
+    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField(
+        "models.Opportunity", related_name="activities", on_delete=fields.CASCADE, db_index=True
+    )
     opportunity_id: int
     type = fields.CharEnumField(ActivityType, max_length=32)
     subject = fields.CharField(max_length=300)
@@ -92,7 +108,9 @@ class OpportunityActivity(Model):
     next_steps = fields.TextField(default="")
     scheduled_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
-    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField("models.User", related_name="activities", null=True, on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="activities", null=True, on_delete=fields.SET_NULL
+    )
     created_by_id: int | None
     created_at = created_at()
 
@@ -102,7 +120,9 @@ class OpportunityActivity(Model):
 
 class OpportunityDocument(Model):
     id = fields.IntField(primary_key=True)
-    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField("models.Opportunity", related_name="documents", on_delete=fields.CASCADE, db_index=True)
+    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField(
+        "models.Opportunity", related_name="documents", on_delete=fields.CASCADE, db_index=True
+    )
     opportunity_id: int
     name = fields.CharField(max_length=300)
     type = fields.CharEnumField(DocumentType, max_length=32, default=DocumentType.OTHER)
@@ -110,7 +130,9 @@ class OpportunityDocument(Model):
     stored_path = fields.CharField(max_length=500, null=True)
     content_type = fields.CharField(max_length=100, default="")
     size_bytes = fields.BigIntField(null=True)
-    uploaded_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField("models.User", related_name="documents", null=True, on_delete=fields.SET_NULL)
+    uploaded_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="documents", null=True, on_delete=fields.SET_NULL
+    )
     uploaded_by_id: int | None
     created_at = created_at()
 
@@ -122,16 +144,22 @@ class StageTransition(Model):
     """Append-only log of stage moves: time in stage, conversion and rotting derive from it."""
 
     id = fields.IntField(primary_key=True)
-    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField("models.Opportunity", related_name="stage_transitions", on_delete=fields.CASCADE, db_index=True)
+    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField(
+        "models.Opportunity", related_name="stage_transitions", on_delete=fields.CASCADE, db_index=True
+    )
     opportunity_id: int
     from_stage: fields.ForeignKeyNullableRelation["PipelineStage"] = fields.ForeignKeyField(
         "models.PipelineStage", related_name="transitions_out", null=True, on_delete=fields.RESTRICT
     )
     from_stage_id: int | None
-    to_stage: fields.ForeignKeyRelation["PipelineStage"] = fields.ForeignKeyField("models.PipelineStage", related_name="transitions_in", on_delete=fields.RESTRICT)
+    to_stage: fields.ForeignKeyRelation["PipelineStage"] = fields.ForeignKeyField(
+        "models.PipelineStage", related_name="transitions_in", on_delete=fields.RESTRICT
+    )
     to_stage_id: int
     at = fields.DatetimeField(db_index=True)
-    by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField("models.User", related_name="stage_transitions", null=True, on_delete=fields.SET_NULL)
+    by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="stage_transitions", null=True, on_delete=fields.SET_NULL
+    )
     by_id: int | None
     source = fields.CharEnumField(TransitionSource, max_length=16, default=TransitionSource.API)
     amount_before = money(null=True)

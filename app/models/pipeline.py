@@ -19,7 +19,9 @@ class Pipeline(Model):
 
 class PipelineStage(Model):
     id = fields.IntField(primary_key=True)
-    pipeline: fields.ForeignKeyRelation["Pipeline"] = fields.ForeignKeyField("models.Pipeline", related_name="stages", on_delete=fields.CASCADE)
+    pipeline: fields.ForeignKeyRelation["Pipeline"] = fields.ForeignKeyField(
+        "models.Pipeline", related_name="stages", on_delete=fields.CASCADE
+    )
     pipeline_id: int
     key = fields.CharField(max_length=64)
     name = fields.CharField(max_length=100)

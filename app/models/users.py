@@ -34,7 +34,9 @@ class Session(Model):
     token's `sid`; once revoked_at is set, every token of the family is refused."""
 
     id = fields.CharField(max_length=32, primary_key=True)
-    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField("models.User", related_name="sessions", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
     user_id: int
     created_at = created_at()
     revoked_at = fields.DatetimeField(null=True)
@@ -48,7 +50,9 @@ class RefreshToken(Model):
     """A refresh token, stored as the SHA-256 of its secret; used once, then replaced by the next."""
 
     id = fields.IntField(primary_key=True)
-    session: fields.ForeignKeyRelation["Session"] = fields.ForeignKeyField("models.Session", related_name="refresh_tokens", on_delete=fields.CASCADE)
+    session: fields.ForeignKeyRelation["Session"] = fields.ForeignKeyField(
+        "models.Session", related_name="refresh_tokens", on_delete=fields.CASCADE
+    )
     session_id: str
     token_hash = fields.CharField(max_length=64, unique=True)
     expires_at = fields.DatetimeField()
@@ -64,13 +68,16 @@ class ApiKey(Model):
 
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200)
-    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField("models.User", related_name="api_keys", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="api_keys", on_delete=fields.CASCADE
+    )
     user_id: int
     key_hash = fields.CharField(max_length=64, unique=True)
     # The first characters of the secret, so an admin can tell keys apart without the secret.
     prefix = fields.CharField(max_length=16)
-    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField("models.User", related_name="created_api_keys", null=True,
-                                        on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="created_api_keys", null=True, on_delete=fields.SET_NULL
+    )
     created_by_id: int | None
     created_at = created_at()
     last_used_at = fields.DatetimeField(null=True)

@@ -21,11 +21,17 @@ class Task(Model):
     due_date = fields.DatetimeField(null=True)
     priority = fields.CharEnumField(TaskPriority, max_length=16, default=TaskPriority.MEDIUM)
     status = fields.CharEnumField(TaskStatus, max_length=16, default=TaskStatus.OPEN)
-    assignee: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField("models.User", related_name="tasks", on_delete=fields.CASCADE, db_index=True)
+    assignee: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="tasks", on_delete=fields.CASCADE, db_index=True
+    )
     assignee_id: int
-    opportunity: fields.ForeignKeyNullableRelation["Opportunity"] = fields.ForeignKeyField("models.Opportunity", related_name="tasks", null=True, on_delete=fields.CASCADE, db_index=True)
+    opportunity: fields.ForeignKeyNullableRelation["Opportunity"] = fields.ForeignKeyField(
+        "models.Opportunity", related_name="tasks", null=True, on_delete=fields.CASCADE, db_index=True
+    )
     opportunity_id: int | None
-    account: fields.ForeignKeyNullableRelation["Account"] = fields.ForeignKeyField("models.Account", related_name="tasks", null=True, on_delete=fields.CASCADE)
+    account: fields.ForeignKeyNullableRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="tasks", null=True, on_delete=fields.CASCADE
+    )
     account_id: int | None
     # Set when an automation or a job created the task: makes re-running it a no-op.
     source_key = fields.CharField(max_length=200, null=True, unique=True)
@@ -40,7 +46,9 @@ class Task(Model):
 
 class Notification(Model):
     id = fields.IntField(primary_key=True)
-    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField("models.User", related_name="notifications", on_delete=fields.CASCADE, db_index=True)
+    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="notifications", on_delete=fields.CASCADE, db_index=True
+    )
     user_id: int
     kind = fields.CharField(max_length=64)
     title = fields.CharField(max_length=300)
