@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from tortoise import Tortoise
@@ -15,6 +15,9 @@ from app.db import DatabaseUnreachable, check_database, tortoise_config
 from app.domain.enums import Role
 from app.domain.errors import ValidationFailed
 from app.settings import get_settings
+
+if TYPE_CHECKING:
+    from app.runtime import EmbeddedRedis
 
 cli = typer.Typer(help="Kitchen Pantry CRM", no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -40,7 +43,7 @@ async def _with_orm(coro_factory):
         await Tortoise.close_connections()
 
 
-def _resolve_redis() -> "EmbeddedRedis | None":  # noqa: F821
+def _resolve_redis() -> EmbeddedRedis | None:
     """A configured REDIS_URL must answer; with none, use the default or start an embedded one."""
     from app.runtime import EmbeddedRedis
     from app.services.redis import ping_redis, redis_url

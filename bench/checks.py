@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from typing import Awaitable, Callable, Iterator
+from typing import Awaitable, Callable, Iterator, cast
 
 from bench import queries as q
 from bench.datagen import ADVANCE_FROM, ADVANCE_TO
@@ -85,8 +85,9 @@ def schema_fields() -> tuple[set[str], set[str]]:
     """Names of the Query and Mutation root fields as the schema has them right now."""
     from app.api.schema import schema
 
-    gql = schema._schema
-    return set(gql.query_type.fields), set(gql.mutation_type.fields)
+    query, mutation = schema._schema.query_type, schema._schema.mutation_type
+    assert query is not None and mutation is not None  # the schema has both roots
+    return set(query.fields), set(mutation.fields)
 
 
 def data_of(body: dict) -> dict:
@@ -97,7 +98,9 @@ def data_of(body: dict) -> dict:
 async def discovery_ids(limit: int) -> list[int]:
     from app.models import Opportunity
 
-    return await Opportunity.filter(stage__key=ADVANCE_FROM).order_by("id").limit(limit).values_list("id", flat=True)
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the ids themselves.
+    return cast("list[int]", await Opportunity.filter(stage__key=ADVANCE_FROM).order_by("id").limit(limit)
+                .values_list("id", flat=True))
 
 
 async def queries_per_page(post: Post, first: int) -> int:

@@ -47,8 +47,10 @@ async def run(spec: dict) -> dict:
             latency = time.perf_counter() - t0
             ok = response.status_code == 200 and b'"errors":[{' not in response.content \
                 and b'"errors": [{' not in response.content
-            if not ok and shown.append(1) is None and len(shown) <= 3:
-                print(f"error {response.status_code}: {response.content[:300]!r}", file=sys.stderr)
+            if not ok:
+                shown.append(1)
+                if len(shown) <= 3:
+                    print(f"error {response.status_code}: {response.content[:300]!r}", file=sys.stderr)
             return wall, latency, ok
 
         warmup_until = time.perf_counter() + float(spec.get("warmup", 0))

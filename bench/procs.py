@@ -58,6 +58,7 @@ class Server:
         stop(self.proc)
 
     def peak_rss_mb(self) -> float:
+        assert self.proc is not None  # started by __enter__
         return peak_rss_mb(self.proc.pid)
 
 
@@ -65,7 +66,8 @@ class Worker:
     """`crm worker [--processes N]`; with overrides, the same WorkerSettings run with other arq options."""
 
     def __init__(self, env: dict[str, str], processes: int | None = None, **overrides) -> None:
-        self.env, self.processes, self.overrides, self.proc = env, processes, overrides, None
+        self.env, self.processes, self.overrides = env, processes, overrides
+        self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Worker":
         command = [str(Path(sys.executable).with_name("crm")), "worker"]

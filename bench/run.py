@@ -51,7 +51,7 @@ async def _wait_tasks(ids: list[int], timeout: float) -> dict[int, datetime]:
     deadline = time.monotonic() + timeout
     while True:
         rows = await Task.filter(opportunity_id__in=ids).values_list("opportunity_id", "created_at")
-        created = {}
+        created: dict[int, datetime] = {}
         for opp, at in rows:
             created[opp] = min(at, created.get(opp, at))
         if len(created) >= len(ids) or time.monotonic() > deadline:
@@ -175,10 +175,11 @@ class Bench:
     async def measure_subscription(self, a: Server, b: Server, n: int) -> None:
         """Latency from sending advanceOpportunity to process B until the subscriber on process A has the event."""
         from websockets.asyncio.client import connect
+        from websockets.typing import Subprotocol
 
         ids = await discovery_ids(n)
         latencies = []
-        async with connect(f"ws://127.0.0.1:{a.port}/graphql", subprotocols=["graphql-transport-ws"]) as ws, \
+        async with connect(f"ws://127.0.0.1:{a.port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]) as ws, \
                 httpx.AsyncClient(timeout=10) as http:
             await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {self.token}"}}))
             assert json.loads(await ws.recv())["type"] == "connection_ack"
@@ -328,7 +329,8 @@ def profile_summary(profiler: cProfile.Profile, n: int, wall_ms: float) -> dict:
     stats = pstats.Stats(profiler)
     by_package: dict[str, float] = defaultdict(float)
     top = []
-    for (filename, line, func), (_cc, nc, tt, _ct, _callers) in stats.stats.items():
+    # typeshed leaves out Stats.stats, the table every pstats report reads.
+    for (filename, line, func), (_cc, nc, tt, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         path = filename.replace("\\", "/")
         if "site-packages/" in path:
             package = path.split("site-packages/", 1)[1].split("/", 1)[0]

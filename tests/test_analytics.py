@@ -16,7 +16,7 @@ from itertools import pairwise
 import pytest
 
 from app.domain.analytics import PipelineFilters
-from app.models import Opportunity, OpportunityProduct, Pipeline, PipelineStage, StageTransition
+from app.models import Account, Opportunity, OpportunityProduct, Pipeline, PipelineStage, StageTransition, User
 from app.queries.visibility import scope_for
 from app.services import forecasts
 from app.services.pipelines import ensure_default_pipeline
@@ -45,8 +45,8 @@ def money(value) -> str:
 
 @dataclass
 class Deal:
-    owner: object
-    account: object
+    owner: User
+    account: Account
     moves: list[tuple[str, datetime]]  # the first is the creation
     value: Decimal = Decimal("1000.00")
     probability: int | None = None
@@ -93,6 +93,7 @@ async def store(deals: list[Deal], products: dict | None = None) -> None:
                                          amount_after=d.value, probability_after=d.p)
             previous = stage_ids[stage]
         for category in d.categories:
+            assert products is not None  # deals with categories come with the products
             product = products[category]
             await OpportunityProduct.create(opportunity=opp, product=product, quantity=1, unit_price=d.value,
                                             total_price=d.value / len(d.categories))
@@ -103,7 +104,7 @@ async def store(deals: list[Deal], products: dict | None = None) -> None:
 
 def expected_report(deals: list[Deal], start: datetime, end: datetime, weekly: bool = True) -> dict:
     first_day, end_day = start.date(), end.date()
-    population = [d for d in deals if d.created < end and (d.kind == "open" or d.close >= first_day)]
+    population = [d for d in deals if d.created < end and (d.kind == "open" or (d.close is not None and d.close >= first_day))]
     closed = [d for d in population if d.close is not None and first_day <= d.close < end_day]
     won = [d for d in closed if d.kind == "won"]
     lost = [d for d in closed if d.kind == "lost"]
@@ -143,17 +144,17 @@ def expected_report(deals: list[Deal], start: datetime, end: datetime, weekly: b
     step = timedelta(days=7)
     key = first_day - timedelta(days=first_day.weekday()) if weekly else first_day.replace(day=1)
     while key < end_day:
-        following = key + step if weekly else date(key.year + key.month // 12, key.month % 12 + 1, 1)
-        lo, hi = max(key, first_day), min(following, end_day)
+        next_key = key + step if weekly else date(key.year + key.month // 12, key.month % 12 + 1, 1)
+        lo, hi = max(key, first_day), min(next_key, end_day)
         made = [d for d in deals if lo <= d.created.date() < hi and start <= d.created < end]
-        w = [d for d in won if lo <= d.close < hi]
-        lo_ = [d for d in lost if lo <= d.close < hi]
+        w = [d for d in won if d.close is not None and lo <= d.close < hi]
+        lo_ = [d for d in lost if d.close is not None and lo <= d.close < hi]
         buckets.append({"start": lo.isoformat(), "end": hi.isoformat(), "created": len(made),
                         "createdValue": money(sum((d.value for d in made), Decimal(0))), "won": len(w),
                         "wonValue": money(sum((d.value for d in w), Decimal(0))), "lost": len(lo_),
                         "lostValue": money(sum((d.value for d in lo_), Decimal(0))),
                         "winRate": len(w) / (len(w) + len(lo_)) if w or lo_ else None})
-        key = following
+        key = next_key
 
     return {
         "totalOpportunities": len(population),
@@ -449,7 +450,7 @@ async def forecast_world(team):
 
 
 def expected_pipeline(deals: list[Deal], first: date, end: date) -> dict:
-    booked = [d for d in deals if d.kind == "won" and first <= d.close < end]
+    booked = [d for d in deals if d.kind == "won" and d.close is not None and first <= d.close < end]
     counted = [(d, weight(d.expected_close, first, end)) for d in deals if d.kind == "open"]
     counted = [(d, w) for d, w in counted if w > 0]
     b = sum((d.value for d in booked), Decimal(0))

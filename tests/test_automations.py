@@ -1,6 +1,7 @@
 """Stage automations end to end: outbox → Redis → a real arq worker → effects, exactly once."""
 
 from datetime import datetime, timedelta, timezone
+from typing import cast
 
 import pytest
 
@@ -75,11 +76,12 @@ async def test_every_action_runs_once_through_the_worker(gql, team, smtp):
 
     task = await Task.get(opportunity_id=opp.id)
     assert (task.title, task.priority, task.assignee_id) == ("Send tasting kit to Harbor Grill", TaskPriority.HIGH, team.rep.user.id)
-    assert task.due_date > datetime.now(timezone.utc) + timedelta(days=1)
+    assert task.due_date is not None and task.due_date > datetime.now(timezone.utc) + timedelta(days=1)
     assert task.due_date.weekday() < 5
 
     meeting = await OpportunityActivity.get(opportunity_id=opp.id, type=ActivityType.MEETING)
     assert meeting.subject == "Chef tasting: Harbor Grill" and meeting.completed_at is None
+    assert meeting.scheduled_at is not None
     assert (meeting.scheduled_at.hour, meeting.scheduled_at.minute) == (10, 0)  # owner's time zone is UTC
 
     subjects = sorted(m["Subject"] for m in smtp.handler.messages)
@@ -127,7 +129,8 @@ async def test_duration_exceeded_fires_once_per_stage_entry(gql, team):
     assert await automations.scan_stage_durations() == 0
     await queue.enqueue("scan_stage_durations", job_id="scan-again")
     await run_worker_burst()
-    notes = await Notification.filter(user_id=team.manager.user.id).values_list("message", flat=True)
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the messages themselves.
+    notes = cast("list[str]", await Notification.filter(user_id=team.manager.user.id).values_list("message", flat=True))
     assert notes == ["Discovery stage duration exceeded"]
     # a new stay in the stage is a new occurrence
     await advance(gql, team.rep, opp.id, "qualification")
@@ -150,7 +153,7 @@ async def test_requirements_met_fires_once_when_the_next_gate_opens(gql, team):
     await gql(add, {"o": str(opp.id), "p": str(prod.id)}, as_=team.rep)
     await gql(add, {"o": str(opp.id), "p": str(prod.id)}, as_=team.rep)
     await run_worker_burst()
-    notes = await Notification.all().values_list("message", flat=True)
+    notes = cast("list[str]", await Notification.all().values_list("message", flat=True))
     assert notes == [f"{opp.name} is ready for a proposal"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
+from typing import cast
 
 import asyncpg
 import pytest
@@ -30,7 +31,8 @@ async def settled() -> None:
     cluster, e.g. another test run's, is still in flight). Delivery waits for that by design."""
     from tortoise.functions import Max
 
-    last = (await DomainEvent.annotate(m=Max("txid")).values_list("m", flat=True))[0] or 0
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the values themselves.
+    last = cast("list[int | None]", await DomainEvent.annotate(m=Max("txid")).values_list("m", flat=True))[0] or 0
     for _ in range(1200):
         if (await now_position()).txid > last or TEST_BACKEND != "postgres":
             return
@@ -144,8 +146,10 @@ async def test_child_changes_move_the_opportunity(gql, team):
         after = await Opportunity.get(id=opp.id)
         assert after.version == before.version + 1 and after.updated_at > before.updated_at, mutation
         before = after
-    activity_id = (await DomainEvent.filter(kind="opportunity.activity_added").first()).payload["activity_id"]
+    added = await DomainEvent.filter(kind="opportunity.activity_added").first()
     document = await before.documents.all().first()
+    assert added is not None and document is not None
+    activity_id = added.payload["activity_id"]
     await gql("""mutation($id: ID!) { deleteOpportunityActivity(id: $id) { errors { code } } }""", {"id": str(activity_id)}, as_=team.rep)
     await gql("""mutation($id: ID!) { deleteOpportunityDocument(id: $id) { errors { code } } }""", {"id": str(document.id)}, as_=team.rep)
     assert (await Opportunity.get(id=opp.id)).version == before.version + 2
@@ -203,7 +207,8 @@ async def test_deletions_are_events_for_subscriptions_and_webhooks(gql, team):
     assert [(e.kind, e.owner_id) for e in events] == [("opportunity.deleted", team.rep.user.id),
                                                      ("account.deleted", team.rep.user.id)]
     for event in events:  # what the worker's process_event does with each
-        assert await webhooks.fan_out(event, parse_event(event.kind, event.payload)) == 1
+        parsed = parse_event(event.kind, event.payload)
+        assert parsed is not None and await webhooks.fan_out(event, parsed) == 1
     assert await WebhookDelivery.filter(webhook_id=hook.id).count() == 2
 
     from app.api.realtime import OpportunityEventKind, opportunity_event_kind
@@ -231,7 +236,9 @@ async def test_an_event_committed_behind_an_open_transaction_waits_for_it(gql, t
         b = await gql("""mutation($id: ID!) { updateOpportunity(id: $id, input: {nextStep: "B"}) { errors { code } } }""",
                       {"id": str(opp.id)}, as_=team.rep)
         assert b["updateOpportunity"]["errors"] == []
-        b_id = (await DomainEvent.filter(kind="opportunity.updated").order_by("-id").first()).id
+        b_event = await DomainEvent.filter(kind="opportunity.updated").order_by("-id").first()
+        assert b_event is not None
+        b_id = b_event.id
         assert a_id < b_id
         events, cursor, held = await read_after(start, ["opportunity.updated"], 100)
         assert (events, held) == ([], True)  # B is committed, but A (older) is still in flight

@@ -71,6 +71,7 @@ def test_embedded_redis_uses_a_unix_socket_and_dies_with_its_parent():
         "r = EmbeddedRedis(); print(r.start(), flush=True); time.sleep(120)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None  # stdout=PIPE
     try:
         url = parent.stdout.readline().strip()
         assert url.startswith("unix://")

@@ -71,7 +71,7 @@ def test_threat_level_thresholds(score, level):
 ])
 def test_threat_of_whole_profiles_at_the_boundaries(kwargs, score, level):
     threat = rules.assess_threat(profile(**kwargs))
-    assert (threat.score, threat.level.value, threat.adjustment) == (D(score), level, 0)
+    assert (threat.score, threat.level.value, threat.adjustment) == (D(score), level, D(0))
 
 
 def test_threat_factors_explain_the_score():
@@ -101,12 +101,12 @@ def test_record_moves_the_level_and_the_score_never_goes_below_zero():
     medium = profile("0.17", Pricing.COMPETITIVE, 3)  # 2 + 1 + 1.5 = 4.5
     assert rules.assess_threat(medium, rules.TrackRecord(0, 4)).level.value == "medium"
     beaten = rules.assess_threat(medium, rules.TrackRecord(1, 5))  # 17 %: +2
-    assert (beaten.base_score, beaten.adjustment, beaten.score, beaten.level.value) == (D("4.5"), 2, D("6.5"), "high")
+    assert (beaten.base_score, beaten.adjustment, beaten.score, beaten.level.value) == (D("4.5"), D(2), D("6.5"), "high")
     assert beaten.factors[-1] == "we won 1 of 6 closed deals against them (17%): +2"
     high = profile("0.3001", Pricing.LOWER)  # 5
     assert rules.assess_threat(high, rules.TrackRecord(8, 2)).level.value == "medium"  # 80 %: −2 → 3
     weak = rules.assess_threat(profile("0.01"), rules.TrackRecord(5, 0))  # 1 − 2
-    assert (weak.score, weak.level.value) == (0, "low")
+    assert (weak.score, weak.level.value) == (D(0), "low")
     assert weak.factors[-1] == "we won 5 of 5 closed deals against them (100%): −2"
 
 
@@ -461,8 +461,8 @@ class Deal:
     reason: str | None = None
 
 
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
 
 
 Q3 = (date(2026, 7, 1), date(2026, 10, 1))
@@ -540,6 +540,7 @@ async def _load(team, deals: list[Deal]) -> dict[str, Competitor]:
         for name in d.competitors:
             await competition.add_opportunity_competitor(admin, opp.id, competitors[name].id)
         if d.outcome != "open":
+            assert d.closed is not None  # a closed deal has its date
             await _close(opp, f"closed_{d.outcome}", d.closed, d.reason)
         await Opportunity.filter(id=opp.id).update(created_at=d.created or utc(2026, 1, 1))
     return competitors

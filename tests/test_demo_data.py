@@ -17,7 +17,7 @@ async def test_seed_fills_an_empty_database_once():
     # every opportunity's history ends at its current stage, and closed deals are dated
     for opp in await Opportunity.all().limit(50):
         last = await StageTransition.filter(opportunity_id=opp.id).order_by("-at", "-id").first()
-        assert last.to_stage_id == opp.stage_id
+        assert last is not None and last.to_stage_id == opp.stage_id
     lost = await Opportunity.filter(stage__kind=StageKind.LOST).values_list("lost_reason", "actual_close_date")
     assert lost and all(reason and closed for reason, closed in lost)
     scored = await CustomerInteraction.filter(sentiment__isnull=False).count()

@@ -128,11 +128,15 @@ async def test_catch_up_runs_follow_ups_whose_job_never_reached_redis(team, redi
     upcoming = await CustomerInteraction.create(**base, follow_up_date=now + timedelta(minutes=5))
     later = await CustomerInteraction.create(**base, follow_up_date=now + timedelta(hours=5))
 
+    def key(interaction: CustomerInteraction) -> str:
+        assert interaction.follow_up_date is not None
+        return interactions.follow_up_key(interaction.id, interaction.follow_up_date)
+
     assert await interactions.catch_up_follow_ups(now) == 2  # one run now, one queued
-    assert await Task.filter(source_key=interactions.follow_up_key(missed.id, missed.follow_up_date)).count() == 1
-    assert not await Task.exists(source_key=interactions.follow_up_key(too_old.id, too_old.follow_up_date))
-    assert await _queued_at(redis, interactions.follow_up_key(upcoming.id, upcoming.follow_up_date)) is not None
-    assert await _queued_at(redis, interactions.follow_up_key(later.id, later.follow_up_date)) is None
+    assert await Task.filter(source_key=key(missed)).count() == 1
+    assert not await Task.exists(source_key=key(too_old))
+    assert await _queued_at(redis, key(upcoming)) is not None
+    assert await _queued_at(redis, key(later)) is None
     # Idempotent: the next run finds the task and re-queues the upcoming one (a no-op in arq).
     assert await interactions.catch_up_follow_ups(now) == 1
     assert await Task.all().count() == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
@@ -228,7 +229,7 @@ async def test_stored_history_newest_first_and_visibility(gql, team):
 
 
 async def test_renewal_recommendation_window():
-    base = dict(now=NOW, last_activity_at=NOW, active_contract_value=Decimal("600000"),
+    base: dict[str, Any] = dict(now=NOW, last_activity_at=NOW, active_contract_value=Decimal("600000"),
                 engagement=h.EngagementTotals({"meeting": 9}), business_last_12_months=Decimal("130"),
                 business_previous_12_months=Decimal("100"))
     healthy = h.assess(h.HealthInputs(**base))

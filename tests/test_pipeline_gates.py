@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import date
+from typing import cast
 
 import pytest
 
@@ -56,7 +57,9 @@ async def test_forward_move_checks_target_and_every_skipped_stage(gql, team):
     last = o["stageHistory"][-1]
     assert last == {"fromStage": {"key": "discovery"}, "toStage": {"key": "negotiation"}, "by": {"email": "rep@pantry.test"},
                     "amountAfter": "5000.00", "probabilityBefore": 20, "probabilityAfter": 80}
-    system = await OpportunityActivity.filter(opportunity_id=opp.id, type=ActivityType.SYSTEM).values_list("subject", flat=True)
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the subjects themselves.
+    system = cast("list[str]", await OpportunityActivity.filter(opportunity_id=opp.id, type=ActivityType.SYSTEM)
+                  .values_list("subject", flat=True))
     assert system == ["Stage changed to Negotiation"]
 
 
@@ -160,5 +163,5 @@ async def test_two_concurrent_advances_never_both_apply(gql, team):
         assert await StageTransition.filter(opportunity_id=opp.id).count() == 2
         assert (await Opportunity.get(id=opp.id)).version == 2
         # without expectedVersion the second move is decided on the first's result
-        results = await asyncio.gather(*(advance(gql, team.rep, opp.id, "discovery") for _ in range(2)))
+        await asyncio.gather(*(advance(gql, team.rep, opp.id, "discovery") for _ in range(2)))
         assert await StageTransition.filter(opportunity_id=opp.id).count() == (3 if applied[0]["opportunity"]["stage"] == "qualification" else 2)

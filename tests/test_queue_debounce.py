@@ -11,7 +11,7 @@ async def _queued(job_id: str) -> bool:
     return await pool.zscore(pool.default_queue_name, job_id) is not None
 
 
-async def test_a_burst_of_requests_shares_one_job_and_asks_redis_once(team):
+async def test_a_burst_of_requests_shares_one_job_and_asks_redis_once(team, monkeypatch):
     job_id = health_job_id(42)
     assert await request_health_recompute(42, delay_seconds=30)
     assert await _queued(job_id) and queue.still_deferred(job_id)
@@ -24,12 +24,9 @@ async def test_a_burst_of_requests_shares_one_job_and_asks_redis_once(team):
         calls += 1
         return await original(*args, **kwargs)
 
-    pool.enqueue_job = counting
-    try:
-        for _ in range(50):
-            assert await request_health_recompute(42, delay_seconds=30)
-    finally:
-        pool.enqueue_job = original
+    monkeypatch.setattr(pool, "enqueue_job", counting)  # undone when the test ends
+    for _ in range(50):
+        assert await request_health_recompute(42, delay_seconds=30)
     assert calls == 0
 
 

@@ -7,13 +7,14 @@ import pytest
 import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from app.settings import get_settings
 from tests import factories
 from tests.conftest import TEST_REDIS_URL
 from tests.servers import ApiProcess, post_graphql
 
-PROTOCOL = ["graphql-transport-ws"]
+PROTOCOL = [Subprotocol("graphql-transport-ws")]
 OPP_EVENTS = """subscription($after: String, $filter: OpportunityEventFilter) {
   opportunityEvents(after: $after, filter: $filter) { cursor kind opportunityId fromStage toStage
     changes { field previous current } by { email } opportunity { name stage } } }"""

@@ -27,7 +27,7 @@ async def test_expire_contracts_job_runs_through_a_real_worker(team):
     worker = Worker(functions=[expire_contracts], redis_settings=settings, burst=True, poll_delay=0.05,
                     handle_signals=False, max_tries=WorkerSettings.max_tries)
     await worker.async_run()
-    assert await job.result(timeout=5) == 1
+    assert job is not None and await job.result(timeout=5) == 1
     await worker.close()
     await redis.aclose()
     assert (await Contract.get(id=ended.id)).status == ContractStatus.EXPIRED
@@ -78,7 +78,7 @@ async def test_crm_worker_processes_share_the_queue_and_stop_together(database_u
             redis = await create_pool(arq_redis_settings())
             jobs = [await redis.enqueue_job("expire_contracts", _job_id=f"multi-{stop}-{i}") for i in range(12)]
             for job in jobs:
-                assert await job.result(timeout=30) == 0
+                assert job is not None and await job.result(timeout=30) == 0
             # The start-up crons run once, not once per process: arq ids a run_at_startup cron by the second
             # its worker started, so processes that start in different seconds would each run it. Only
             # the first process has crons at all.

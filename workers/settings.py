@@ -12,7 +12,8 @@ from app.services.contracts import expire_ended_contracts
 from app.services import queue, realtime
 from app.services.redis import arq_redis_settings
 from app.settings import get_settings
-from arq.worker import func
+from arq.typing import WorkerCoroutine
+from arq.worker import Function, func
 
 from workers import delivery, events, forecasts, health, interactions
 
@@ -48,7 +49,7 @@ EVERY_5_MINUTES = set(range(0, 60, 5))
 
 
 class WorkerSettings:
-    functions = [
+    functions: list[Function | WorkerCoroutine] = [
         expire_contracts,
         events.process_event,
         events.relay_outbox,

@@ -17,8 +17,11 @@ from app.domain.health import RiskLevel as RiskLevelEnum
 from app.services import health as service
 
 ID = strawberry.ID
-FactorImpact = strawberry.enum(ImpactEnum, name="FactorImpact")
-RiskLevel = strawberry.enum(RiskLevelEnum)
+# GraphQL enums: the domain classes themselves, marked in place (strawberry.enum returns the class it is given).
+FactorImpact = ImpactEnum
+strawberry.enum(FactorImpact, name="FactorImpact")
+RiskLevel = RiskLevelEnum
+strawberry.enum(RiskLevel)
 
 
 @strawberry.type(description="One of the four health factors, 0–25 points each.")

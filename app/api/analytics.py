@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Optional
+from typing import Optional, cast
 
 import strawberry
 
@@ -21,8 +21,11 @@ from app.services import analytics as reports
 from app.services import forecasts
 
 ID = strawberry.ID
-ForecastMethod = strawberry.enum(ForecastMethodEnum, name="ForecastMethod")
-TrendInterval = strawberry.enum(TrendIntervalEnum, name="TrendInterval")
+# GraphQL enums: the domain classes themselves, marked in place (strawberry.enum returns the class it is given).
+ForecastMethod = ForecastMethodEnum
+strawberry.enum(ForecastMethod, name="ForecastMethod")
+TrendInterval = TrendIntervalEnum
+strawberry.enum(TrendInterval, name="TrendInterval")
 
 
 async def _guarded(call):
@@ -140,8 +143,9 @@ class SalesForecast:
             by_rep=[RepForecast(user_id=ID(str(r.user_id)), closed_won=r.closed_won, weighted=r.weighted,
                                 best_case=r.best_case, worst_case=r.worst_case, open_deals=r.open_deals, total=r.total)
                     for r in f.by_rep],
-            by_product=[ProductForecast(category=r.category, closed_won=r.closed_won, weighted=r.weighted,
-                                        total=r.total, deals=r.deals) for r in f.by_product],
+            # The category's value: strawberry serializes an enum's value as it does the member.
+            by_product=[ProductForecast(category=cast(Optional[ProductCategory], r.category), closed_won=r.closed_won,
+                                        weighted=r.weighted, total=r.total, deals=r.deals) for r in f.by_product],
             by_category=[CategoryForecast(category=c.category, deals=c.deals, value=c.value, weighted=c.weighted)
                          for c in f.by_category],
             methodology=f.methodology, assumptions=f.assumptions,

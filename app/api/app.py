@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from tortoise import Tortoise, connections
 
 from app.api.context import Context, authenticate, build_context
@@ -39,9 +40,9 @@ from app.services.redis import ping_redis
 log = logging.getLogger(__name__)
 
 
-class CRMGraphQL(GraphQL):
+class CRMGraphQL(GraphQL[Context, None]):
     # Sockets close (4403, with a reason) when their token expires or their session/user/key is revoked.
-    graphql_transport_ws_handler_class = SessionBoundHandler
+    graphql_transport_ws_handler_class: type[BaseGraphQLTransportWSHandler[Context, None]] = SessionBoundHandler
     websocket_adapter_class = ExplainedRejectionAdapter
 
     async def get_context(self, request: Any, response: Any = None) -> Any:
@@ -113,7 +114,7 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
         try:
             yield
         finally:
-            if feed is not None:
+            if feed is not None and compiled is not None:  # a feed runs only for the compiled path
                 compiled.cache = None
                 await feed.stop()
             await queue.close_pool()

@@ -21,8 +21,10 @@ from app.services import sync
 
 MAX_CHANGES = 500
 
-ChangeRecordType = strawberry.enum(rules.RecordType, name="ChangeRecordType",
-                                   description="The record types the change log covers.")
+# GraphQL enums: the domain classes themselves, marked in place (strawberry.enum returns the class it is given).
+ChangeRecordType = rules.RecordType
+strawberry.enum(ChangeRecordType, name="ChangeRecordType",
+                description="The record types the change log covers.")
 
 
 @strawberry.enum(description="CREATED/UPDATED carry the record as it is now; DELETED: gone for good; "
@@ -38,7 +40,7 @@ class ChangeAction(Enum):
                              "for CREATED and UPDATED; none for DELETED and REMOVED.")
 class Change:
     cursor: str
-    type: ChangeRecordType  # type: ignore[valid-type]
+    type: ChangeRecordType
     id: strawberry.ID
     action: ChangeAction
     at: datetime
@@ -80,7 +82,7 @@ class ChangelogQuery:
                                   "An expired cursor is a CURSOR_EXPIRED error: download afresh, then go on from "
                                   "eventCursor.")
     async def changes(self, info: CtxInfo, after: Optional[str] = None,
-                      types: Optional[list[ChangeRecordType]] = None,  # type: ignore[valid-type]
+                      types: Optional[list[ChangeRecordType]] = None,
                       first: int = 100) -> ChangesPage:
         scope = require_scope(info)
         if not 1 <= first <= MAX_CHANGES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from decimal import Decimal
-from typing import Optional
+from typing import Optional, cast
 
 import strawberry
 from strawberry import UNSET
@@ -13,16 +13,18 @@ from strawberry import UNSET
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import Industry, Pricing, ProductCategory
-from app.api.errors import bad_user_input, input_data, parse_id, payload_type, require_scope, run_mutation
+from app.api.errors import bad_user_input, input_data, parse_id, require_scope, run_mutation
 from app.api.mutations import DeletePayload, OpportunityPayload
-from app.api.types import Competitor, Opportunity
+from app.api.types import Competitor, Opportunity, UserError
 from app.domain import competition as rules
 from app.domain.errors import ValidationFailed
 from app.queries.competition import WinLossFilter
 from app.services import competition
 
 ID = strawberry.ID
-ThreatLevel = strawberry.enum(rules.ThreatLevel)
+# GraphQL enums: the domain classes themselves, marked in place (strawberry.enum returns the class it is given).
+ThreatLevel = rules.ThreatLevel
+strawberry.enum(ThreatLevel)
 
 
 # Battlecards ----------------------------------------------------------------------------
@@ -42,11 +44,13 @@ class BattleCard:
     proof_points: list[str]
     created_at: datetime
     updated_at: datetime
+    competitor_id: strawberry.Private[int]
 
     @strawberry.field
     def objection_handling(self) -> list[ObjectionResponse]:
+        row = cast(m.BattleCard, self)  # the model row, whose objection_handling is the stored JSON
         return [ObjectionResponse(objection=i.get("objection", ""), response=i.get("response", ""))
-                for i in self.objection_handling or []]
+                for i in row.objection_handling or []]
 
     @strawberry.field
     async def competitor(self, info: CtxInfo) -> Competitor:
@@ -92,17 +96,17 @@ def _analysis(result: competition.CompetitiveAnalysis) -> CompetitiveAnalysis:
     def one(item: competition.CompetitorAnalysis) -> CompetitorAnalysis:
         a, threat, record = item.assessment, item.assessment.threat, item.assessment.record
         return CompetitorAnalysis(
-            competitor=item.competitor, name=a.profile.name, threat_level=threat.level, threat_score=threat.score,
-            base_threat_score=threat.base_score, record_adjustment=threat.adjustment,
+            competitor=cast(Competitor, item.competitor), name=a.profile.name, threat_level=threat.level,
+            threat_score=threat.score, base_threat_score=threat.base_score, record_adjustment=threat.adjustment,
             threat_factors=list(threat.factors),
             record=CompetitorRecord(won=record.won, lost=record.lost, closed=record.closed,
                                     win_rate=rules.win_rate(record.won, record.lost)),
             strengths=list(a.profile.strengths), weaknesses=list(a.profile.weaknesses), positioning=a.positioning,
-            battlecards=item.battlecards,
+            battlecards=cast(list[BattleCard], item.battlecards),
         )
 
     return CompetitiveAnalysis(
-        opportunity=result.opportunity, competitors=[one(c) for c in result.competitors],
+        opportunity=cast(Opportunity, result.opportunity), competitors=[one(c) for c in result.competitors],
         recommendations=result.recommendations, win_probability=result.win_probability,
     )
 
@@ -127,6 +131,7 @@ class CompetitorWinLoss:
     value_won: Decimal
     value_lost: Decimal
     top_lost_reasons: list[LostReasonCount] = strawberry.field(description="Up to 3, most frequent first.")
+    competitor_id: strawberry.Private[int]
 
     @strawberry.field
     async def competitor(self, info: CtxInfo) -> Competitor:
@@ -193,8 +198,16 @@ def _battlecard_data(value: BattleCardInput) -> dict:
     return data
 
 
-CompetitorPayload = payload_type("CompetitorPayload", "competitor", Competitor)
-BattleCardPayload = payload_type("BattleCardPayload", "battlecard", BattleCard)
+@strawberry.type
+class CompetitorPayload:
+    competitor: Optional[Competitor] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class BattleCardPayload:
+    battlecard: Optional[BattleCard] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -205,13 +218,13 @@ class CompetitionQuery:
         qs = m.Competitor.all()
         if search and search.strip():
             qs = qs.filter(name__icontains=search.strip())
-        return await qs.order_by("name", "id")
+        return cast(list[Competitor], await qs.order_by("name", "id"))
 
     @strawberry.field
     async def competitor(self, info: CtxInfo, id: ID) -> Optional[Competitor]:
         require_scope(info)
         try:
-            return await m.Competitor.get_or_none(id=parse_id(id, "id"))
+            return cast(Optional[Competitor], await m.Competitor.get_or_none(id=parse_id(id, "id")))
         except ValidationFailed:
             return None
 

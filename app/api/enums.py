@@ -1,31 +1,38 @@
-"""GraphQL enums, exposed from the domain vocabularies."""
+"""GraphQL enums, exposed from the domain vocabularies.
+
+strawberry.enum marks an enum class as a GraphQL enum in place and returns the same class: each name
+below is the domain class itself (an alias, so type checkers read it as a type), registered once here."""
 
 from enum import Enum
 
 import strawberry
 
 from app.domain import enums as e
-from app.domain.errors import ErrorCode as _ErrorCode
+from app.domain.errors import ErrorCode
 
-Role = strawberry.enum(e.Role)
-Industry = strawberry.enum(e.Industry)
-AccountSize = strawberry.enum(e.AccountSize)
-AccountStatus = strawberry.enum(e.AccountStatus)
-AccountTier = strawberry.enum(e.AccountTier)
-TeamRole = strawberry.enum(e.TeamRole)
-ContractStatus = strawberry.enum(e.ContractStatus)
-ContactRole = strawberry.enum(e.ContactRole)
-ProductUnit = strawberry.enum(e.ProductUnit)
-ProductCategory = strawberry.enum(e.ProductCategory)
-StageKind = strawberry.enum(e.StageKind)
-ForecastCategory = strawberry.enum(e.ForecastCategory)
-OpportunitySource = strawberry.enum(e.OpportunitySource)
-ActivityType = strawberry.enum(e.ActivityType)
-Outcome = strawberry.enum(e.Outcome)
-DocumentType = strawberry.enum(e.DocumentType)
-TransitionSource = strawberry.enum(e.TransitionSource)
-Pricing = strawberry.enum(e.Pricing)
-ErrorCode = strawberry.enum(_ErrorCode, name="ErrorCode")
+Role = e.Role
+Industry = e.Industry
+AccountSize = e.AccountSize
+AccountStatus = e.AccountStatus
+AccountTier = e.AccountTier
+TeamRole = e.TeamRole
+ContractStatus = e.ContractStatus
+ContactRole = e.ContactRole
+ProductUnit = e.ProductUnit
+ProductCategory = e.ProductCategory
+StageKind = e.StageKind
+ForecastCategory = e.ForecastCategory
+OpportunitySource = e.OpportunitySource
+ActivityType = e.ActivityType
+Outcome = e.Outcome
+DocumentType = e.DocumentType
+TransitionSource = e.TransitionSource
+Pricing = e.Pricing
+
+for _vocabulary in (Role, Industry, AccountSize, AccountStatus, AccountTier, TeamRole, ContractStatus, ContactRole,
+                    ProductUnit, ProductCategory, StageKind, ForecastCategory, OpportunitySource, ActivityType,
+                    Outcome, DocumentType, TransitionSource, Pricing, ErrorCode):
+    strawberry.enum(_vocabulary)
 
 
 @strawberry.enum

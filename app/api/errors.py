@@ -6,9 +6,8 @@ import dataclasses
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Optional, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
-import strawberry
 from graphql import GraphQLError
 from strawberry import UNSET
 from tortoise.exceptions import IntegrityError
@@ -142,14 +141,3 @@ async def run_mutation(
     except PermissionDenied as exc:
         raise top_level_error(str(exc), "FORBIDDEN") from None
     return payload(**{field: result, "errors": []})
-
-
-def payload_type(name: str, field: str, node_type: Any, description: str = "") -> type:
-    """A mutation payload: the result (null on failure) and the list of errors."""
-    cls = type(name, (), {
-        "__annotations__": {field: Optional[node_type], "errors": list[UserError]},
-        "__module__": __name__,
-        field: None,
-        "errors": strawberry.field(default_factory=list),
-    })
-    return strawberry.type(cls, description=description or None)

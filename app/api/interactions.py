@@ -4,16 +4,16 @@ connection and interactionInsights."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import strawberry
 from strawberry import UNSET
 
 from app.api.context import CtxInfo
 from app.api.enums import Outcome, SortDirection
-from app.api.errors import bad_user_input, input_data, parse_id, payload_type, require_scope, run_mutation
+from app.api.errors import bad_user_input, input_data, parse_id, require_scope, run_mutation
 from app.api.relay import Connection, page_connection
-from app.api.types import Account, Contact, Opportunity, User
+from app.api.types import Account, Contact, Opportunity, User, UserError
 from app.domain import enums as e
 from app.domain.errors import ValidationFailed
 from app.domain.sentiment import SentimentLabel as SentimentLabelEnum
@@ -21,10 +21,15 @@ from app.queries.interactions import InteractionListFilter, interaction_query
 from app.services import interactions as service
 
 ID = strawberry.ID
-InteractionType = strawberry.enum(e.InteractionType)
-InteractionDirection = strawberry.enum(e.Direction, name="InteractionDirection")
-ParticipantRole = strawberry.enum(e.ParticipantRole)
-SentimentLabel = strawberry.enum(SentimentLabelEnum)
+# GraphQL enums: the domain classes themselves, marked in place (strawberry.enum returns the class it is given).
+InteractionType = e.InteractionType
+strawberry.enum(InteractionType)
+InteractionDirection = e.Direction
+strawberry.enum(InteractionDirection, name="InteractionDirection")
+ParticipantRole = e.ParticipantRole
+strawberry.enum(ParticipantRole)
+SentimentLabel = SentimentLabelEnum
+strawberry.enum(SentimentLabel)
 
 
 @strawberry.type
@@ -33,6 +38,8 @@ class InteractionParticipant:
     role: ParticipantRole
     attended: bool
     feedback: str
+    # The row's foreign key (`self` is the InteractionParticipant row: see app/api/types.py).
+    contact_id: strawberry.Private[int]
 
     @strawberry.field
     async def contact(self, info: CtxInfo) -> Contact:
@@ -56,6 +63,12 @@ class CustomerInteraction:
     location: str
     occurred_at: datetime
     created_at: datetime
+    # The row's columns read below (`self` is the CustomerInteraction row: see app/api/types.py).
+    duration_minutes: strawberry.Private[Optional[int]]
+    account_id: strawberry.Private[int]
+    contact_id: strawberry.Private[Optional[int]]
+    opportunity_id: strawberry.Private[Optional[int]]
+    created_by_id: strawberry.Private[Optional[int]]
 
     @strawberry.field(description="Minutes.")
     def duration(self) -> Optional[int]:
@@ -226,7 +239,11 @@ class InteractionInsights:
 
 # Roots -------------------------------------------------------------------------------------
 
-InteractionPayload = payload_type("InteractionPayload", "interaction", CustomerInteraction)
+
+@strawberry.type
+class InteractionPayload:
+    interaction: Optional[CustomerInteraction] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -235,7 +252,7 @@ class InteractionQuery:
     async def interaction(self, info: CtxInfo, id: ID) -> Optional[CustomerInteraction]:
         scope = require_scope(info)
         try:
-            return await service.visible_interaction(scope, parse_id(id, "id"))
+            return cast(CustomerInteraction, await service.visible_interaction(scope, parse_id(id, "id")))
         except ValidationFailed:
             return None
 

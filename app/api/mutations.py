@@ -9,22 +9,76 @@ import strawberry
 from app.api import inputs as i
 from app.api import types as t
 from app.api.context import CtxInfo
-from app.api.errors import input_data, parse_id, payload_type, run_mutation
+from app.api.errors import input_data, parse_id, run_mutation
 from app.services import accounts, catalog, opportunities
 
 ID = strawberry.ID
 
-AccountPayload = payload_type("AccountPayload", "account", t.Account)
-LocationPayload = payload_type("LocationPayload", "location", t.Location)
-TeamMemberPayload = payload_type("AccountTeamMemberPayload", "team_member", t.AccountTeamMember)
-ContractPayload = payload_type("ContractPayload", "contract", t.Contract)
-ContactPayload = payload_type("ContactPayload", "contact", t.Contact)
-ProductPayload = payload_type("ProductPayload", "product", t.Product)
-OpportunityPayload = payload_type("OpportunityPayload", "opportunity", t.Opportunity)
-OpportunityProductPayload = payload_type("OpportunityProductPayload", "opportunity_product", t.OpportunityProduct)
-ActivityPayload = payload_type("OpportunityActivityPayload", "activity", t.OpportunityActivity)
-DocumentPayload = payload_type("OpportunityDocumentPayload", "document", t.OpportunityDocument)
-DeletePayload = payload_type("DeletePayload", "deleted_id", ID, "The id of what was deleted, or errors.")
+
+@strawberry.type
+class AccountPayload:
+    account: Optional[t.Account] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LocationPayload:
+    location: Optional[t.Location] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(name="AccountTeamMemberPayload")
+class TeamMemberPayload:
+    team_member: Optional[t.AccountTeamMember] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ContractPayload:
+    contract: Optional[t.Contract] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ContactPayload:
+    contact: Optional[t.Contact] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ProductPayload:
+    product: Optional[t.Product] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OpportunityPayload:
+    opportunity: Optional[t.Opportunity] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OpportunityProductPayload:
+    opportunity_product: Optional[t.OpportunityProduct] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(name="OpportunityActivityPayload")
+class ActivityPayload:
+    activity: Optional[t.OpportunityActivity] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(name="OpportunityDocumentPayload")
+class DocumentPayload:
+    document: Optional[t.OpportunityDocument] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The id of what was deleted, or errors.")
+class DeletePayload:
+    deleted_id: Optional[ID] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
 
 
 def _with(data: dict, **extra) -> dict:

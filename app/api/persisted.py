@@ -85,8 +85,10 @@ class PersistedDocuments:
         return known
 
 
-def websocket_handler(documents: PersistedDocuments, base: type[BaseGraphQLTransportWSHandler] = BaseGraphQLTransportWSHandler,
-                      ) -> type[BaseGraphQLTransportWSHandler]:
+def websocket_handler(
+    documents: PersistedDocuments,
+    base: type[BaseGraphQLTransportWSHandler[Any, Any]] = BaseGraphQLTransportWSHandler,
+) -> type[BaseGraphQLTransportWSHandler[Any, Any]]:
     """graphql-transport-ws with the same rules: in trusted-documents mode a socket runs only registered
     documents too (a `subscribe` message may carry a query or mutation as well as a subscription)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Optional
+from typing import Optional, cast
 
 import strawberry
 from strawberry import UNSET
@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import ForecastCategory
-from app.api.errors import bad_user_input, input_data, parse_id, payload_type, require_scope, run_mutation, user_errors
+from app.api.errors import bad_user_input, input_data, parse_id, require_scope, run_mutation, user_errors
 from app.api.types import Opportunity, Pipeline, PipelineStage, UserError
 from app.domain.enums import TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
 from app.domain.errors import ValidationFailed
@@ -90,9 +90,22 @@ class NewPipelineStageInput(PipelineStageInput):
     key: str = ""
 
 
-PipelineStagePayload = payload_type("PipelineStagePayload", "stage", PipelineStage)
-PipelinePayload = payload_type("PipelinePayload", "pipeline", Pipeline)
-DeleteStagePayload = payload_type("DeletePipelineStagePayload", "deleted_id", ID)
+@strawberry.type
+class PipelineStagePayload:
+    stage: Optional[PipelineStage] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class PipelinePayload:
+    pipeline: Optional[Pipeline] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(name="DeletePipelineStagePayload")
+class DeleteStagePayload:
+    deleted_id: Optional[ID] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -108,7 +121,7 @@ class PipelineQuery:
                 pid = parse_id(pipeline_id, "pipeline_id")
             except ValidationFailed:
                 return []
-        return await m.PipelineStage.filter(pipeline_id=pid).order_by("order", "id")
+        return cast(list[PipelineStage], await m.PipelineStage.filter(pipeline_id=pid).order_by("order", "id"))
 
     @strawberry.field(description="What the opportunity still needs to enter the stage; moves nothing.")
     async def stage_readiness(self, info: CtxInfo, opportunity_id: ID, stage: str) -> StageReadiness:
@@ -133,7 +146,8 @@ class PipelineMutation:
             )
         except ValidationFailed as exc:
             return AdvanceOpportunityPayload(errors=user_errors(exc))
-        return AdvanceOpportunityPayload(opportunity=result.opportunity, unmet_requirements=_unmet(result.unmet))
+        return AdvanceOpportunityPayload(opportunity=cast(Optional[Opportunity], result.opportunity),
+                                         unmet_requirements=_unmet(result.unmet))
 
     @strawberry.mutation(description="Admins: change a stage's name, order, probability, requirements or automations.")
     async def update_pipeline_stage(self, info: CtxInfo, id: ID, input: PipelineStageInput) -> PipelineStagePayload:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, TypeVar, cast
 
 import strawberry
 from tortoise.expressions import Q
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from app import models as m
 from app.api.context import CtxInfo
@@ -27,11 +29,14 @@ from app.queries.changelog import updated_since_filter
 from app.queries.visibility import account_read_filter, contact_filter, opportunity_filter, user_filter
 
 
+Row = TypeVar("Row", bound=Model)
+
+
 def _ids(values, field: str) -> list[int]:
     return [parse_id(v, field) for v in values]
 
 
-async def _node(qs, raw_id) -> object | None:
+async def _node(qs: QuerySet[Row], raw_id: strawberry.ID) -> Row | None:
     try:
         pk = parse_id(raw_id, "id")
     except ValidationFailed:
@@ -100,12 +105,12 @@ class CoreQuery:
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: CtxInfo) -> User:
         require_scope(info)
-        return info.context.user
+        return cast(User, info.context.user)  # set with the scope
 
     @strawberry.field
     async def opportunity(self, info: CtxInfo, id: strawberry.ID) -> Optional[Opportunity]:
         scope = require_scope(info)
-        return await _node(m.Opportunity.filter(opportunity_filter(scope)), id)
+        return cast(Optional[Opportunity], await _node(m.Opportunity.filter(opportunity_filter(scope)), id))
 
     @strawberry.field
     async def opportunities(
@@ -120,7 +125,7 @@ class CoreQuery:
     @strawberry.field
     async def account(self, info: CtxInfo, id: strawberry.ID) -> Optional[Account]:
         scope = require_scope(info)
-        return await _node(m.Account.filter(account_read_filter(scope)), id)
+        return cast(Optional[Account], await _node(m.Account.filter(account_read_filter(scope)), id))
 
     @strawberry.field
     async def accounts(
@@ -185,4 +190,4 @@ class CoreQuery:
     @strawberry.field
     async def pipelines(self, info: CtxInfo) -> list[Pipeline]:
         require_scope(info)
-        return await m.Pipeline.all().order_by("id")
+        return cast(list[Pipeline], await m.Pipeline.all().order_by("id"))

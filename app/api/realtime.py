@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import AsyncGenerator, Optional
+from typing import AsyncGenerator, Optional, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -157,7 +157,8 @@ class RealtimeSubscription:
                 continue
             _fresh_loaders(info, scope)
             yield OpportunityEvent(
-                cursor=cursor_of(event), kind=kind, at=event.created_at, opportunity_id=str(event.opportunity_id or event.payload.get("opportunity_id")),
+                cursor=cursor_of(event), kind=kind, at=event.created_at,
+                opportunity_id=ID(str(event.opportunity_id or event.payload.get("opportunity_id"))),
                 from_stage=event.payload.get("from"), to_stage=event.payload.get("to"), changes=_changes(event),
                 actor_id=event.actor_id,
             )
@@ -170,7 +171,7 @@ class RealtimeSubscription:
                 continue
             notification = await m.Notification.get_or_none(id=event.payload.get("notification_id"))
             if notification is not None:
-                yield notification
+                yield cast(Notification, notification)
 
     @strawberry.subscription(description="Tasks created or completed for you (and your reps, as a manager).")
     async def task_events(self, info: CtxInfo, after: Optional[str] = None) -> AsyncGenerator[TaskEvent, None]:
@@ -180,7 +181,7 @@ class RealtimeSubscription:
                 continue
             _fresh_loaders(info, scope)
             yield TaskEvent(cursor=cursor_of(event), kind=TaskEventKind(event.kind.split(".")[1]), at=event.created_at,
-                            task=await m.Task.get_or_none(id=event.payload.get("task_id")))
+                            task=cast(Optional[Task], await m.Task.get_or_none(id=event.payload.get("task_id"))))
 
     @strawberry.subscription(description="Admins: a new forecast snapshot for the period (e.g. 2026-Q4).")
     async def forecast_updated(self, info: CtxInfo, period: str, after: Optional[str] = None) -> AsyncGenerator[ForecastUpdate, None]:

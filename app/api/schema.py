@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Callable
 
 import strawberry
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, OperationDefinitionNode
@@ -125,12 +126,19 @@ class IntrospectionGate(SchemaExtension):
         ctx = self.execution_context
         if getattr(ctx.context, "user", None) is None and not get_settings().allows_anonymous_introspection:
             document = ctx.graphql_document
+            assert document is not None  # parsed before execution
             fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
             if any(_asks_introspection(document, fragments, d.selection_set) for d in document.definitions
                    if isinstance(d, OperationDefinitionNode)):
                 raise GraphQLError("introspection requires authentication: send Authorization: Bearer <token>",
                                    extensions={"code": "UNAUTHENTICATED"})
         yield
+
+
+def _shared(extension: SchemaExtension) -> Callable[[], SchemaExtension]:
+    """This one instance for every request, as strawberry does with an instance given directly (deprecated
+    there): the parser and validation caches must outlive a request."""
+    return lambda: extension
 
 
 def build_schema(*, development: bool | None = None) -> strawberry.Schema:
@@ -142,12 +150,12 @@ def build_schema(*, development: bool | None = None) -> strawberry.Schema:
         subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=not development),
         extensions=[
-            QueryDepthLimiter(max_depth=settings.max_query_depth),
-            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            MaxTokensLimiter(max_token_count=settings.max_tokens),
-            AddValidationRules([OneLoginPerRequest]),
-            ParserCache(maxsize=256),
-            ValidationCache(maxsize=256),
+            _shared(QueryDepthLimiter(max_depth=settings.max_query_depth)),
+            _shared(MaxAliasesLimiter(max_alias_count=settings.max_aliases)),
+            _shared(MaxTokensLimiter(max_token_count=settings.max_tokens)),
+            _shared(AddValidationRules([OneLoginPerRequest])),
+            _shared(ParserCache(maxsize=256)),
+            _shared(ValidationCache(maxsize=256)),
             IntrospectionGate,
             QueryCost,
             partial(ErrorMasking, should_mask_error=_should_mask),  # one per request: it keeps per-request state

@@ -1,11 +1,15 @@
 """GraphQL object types. Each resolves from its Tortoise model; relations go through DataLoaders, which
-return only what the caller may read (app.queries.visibility): null or absent otherwise."""
+return only what the caller may read (app.queries.visibility): null or absent otherwise.
+
+At runtime `self` in a resolver is the model row: the foreign keys' columns a resolver reads are declared
+as `strawberry.Private` fields (typed, never in the schema), and a resolver returning rows `cast`s them to
+the GraphQL type for type checkers."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, cast
 
 import strawberry
 
@@ -36,6 +40,7 @@ from app.api.enums import (
 )
 
 if TYPE_CHECKING:
+    from app import models as m
     from app.api.competition import BattleCard
 
 
@@ -81,6 +86,7 @@ class User:
     timezone: str
     is_active: bool
     created_at: datetime
+    manager_id: strawberry.Private[Optional[int]]
 
     @strawberry.field
     async def manager(self, info: CtxInfo) -> Optional["User"]:
@@ -108,6 +114,7 @@ class AccountTeamMember:
     is_primary: bool
     start_date: date
     end_date: Optional[date]
+    user_id: strawberry.Private[int]
 
     @strawberry.field(description="The member; null when the user is outside what you may see.")
     async def user(self, info: CtxInfo) -> Optional[User]:
@@ -134,6 +141,7 @@ class Contact:
     title: str
     role: ContactRole
     is_primary: bool
+    account_id: strawberry.Private[int]
 
     @strawberry.field
     def name(self) -> str:
@@ -158,10 +166,13 @@ class Account:
     renewal_date: Optional[date]
     created_at: datetime
     updated_at: datetime
+    parent_id: strawberry.Private[Optional[int]]
+    assigned_to_id: strawberry.Private[int]
 
     @strawberry.field
     def headquarters(self) -> Optional[Address]:
-        return Address.from_json(self.headquarters)
+        row = cast("m.Account", self)  # the model row, whose headquarters is the stored JSON
+        return Address.from_json(row.headquarters)
 
     @strawberry.field
     async def parent(self, info: CtxInfo) -> Optional["Account"]:
@@ -243,6 +254,7 @@ class OpportunityProduct:
     unit_price: Decimal
     discount: Decimal
     total_price: Decimal
+    product_id: strawberry.Private[int]
 
     @strawberry.field
     async def product(self, info: CtxInfo) -> Product:
@@ -264,6 +276,7 @@ class OpportunityActivity:
     scheduled_at: Optional[datetime]
     completed_at: Optional[datetime]
     created_at: datetime
+    created_by_id: strawberry.Private[Optional[int]]
 
     @strawberry.field
     async def created_by(self, info: CtxInfo) -> Optional[User]:
@@ -289,6 +302,9 @@ class StageTransition:
     amount_after: Decimal
     probability_before: Optional[int]
     probability_after: int
+    from_stage_id: strawberry.Private[Optional[int]]
+    to_stage_id: strawberry.Private[int]
+    by_id: strawberry.Private[Optional[int]]
 
     @strawberry.field
     async def from_stage(self, info: CtxInfo) -> Optional[PipelineStage]:
@@ -341,6 +357,11 @@ class Opportunity:
     stage_entered_at: datetime
     created_at: datetime
     updated_at: datetime
+    stage_id: strawberry.Private[int]
+    pipeline_id: strawberry.Private[int]
+    account_id: strawberry.Private[int]
+    contact_id: strawberry.Private[Optional[int]]
+    assigned_to_id: strawberry.Private[int]
 
     @strawberry.field(description="The key of the current stage, e.g. 'proposal'.")
     async def stage(self, info: CtxInfo) -> str:

@@ -6,7 +6,7 @@ Login abuse answers a top-level error `extensions: {code: RATE_LIMITED, retryAft
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Optional, cast
 
 import strawberry
 from graphql import (
@@ -20,16 +20,21 @@ from graphql import (
     ValidationRule,
 )
 
+from app import models as m
 from app.api import types as t
 from app.api.context import CtxInfo
-from app.api.errors import input_data, parse_id, payload_type, require_scope, run_mutation, top_level_error, user_errors
+from app.api.errors import input_data, parse_id, require_scope, run_mutation, top_level_error, user_errors
 from app.domain.enums import Role
 from app.domain.errors import ErrorCode, PermissionDenied, RateLimited, ValidationFailed
 from app.services import auth, users
 
 ID = strawberry.ID
 
-UserPayload = payload_type("UserPayload", "user", t.User)
+
+@strawberry.type
+class UserPayload:
+    user: Optional[t.User] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -43,7 +48,8 @@ class LoginPayload:
 
     @classmethod
     def signed_in(cls, signed: auth.SignedIn) -> "LoginPayload":
-        return cls(token=signed.token, expires_at=signed.expires_at, refresh_token=signed.refresh_token, user=signed.user)
+        return cls(token=signed.token, expires_at=signed.expires_at, refresh_token=signed.refresh_token,
+                   user=cast(t.User, signed.user))
 
 
 @strawberry.type
@@ -60,17 +66,22 @@ class ApiKey:
     created_at: datetime
     last_used_at: Optional[datetime] = strawberry.field(description="Last request made with the key (to the minute).")
     revoked_at: Optional[datetime]
+    # The row's service account (`self` is the ApiKey row: see app/api/types.py).
+    user: strawberry.Private[m.User]
 
     @strawberry.field(description="The role the key acts with.")
     def role(self) -> Role:
-        return self.user.role  # type: ignore[attr-defined]
+        return self.user.role
 
     @strawberry.field(description="The service account that owns what the integration creates.")
     def service_account(self) -> t.User:
-        return self.user  # type: ignore[attr-defined]
+        return cast(t.User, self.user)
 
 
-ApiKeyPayload = payload_type("ApiKeyPayload", "api_key", ApiKey)
+@strawberry.type
+class ApiKeyPayload:
+    api_key: Optional[ApiKey] = None
+    errors: list[t.UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -122,7 +133,7 @@ class SessionQuery:
     async def api_keys(self, info: CtxInfo) -> list[ApiKey]:
         scope = require_scope(info)
         try:
-            return await users.api_keys(scope)
+            return cast(list[ApiKey], await users.api_keys(scope))
         except PermissionDenied as exc:
             raise top_level_error(str(exc), "FORBIDDEN") from None
 
@@ -161,13 +172,15 @@ class SessionMutation:
     @strawberry.mutation(description="Change your own password; your other sessions end.")
     async def change_password(self, info: CtxInfo, current_password: str, new_password: str) -> UserPayload:
         require_scope(info)
+        me, credential = info.context.user, info.context.credential
+        assert me is not None and credential is not None  # a scope comes with both (app/api/context.py)
         try:
-            user = await users.change_password(info.context.user, info.context.credential, current_password, new_password)
+            user = await users.change_password(me, credential, current_password, new_password)
         except RateLimited as exc:
             raise _rate_limited(info, exc) from None
         except ValidationFailed as exc:
             return UserPayload(user=None, errors=user_errors(exc))
-        return UserPayload(user=user, errors=[])
+        return UserPayload(user=cast(t.User, user), errors=[])
 
     @strawberry.mutation(description="Admins: create a user with a role, a manager and an initial password.")
     async def create_user(self, info: CtxInfo, input: CreateUserInput) -> UserPayload:
@@ -195,7 +208,7 @@ class SessionMutation:
     async def create_api_key(self, info: CtxInfo, input: CreateApiKeyInput) -> CreateApiKeyPayload:
         async def create(scope) -> CreateApiKeyPayload:
             key, secret = await users.create_api_key(scope, input_data(input))
-            return CreateApiKeyPayload(api_key=key, secret=secret)
+            return CreateApiKeyPayload(api_key=cast(ApiKey, key), secret=secret)
 
         return await run_mutation(info, lambda created, errors: created or CreateApiKeyPayload(errors=errors),
                                   "created", create)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Optional, cast
 
 import strawberry
 
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import SortDirection
-from app.api.errors import parse_id, payload_type, require_scope, run_mutation, top_level_error
+from app.api.errors import parse_id, require_scope, run_mutation, top_level_error
 from app.api.relay import Connection, page_connection
 from app.api.types import UserError
 from app.domain.errors import ValidationFailed
@@ -45,7 +45,7 @@ class WebhookDelivery:
 
     @strawberry.field
     def event_id(self) -> ID:
-        return str(self.event_id)
+        return ID(str(cast(m.WebhookDelivery, self).event_id))  # the row's column, as a GraphQL ID
 
 
 @strawberry.type(description="The secret is shown only here, once: store it to verify signatures.")
@@ -55,8 +55,16 @@ class WebhookSecretPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-WebhookPayload = payload_type("WebhookPayload", "webhook", Webhook)
-WebhookDeliveryPayload = payload_type("WebhookDeliveryPayload", "delivery", WebhookDelivery)
+@strawberry.type
+class WebhookPayload:
+    webhook: Optional[Webhook] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class WebhookDeliveryPayload:
+    delivery: Optional[WebhookDelivery] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 async def _with_secret(info: CtxInfo, action) -> WebhookSecretPayload:
@@ -75,7 +83,7 @@ class WebhookQuery:
     @strawberry.field(description="Admins: registered webhook endpoints.")
     async def webhooks(self, info: CtxInfo) -> list[Webhook]:
         _require_admin_query(info)
-        return await m.Webhook.all().order_by("id")
+        return cast(list[Webhook], await m.Webhook.all().order_by("id"))
 
     @strawberry.field(description="Admins: delivery attempts of a webhook, newest first.")
     async def webhook_deliveries(self, info: CtxInfo, webhook_id: ID, first: Optional[int] = 20,

@@ -11,17 +11,20 @@ from strawberry.scalars import JSON
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import SortDirection
-from app.api.errors import bad_user_input, parse_id, payload_type, require_scope, run_mutation, top_level_error
+from app.api.errors import bad_user_input, parse_id, require_scope, run_mutation, top_level_error
 from app.api.relay import Connection, page_connection
-from app.api.types import Opportunity, User
+from app.api.types import Opportunity, User, UserError
 from app.domain.enums import Role, TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
 from app.domain.errors import ValidationFailed
 from app.services import work
 from app.queries.changelog import updated_since_filter
 from app.services.work import task_filter
 
-TaskPriority = strawberry.enum(TaskPriorityEnum)
-TaskStatus = strawberry.enum(TaskStatusEnum)
+# GraphQL enums: the domain classes themselves, marked in place (strawberry.enum returns the class it is given).
+TaskPriority = TaskPriorityEnum
+strawberry.enum(TaskPriority)
+TaskStatus = TaskStatusEnum
+strawberry.enum(TaskStatus)
 ID = strawberry.ID
 
 
@@ -35,6 +38,9 @@ class Task:
     status: TaskStatus
     completed_at: Optional[datetime]
     created_at: datetime
+    # The row's foreign keys (`self` is the Task row: see app/api/types.py).
+    assignee_id: strawberry.Private[int]
+    opportunity_id: strawberry.Private[Optional[int]]
 
     @strawberry.field
     async def assignee(self, info: CtxInfo) -> User:
@@ -81,8 +87,16 @@ class TaskFilter:
         default=None, description="Only records created or changed at or after this moment (offline sync).")
 
 
-TaskPayload = payload_type("TaskPayload", "task", Task)
-NotificationPayload = payload_type("NotificationPayload", "notification", Notification)
+@strawberry.type
+class TaskPayload:
+    task: Optional[Task] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class NotificationPayload:
+    notification: Optional[Notification] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type

@@ -1,4 +1,7 @@
-"""Tortoise models: persistence only; rules live in app.domain, writes in app.services."""
+"""Tortoise models: persistence only; rules live in app.domain, writes in app.services.
+
+Each foreign key's column (`<name>_id`) is declared as a bare annotation for type checkers: Tortoise adds
+the attribute at runtime, and a bare annotation creates no class attribute, so Tortoise never sees it."""
 
 from app.models.accounts import Account, AccountTeamMember, Contact, Contract, Location
 from app.models.catalog import Product

@@ -1,5 +1,7 @@
 """Customer accounts with their hierarchy, locations, team, contracts and contacts."""
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -12,7 +14,10 @@ from app.domain.enums import (
     Industry,
     TeamRole,
 )
-from app.models.base import created_at, money, updated_at
+from app.models.base import JSONObject, created_at, money, updated_at
+
+if TYPE_CHECKING:
+    from app.models.users import User
 
 
 class Account(Model):
@@ -21,15 +26,17 @@ class Account(Model):
     industry = fields.CharEnumField(Industry, max_length=32, default=Industry.RESTAURANT)
     size = fields.CharEnumField(AccountSize, max_length=16, default=AccountSize.SMALL)
     annual_revenue = money(null=True)
-    headquarters = fields.JSONField(null=True)
-    parent = fields.ForeignKeyField(
+    headquarters: fields.JSONField[JSONObject | None] = fields.JSONField(null=True)
+    parent: fields.ForeignKeyNullableRelation["Account"] = fields.ForeignKeyField(
         "models.Account", related_name="subsidiaries", null=True, on_delete=fields.RESTRICT, db_index=True
     )
+    parent_id: int | None
     status = fields.CharEnumField(AccountStatus, max_length=16, default=AccountStatus.PROSPECT)
     tier = fields.CharEnumField(AccountTier, max_length=16, default=AccountTier.STANDARD)
-    assigned_to = fields.ForeignKeyField(
+    assigned_to: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
         "models.User", related_name="accounts", on_delete=fields.RESTRICT, db_index=True
     )
+    assigned_to_id: int
     health_score = fields.IntField(null=True)
     last_activity_date = fields.DatetimeField(null=True)
     renewal_date = fields.DateField(null=True)
@@ -42,7 +49,10 @@ class Account(Model):
 
 class Location(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="locations", on_delete=fields.CASCADE, db_index=True)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="locations", on_delete=fields.CASCADE, db_index=True
+    )
+    account_id: int
     name = fields.CharField(max_length=200)
     street = fields.CharField(max_length=200, default="")
     city = fields.CharField(max_length=100, default="")
@@ -60,8 +70,14 @@ class Location(Model):
 
 class AccountTeamMember(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="team_members", on_delete=fields.CASCADE)
-    user = fields.ForeignKeyField("models.User", related_name="account_memberships", on_delete=fields.CASCADE)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="team_members", on_delete=fields.CASCADE
+    )
+    account_id: int
+    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="account_memberships", on_delete=fields.CASCADE
+    )
+    user_id: int
     role = fields.CharEnumField(TeamRole, max_length=32)
     is_primary = fields.BooleanField(default=False)
     start_date = fields.DateField()
@@ -75,7 +91,10 @@ class AccountTeamMember(Model):
 
 class Contract(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="contracts", on_delete=fields.CASCADE, db_index=True)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="contracts", on_delete=fields.CASCADE, db_index=True
+    )
+    account_id: int
     name = fields.CharField(max_length=200)
     value = money()
     start_date = fields.DateField()
@@ -90,7 +109,10 @@ class Contract(Model):
 
 class Contact(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="contacts", on_delete=fields.CASCADE, db_index=True)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="contacts", on_delete=fields.CASCADE, db_index=True
+    )
+    account_id: int
     first_name = fields.CharField(max_length=100)
     last_name = fields.CharField(max_length=100)
     email = fields.CharField(max_length=254, null=True)

@@ -1,10 +1,18 @@
 """The durable domain-event log: transactional outbox for workers, replay log for subscriptions."""
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.fields.db_defaults import SqlDefault
 from tortoise.models import Model
 
-from app.models.base import created_at
+from app.models.base import JSONObject, created_at
+
+if TYPE_CHECKING:
+    from app.domain.changelog import Position
+    from app.models.accounts import Account
+    from app.models.opportunities import Opportunity
+    from app.models.users import User
 
 
 class CurrentTransactionId(SqlDefault):
@@ -31,14 +39,18 @@ class DomainEvent(Model):
 
     id = fields.BigIntField(primary_key=True)
     kind = fields.CharField(max_length=64, db_index=True)
-    opportunity = fields.ForeignKeyField(
+    opportunity: fields.ForeignKeyNullableRelation["Opportunity"] = fields.ForeignKeyField(
         "models.Opportunity", related_name="events", null=True, on_delete=fields.SET_NULL, db_constraint=False
     )
+    opportunity_id: int | None
     account_id = fields.IntField(null=True)
     # Whose record it is: subscriptions filter events by the same visibility rules as queries.
     owner_id = fields.IntField(null=True)
-    actor = fields.ForeignKeyField("models.User", related_name="events", null=True, on_delete=fields.SET_NULL)
-    payload = fields.JSONField(default=dict)
+    actor: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="events", null=True, on_delete=fields.SET_NULL
+    )
+    actor_id: int | None
+    payload: fields.JSONField[JSONObject] = fields.JSONField(default=dict)
     # Loop guard: an automation's changes carry the event that caused them and the chain depth.
     caused_by_id = fields.BigIntField(null=True)
     chain_depth = fields.IntField(default=0)
@@ -52,6 +64,8 @@ class DomainEvent(Model):
     created_at = created_at()
     # Commit-order key: the id of the transaction that wrote the event (set by the database).
     txid = fields.BigIntField(db_default=CurrentTransactionId())
+    # Not a column: set on the events app.queries.changelog.read_after returns (the cursor after each one).
+    position: "Position"
 
     class Meta:
         table = "domain_events"
@@ -81,10 +95,13 @@ class OutgoingMail(Model):
 
 class AccountHealthSnapshot(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="health_snapshots", on_delete=fields.CASCADE, db_index=True)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="health_snapshots", on_delete=fields.CASCADE, db_index=True
+    )
+    account_id: int
     score = fields.IntField()
     risk_level = fields.CharField(max_length=16)
-    factors = fields.JSONField(default=list)
+    factors: fields.JSONField[list[JSONObject]] = fields.JSONField(default=list)
     computed_at = fields.DatetimeField(db_index=True)
 
     class Meta:
@@ -99,7 +116,7 @@ class ForecastSnapshot(Model):
     best_case = fields.DecimalField(max_digits=16, decimal_places=2)
     worst_case = fields.DecimalField(max_digits=16, decimal_places=2)
     confidence = fields.FloatField()
-    details = fields.JSONField(default=dict)
+    details: fields.JSONField[JSONObject] = fields.JSONField(default=dict)
     computed_at = fields.DatetimeField(db_index=True)
 
     class Meta:
@@ -109,13 +126,16 @@ class ForecastSnapshot(Model):
 class Webhook(Model):
     id = fields.IntField(primary_key=True)
     url = fields.CharField(max_length=2000)
-    events = fields.JSONField(default=list)
+    events: fields.JSONField[list[str]] = fields.JSONField(default=list)
     description = fields.CharField(max_length=300, default="")
     secret = fields.CharField(max_length=128)
     is_active = fields.BooleanField(default=True)
     disabled_reason = fields.CharField(max_length=300, null=True)
     failing_since = fields.DatetimeField(null=True)
-    created_by = fields.ForeignKeyField("models.User", related_name="webhooks", null=True, on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="webhooks", null=True, on_delete=fields.SET_NULL
+    )
+    created_by_id: int | None
     created_at = created_at()
 
     class Meta:
@@ -124,8 +144,14 @@ class Webhook(Model):
 
 class WebhookDelivery(Model):
     id = fields.IntField(primary_key=True)
-    webhook = fields.ForeignKeyField("models.Webhook", related_name="deliveries", on_delete=fields.CASCADE)
-    event = fields.ForeignKeyField("models.DomainEvent", related_name="deliveries", on_delete=fields.CASCADE)
+    webhook: fields.ForeignKeyRelation["Webhook"] = fields.ForeignKeyField(
+        "models.Webhook", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    webhook_id: int
+    event: fields.ForeignKeyRelation["DomainEvent"] = fields.ForeignKeyField(
+        "models.DomainEvent", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    event_id: int
     status = fields.CharField(max_length=16, default="pending")
     attempts = fields.IntField(default=0)
     response_code = fields.IntField(null=True)
@@ -154,7 +180,7 @@ class AutomationRun(Model):
     action = fields.CharField(max_length=32)
     event_id = fields.BigIntField(null=True)
     status = fields.CharField(max_length=16, default="done")
-    detail = fields.JSONField(default=dict)
+    detail: fields.JSONField[JSONObject] = fields.JSONField(default=dict)
     created_at = created_at()
 
     class Meta:

@@ -1,5 +1,7 @@
 """Opportunities with their products, activities, documents and stage history."""
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -13,17 +15,33 @@ from app.domain.enums import (
 )
 from app.models.base import created_at, money, updated_at
 
+if TYPE_CHECKING:
+    from app.models.accounts import Account, Contact
+    from app.models.catalog import Product
+    from app.models.competition import Competitor
+    from app.models.pipeline import Pipeline, PipelineStage
+    from app.models.users import User
+
 
 class Opportunity(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200, db_index=True)
-    account = fields.ForeignKeyField("models.Account", related_name="opportunities", on_delete=fields.RESTRICT, db_index=True)
-    contact = fields.ForeignKeyField(
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="opportunities", on_delete=fields.RESTRICT, db_index=True
+    )
+    account_id: int
+    contact: fields.ForeignKeyNullableRelation["Contact"] = fields.ForeignKeyField(
         "models.Contact", related_name="opportunities", null=True, on_delete=fields.SET_NULL
     )
-    contact_id: int | None  # the foreign keys' columns, declared for type checkers (Tortoise adds them)
-    pipeline = fields.ForeignKeyField("models.Pipeline", related_name="opportunities", on_delete=fields.RESTRICT)
-    stage = fields.ForeignKeyField("models.PipelineStage", related_name="opportunities", on_delete=fields.RESTRICT)
+    contact_id: int | None
+    pipeline: fields.ForeignKeyRelation["Pipeline"] = fields.ForeignKeyField(
+        "models.Pipeline", related_name="opportunities", on_delete=fields.RESTRICT
+    )
+    pipeline_id: int
+    stage: fields.ForeignKeyRelation["PipelineStage"] = fields.ForeignKeyField(
+        "models.PipelineStage", related_name="opportunities", on_delete=fields.RESTRICT
+    )
+    stage_id: int
     stage_entered_at = fields.DatetimeField()
     probability = fields.IntField()
     probability_overridden = fields.BooleanField(default=False)
@@ -32,18 +50,22 @@ class Opportunity(Model):
     expected_close_date = fields.DateField()
     actual_close_date = fields.DateField(null=True)
     source = fields.CharEnumField(OpportunitySource, max_length=32, default=OpportunitySource.OTHER)
-    assigned_to = fields.ForeignKeyField("models.User", related_name="opportunities", on_delete=fields.RESTRICT)
+    assigned_to: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="opportunities", on_delete=fields.RESTRICT
+    )
     assigned_to_id: int
     lost_reason = fields.TextField(null=True)
     next_step = fields.CharField(max_length=500, default="")
     description = fields.TextField(default="")
     forecast_category = fields.CharEnumField(ForecastCategory, max_length=16, default=ForecastCategory.PIPELINE)
     version = fields.IntField(default=1)
-    competitors = fields.ManyToManyField(
+    competitors: fields.ManyToManyRelation["Competitor"] = fields.ManyToManyField(
         "models.Competitor", related_name="opportunities", through="opportunity_competitors"
     )
     created_at = created_at()
     updated_at = updated_at()
+    # A reverse relation, declared for type checkers (Tortoise adds it from OpportunityDocument.opportunity).
+    documents: fields.ReverseRelation["OpportunityDocument"]
 
     class Meta:
         table = "opportunities"
@@ -54,8 +76,14 @@ class Opportunity(Model):
 
 class OpportunityProduct(Model):
     id = fields.IntField(primary_key=True)
-    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="products", on_delete=fields.CASCADE, db_index=True)
-    product = fields.ForeignKeyField("models.Product", related_name="opportunity_lines", on_delete=fields.RESTRICT)
+    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField(
+        "models.Opportunity", related_name="products", on_delete=fields.CASCADE, db_index=True
+    )
+    opportunity_id: int
+    product: fields.ForeignKeyRelation["Product"] = fields.ForeignKeyField(
+        "models.Product", related_name="opportunity_lines", on_delete=fields.RESTRICT
+    )
+    product_id: int
     quantity = fields.DecimalField(max_digits=12, decimal_places=3)
     unit_price = money()
     discount = fields.DecimalField(max_digits=5, decimal_places=2, default=0)
@@ -69,7 +97,10 @@ class OpportunityProduct(Model):
 
 class OpportunityActivity(Model):
     id = fields.IntField(primary_key=True)
-    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="activities", on_delete=fields.CASCADE, db_index=True)
+    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField(
+        "models.Opportunity", related_name="activities", on_delete=fields.CASCADE, db_index=True
+    )
+    opportunity_id: int
     type = fields.CharEnumField(ActivityType, max_length=32)
     subject = fields.CharField(max_length=300)
     description = fields.TextField(default="")
@@ -77,7 +108,10 @@ class OpportunityActivity(Model):
     next_steps = fields.TextField(default="")
     scheduled_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
-    created_by = fields.ForeignKeyField("models.User", related_name="activities", null=True, on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="activities", null=True, on_delete=fields.SET_NULL
+    )
+    created_by_id: int | None
     created_at = created_at()
 
     class Meta:
@@ -86,14 +120,20 @@ class OpportunityActivity(Model):
 
 class OpportunityDocument(Model):
     id = fields.IntField(primary_key=True)
-    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="documents", on_delete=fields.CASCADE, db_index=True)
+    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField(
+        "models.Opportunity", related_name="documents", on_delete=fields.CASCADE, db_index=True
+    )
+    opportunity_id: int
     name = fields.CharField(max_length=300)
     type = fields.CharEnumField(DocumentType, max_length=32, default=DocumentType.OTHER)
     url = fields.CharField(max_length=2000, null=True)
     stored_path = fields.CharField(max_length=500, null=True)
     content_type = fields.CharField(max_length=100, default="")
     size_bytes = fields.BigIntField(null=True)
-    uploaded_by = fields.ForeignKeyField("models.User", related_name="documents", null=True, on_delete=fields.SET_NULL)
+    uploaded_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="documents", null=True, on_delete=fields.SET_NULL
+    )
+    uploaded_by_id: int | None
     created_at = created_at()
 
     class Meta:
@@ -104,13 +144,23 @@ class StageTransition(Model):
     """Append-only log of stage moves: time in stage, conversion and rotting derive from it."""
 
     id = fields.IntField(primary_key=True)
-    opportunity = fields.ForeignKeyField("models.Opportunity", related_name="stage_transitions", on_delete=fields.CASCADE, db_index=True)
-    from_stage = fields.ForeignKeyField(
+    opportunity: fields.ForeignKeyRelation["Opportunity"] = fields.ForeignKeyField(
+        "models.Opportunity", related_name="stage_transitions", on_delete=fields.CASCADE, db_index=True
+    )
+    opportunity_id: int
+    from_stage: fields.ForeignKeyNullableRelation["PipelineStage"] = fields.ForeignKeyField(
         "models.PipelineStage", related_name="transitions_out", null=True, on_delete=fields.RESTRICT
     )
-    to_stage = fields.ForeignKeyField("models.PipelineStage", related_name="transitions_in", on_delete=fields.RESTRICT)
+    from_stage_id: int | None
+    to_stage: fields.ForeignKeyRelation["PipelineStage"] = fields.ForeignKeyField(
+        "models.PipelineStage", related_name="transitions_in", on_delete=fields.RESTRICT
+    )
+    to_stage_id: int
     at = fields.DatetimeField(db_index=True)
-    by = fields.ForeignKeyField("models.User", related_name="stage_transitions", null=True, on_delete=fields.SET_NULL)
+    by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="stage_transitions", null=True, on_delete=fields.SET_NULL
+    )
+    by_id: int | None
     source = fields.CharEnumField(TransitionSource, max_length=16, default=TransitionSource.API)
     amount_before = money(null=True)
     amount_after = money()

@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from app.domain.enums import ForecastCategory, StageKind
-from app.models.base import created_at
+from app.models.base import JSONObject, created_at
 
 
 class Pipeline(Model):
@@ -19,7 +19,10 @@ class Pipeline(Model):
 
 class PipelineStage(Model):
     id = fields.IntField(primary_key=True)
-    pipeline = fields.ForeignKeyField("models.Pipeline", related_name="stages", on_delete=fields.CASCADE)
+    pipeline: fields.ForeignKeyRelation["Pipeline"] = fields.ForeignKeyField(
+        "models.Pipeline", related_name="stages", on_delete=fields.CASCADE
+    )
+    pipeline_id: int
     key = fields.CharField(max_length=64)
     name = fields.CharField(max_length=100)
     order = fields.IntField()
@@ -28,8 +31,8 @@ class PipelineStage(Model):
     expected_duration_days = fields.IntField(default=14)
     forecast_category = fields.CharEnumField(ForecastCategory, max_length=16, default=ForecastCategory.PIPELINE)
     # Lists of requirement / automation dicts, validated by app.domain on write.
-    requirements = fields.JSONField(default=list)
-    automations = fields.JSONField(default=list)
+    requirements: fields.JSONField[list[JSONObject]] = fields.JSONField(default=list)
+    automations: fields.JSONField[list[JSONObject]] = fields.JSONField(default=list)
 
     class Meta:
         table = "pipeline_stages"

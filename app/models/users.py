@@ -14,10 +14,9 @@ class User(Model):
     name = fields.CharField(max_length=200)
     password_hash = fields.CharField(max_length=255)
     role = fields.CharEnumField(Role, max_length=16, default=Role.REP)
-    manager = fields.ForeignKeyField(
+    manager: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
         "models.User", related_name="reports", null=True, on_delete=fields.SET_NULL
     )
-    # The foreign key's column, declared for type checkers (Tortoise adds it at runtime).
     manager_id: int | None
     timezone = fields.CharField(max_length=64, default="UTC")
     is_active = fields.BooleanField(default=True)
@@ -35,7 +34,10 @@ class Session(Model):
     token's `sid`; once revoked_at is set, every token of the family is refused."""
 
     id = fields.CharField(max_length=32, primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="sessions", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    user_id: int
     created_at = created_at()
     revoked_at = fields.DatetimeField(null=True)
     revoked_reason = fields.CharField(max_length=64, null=True)
@@ -48,7 +50,10 @@ class RefreshToken(Model):
     """A refresh token, stored as the SHA-256 of its secret; used once, then replaced by the next."""
 
     id = fields.IntField(primary_key=True)
-    session = fields.ForeignKeyField("models.Session", related_name="refresh_tokens", on_delete=fields.CASCADE)
+    session: fields.ForeignKeyRelation["Session"] = fields.ForeignKeyField(
+        "models.Session", related_name="refresh_tokens", on_delete=fields.CASCADE
+    )
+    session_id: str
     token_hash = fields.CharField(max_length=64, unique=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
@@ -63,14 +68,17 @@ class ApiKey(Model):
 
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200)
-    user = fields.ForeignKeyField("models.User", related_name="api_keys", on_delete=fields.CASCADE)
-    # The foreign key's column, declared for type checkers (Tortoise adds it at runtime).
+    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="api_keys", on_delete=fields.CASCADE
+    )
     user_id: int
     key_hash = fields.CharField(max_length=64, unique=True)
     # The first characters of the secret, so an admin can tell keys apart without the secret.
     prefix = fields.CharField(max_length=16)
-    created_by = fields.ForeignKeyField("models.User", related_name="created_api_keys", null=True,
-                                        on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="created_api_keys", null=True, on_delete=fields.SET_NULL
+    )
+    created_by_id: int | None
     created_at = created_at()
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)

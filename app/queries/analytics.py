@@ -114,7 +114,7 @@ def opportunity_where(p: Params, scope: Scope, filters: PipelineFilters) -> str:
     """Visibility (non-admins: opportunities assigned to a user in scope) AND every set filter."""
     d = p.dialect
     clauses = ["1 = 1"]
-    if not scope.is_admin:
+    if scope.user_ids is not None:  # not an admin
         clauses.append(f"o.assigned_to_id IN ({p.many(sorted(scope.user_ids))})")
     f = filters
     if f.pipeline_id is not None:

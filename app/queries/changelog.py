@@ -16,6 +16,7 @@ delivery (never correctness); the cost is latency until it ends.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import cast
 
 from tortoise import connections
 from tortoise.expressions import Q, RawSQL
@@ -36,7 +37,8 @@ async def now_position() -> Position:
         rows = await connections.get("default").execute_query_dict(
             "SELECT pg_current_snapshot()::text AS snapshot, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
         return Position(int(rows[0]["xmin"]), 0, now, rows[0]["snapshot"])
-    last = await DomainEvent.annotate(last=Max("id")).values_list("last", flat=True)
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the values themselves.
+    last = cast("list[int | None]", await DomainEvent.annotate(last=Max("id")).values_list("last", flat=True))
     return Position(0, (last[0] if last else None) or 0, now)
 
 

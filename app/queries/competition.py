@@ -91,7 +91,7 @@ def _faced_cte(sql: _Sql, scope: Scope, timeframe: Timeframe, f: WinLossFilter) 
         f" OR (s.kind = '{OPEN}' AND o.created_at >= {sql.param(timeframe.start)}"
         f" AND o.created_at < {sql.param(timeframe.end)}))"
     ]
-    if not scope.is_admin:
+    if scope.user_ids is not None:  # not an admin
         conditions.append(f"o.assigned_to_id IN ({sql.in_list(sorted(scope.user_ids))})")
     if f.competitor_ids:
         conditions.append(f"oc.competitor_id IN ({sql.in_list(f.competitor_ids)})")

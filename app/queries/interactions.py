@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Sequence, cast
 
 from tortoise.functions import Avg, Count
 
@@ -81,7 +81,8 @@ async def last_meeting_at(account_ids: Sequence[int], before: datetime) -> datet
     row = await CustomerInteraction.filter(
         account_id__in=list(account_ids), type__in=list(MEETING_TYPES), occurred_at__lt=before
     ).order_by("-occurred_at").first().values_list("occurred_at", flat=True)
-    return row
+    # Tortoise types values_list() as a tuple whatever `flat` says; first() + flat=True gives the value or None.
+    return cast("datetime | None", row)
 
 
 async def engagement_totals(account_ids: Sequence[int], start: datetime, end: datetime) -> EngagementTotals:

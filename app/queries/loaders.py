@@ -13,7 +13,7 @@ async def load_by_ids(model: type[Model], ids: Sequence[int], visible: Q | None 
     qs = model.filter(id__in=list(set(ids)))
     if visible is not None:
         qs = qs.filter(visible)
-    found = {obj.id: obj for obj in await qs}
+    found = {obj.pk: obj for obj in await qs}
     return [found.get(i) for i in ids]
 
 
@@ -50,7 +50,7 @@ async def load_m2m(through_table: str, left: str, right: str, target: type[Model
     qs = target.filter(id__in=list({r["target_id"] for r in rows}))
     if visible is not None:
         qs = qs.filter(visible)
-    targets = {t.id: t for t in await qs}
+    targets = {t.pk: t for t in await qs}
     grouped: dict[int, list[Any]] = defaultdict(list)
     for r in rows:
         if r["target_id"] in targets:

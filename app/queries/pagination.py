@@ -91,8 +91,9 @@ async def paginate(
             page_qs = page_qs.filter(id__lt=pk) if descending else page_qs.filter(id__gt=pk)
         else:
             op = "lt" if descending else "gt"
+            after_pk: dict[str, Any] = {f"id__{op}": pk}
             page_qs = page_qs.filter(
-                Q(**{f"{sort_field}__{op}": value}) | (Q(**{sort_field: value}) & Q(**{f"id__{op}": pk}))
+                Q(**{f"{sort_field}__{op}": value}) | (Q(**{sort_field: value}) & Q(**after_pk))
             )
     prefix = "-" if descending else ""
     orderings = [f"{prefix}{sort_field}"] + ([f"{prefix}id"] if sort_field != "id" else [])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Callable, Iterable
+from typing import Callable, Iterable, cast
 
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
@@ -56,7 +56,9 @@ def scope_of(user_id: int, role: Role, reports: Iterable[int] = (), manager_id: 
 
 
 async def scope_for(user: m.User) -> Scope:
-    reports = await m.User.filter(manager_id=user.id).values_list("id", flat=True) if user.role == Role.MANAGER else ()
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the ids themselves.
+    reports = cast("list[int]", await m.User.filter(manager_id=user.id).values_list("id", flat=True)) \
+        if user.role == Role.MANAGER else ()
     return scope_of(user.id, user.role, reports, user.manager_id)
 
 
@@ -228,4 +230,4 @@ async def visible_ids(model: type[Model], scope: Scope, ids: Iterable[int]) -> s
     wanted = list(set(ids))
     if not wanted:
         return set()
-    return set(await model.filter(rule(scope), id__in=wanted).values_list("id", flat=True))
+    return set(cast("list[int]", await model.filter(rule(scope), id__in=wanted).values_list("id", flat=True)))

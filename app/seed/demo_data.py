@@ -29,10 +29,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
+from tortoise.fields.relational import ManyToManyFieldInstance
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -360,7 +361,7 @@ PRODUCTS = [
 # Competitors and their battlecards
 # --------------------------------------------------------------------------------------------
 
-COMPETITORS = [
+COMPETITORS: list[dict[str, Any]] = [
     {
         "name": "Sysco", "website": "https://www.sysco.com",
         "description": "The largest broadline food-service distributor in North America.",
@@ -983,6 +984,9 @@ class _DealPlan:
 # The builder
 # --------------------------------------------------------------------------------------------
 
+Row = TypeVar("Row", bound=Model)
+
+
 class _DemoBuilder:
     def __init__(
         self, rng: random.Random, now: datetime, pipeline_id: int,
@@ -1021,7 +1025,7 @@ class _DemoBuilder:
 
     # ---- persistence -------------------------------------------------------------------
 
-    async def _insert(self, model: type[Model], objects: list[Model], with_ids: bool = False) -> None:
+    async def _insert(self, model: type[Row], objects: list[Row], with_ids: bool = False) -> None:
         """bulk_create in batches; with_ids puts the new primary keys on the instances.
 
         Tortoise's bulk_create returns no ids. Ids only grow, and inside this transaction we are
@@ -1030,18 +1034,19 @@ class _DemoBuilder:
         """
         if not objects:
             return
-        last = await model.all().order_by("-id").limit(1).values_list("id", flat=True)
+        # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the ids themselves.
+        last = cast("list[int]", await model.all().order_by("-id").limit(1).values_list("id", flat=True))
         before = last[0] if last else 0
         self.first_new_id.setdefault(model, before + 1)
         await model.bulk_create(objects, batch_size=BATCH_SIZE)
         table = model._meta.db_table
         self.counts[table] = self.counts.get(table, 0) + len(objects)
         if with_ids:
-            ids = await model.filter(id__gt=before).order_by("id").values_list("id", flat=True)
+            ids = cast("list[int]", await model.filter(id__gt=before).order_by("id").values_list("id", flat=True))
             if len(ids) != len(objects):
                 raise RuntimeError(f"{table}: inserted {len(objects)} rows but found {len(ids)}")
             for obj, pk in zip(objects, ids, strict=True):
-                obj.id = pk
+                obj.pk = pk  # the id: every model here has `id` as its primary key
 
     # ---- time --------------------------------------------------------------------------
 
@@ -1074,7 +1079,7 @@ class _DemoBuilder:
             self.rep_by_state.update(dict.fromkeys(territory, rep))
         await self._insert(User, self.reps, with_ids=True)
         managers_by_id = {m.id: m for m in managers}
-        self.manager_of = {rep.id: managers_by_id[rep.manager_id] for rep in self.reps}
+        self.manager_of = {rep.id: managers_by_id[cast(int, rep.manager_id)] for rep in self.reps}  # every rep has one
 
     def _user(self, name: str, role: Role, tz: str, joined: datetime, email: str | None = None,
               manager_id: int | None = None) -> User:
@@ -1143,6 +1148,7 @@ class _DemoBuilder:
         members = [p for p in self.plans if p.parent is not None]
         await self._insert(Account, [p.account for p in top], with_ids=True)
         for plan in members:
+            assert plan.parent is not None  # members are the plans with a parent
             plan.account.parent_id = plan.parent.account.id
         await self._insert(Account, [p.account for p in members], with_ids=True)
 
@@ -1220,6 +1226,7 @@ class _DemoBuilder:
 
     def _locations(self, plan: _AccountPlan) -> list[Location]:
         rng, account = self.rng, plan.account
+        assert account.headquarters is not None  # every planned account has its address
         count = rng.randint(*plan.segment.locations)
         chain = account.industry == Industry.MULTI_UNIT_CHAIN
         rows = []
@@ -1580,7 +1587,7 @@ class _DemoBuilder:
 
     async def _link_competitors(self) -> None:
         """The opportunity ↔ competitor M2M, written straight into its through table."""
-        relation = Opportunity._meta.fields_map["competitors"]
+        relation = cast(ManyToManyFieldInstance, Opportunity._meta.fields_map["competitors"])
         pairs = [(d.opportunity.id, c.id) for d in self.deals for c in d.competitors]
         for chunk in _batches(pairs):
             values = ", ".join(f"({opportunity_id}, {competitor_id})" for opportunity_id, competitor_id in chunk)
@@ -1613,18 +1620,19 @@ class _DemoBuilder:
         contact = self._pick_contact(plan, none_chance=0.15)
         fill = self._note_placeholders(plan, contact.id if contact else None, deal)
         next_steps = rng.choice(INTERACTION_NEXT_STEPS[outcome]) if rng.random() < 0.5 else ""
+        sentiment = sentiment_score(subject.format(**fill)[:300], description.format(**fill))
         interaction = CustomerInteraction(
             account_id=account.id, contact_id=contact.id if contact else None,
             opportunity_id=deal.opportunity.id if deal else None, type=kind, direction=direction,
             subject=subject.format(**fill)[:300], description=description.format(**fill),
-            sentiment=sentiment_score(subject.format(**fill)[:300], description.format(**fill)),
+            sentiment=sentiment,
             outcome=outcome if rng.random() < 0.9 else None, next_steps=next_steps,
             follow_up_date=occurred + timedelta(days=rng.randint(2, 14)) if next_steps else None,
             duration_minutes=self._duration(kind), location=self._interaction_place(kind, plan.city),
             occurred_at=occurred, created_by_id=self._author(plan).id,
             created_at=min(self.now, occurred + timedelta(minutes=rng.randint(5, 120))),
         )
-        interaction.sentiment_label = sentiment_label(interaction.sentiment).value
+        interaction.sentiment_label = sentiment_label(sentiment).value
         return interaction, self._participants(plan, kind, direction, contact)
 
     def _interaction_window(self, plan: _AccountPlan, deal: _DealPlan | None) -> tuple[datetime, datetime]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import cast
+
 from tortoise.transactions import in_transaction
 
 from app.domain.accounts import creates_cycle
@@ -22,7 +24,7 @@ from app.queries.visibility import Scope, account_filter, contact_filter
 from app.services.changelog import reassignment, recorded_change
 from app.services.common import Checks, assign, check_grantee, get_visible, strip_text
 from app.services.health import request_health_recompute
-from app.services.rows import assign_changes, locked
+from app.services.rows import assign_changes, int_column, locked
 
 ACCOUNT_FIELDS = {
     "name", "industry", "size", "annual_revenue", "headquarters", "parent_id", "status", "tier",
@@ -42,7 +44,8 @@ async def _parent_chain_lookup(start_id: int) -> dict[int, int | None]:
     parents: dict[int, int | None] = {}
     current: int | None = start_id
     while current is not None and current not in parents:
-        parent_id = await Account.filter(id=current).values_list("parent_id", flat=True)
+        # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the ids themselves.
+        parent_id = cast("list[int | None]", await Account.filter(id=current).values_list("parent_id", flat=True))
         parents[current] = parent_id[0] if parent_id else None
         current = parents[current]
     return parents
@@ -121,14 +124,14 @@ async def delete_account(scope: Scope, account_id: int) -> int:
         checks.add("id", "the account has subsidiaries; re-parent them first", ErrorCode.IN_USE)
     checks.raise_if_any()
     # Team members saw it too: their sync must hear of the deletion.
-    team = await AccountTeamMember.filter(account_id=account.id).values_list("user_id", flat=True)
+    team = await int_column(AccountTeamMember.filter(account_id=account.id), "user_id")
     async with recorded_change() as outbox:
         # What goes with it (cascade), named in the event so every cache drops it too.
         deleted = AccountDeleted(
             account_id=account.id, team_user_ids=sorted(set(team)),
-            contact_ids=await Contact.filter(account_id=account.id).values_list("id", flat=True),
-            interaction_ids=await CustomerInteraction.filter(account_id=account.id).values_list("id", flat=True),
-            task_ids=await Task.filter(account_id=account.id).values_list("id", flat=True))
+            contact_ids=await int_column(Contact.filter(account_id=account.id)),
+            interaction_ids=await int_column(CustomerInteraction.filter(account_id=account.id)),
+            task_ids=await int_column(Task.filter(account_id=account.id)))
         await account.delete()
         await _account_event(outbox, deleted, account, scope)
     return account_id
@@ -308,7 +311,7 @@ def _check_contact(data: dict, *, creating: bool) -> None:
 async def _contact_event(outbox, event_type: type[ContactCreated] | type[ContactDeleted], contact: Contact, actor_id: int) -> None:
     """Contacts follow their account: the event carries the account's owner and team (for tombstones)."""
     account = await Account.get(id=contact.account_id).only("id", "assigned_to_id")
-    team = await AccountTeamMember.filter(account_id=account.id).values_list("user_id", flat=True)
+    team = await int_column(AccountTeamMember.filter(account_id=account.id), "user_id")
     await outbox.record(event_type(contact_id=contact.id, team_user_ids=sorted(set(team))),
                         account_id=account.id, owner_id=account.assigned_to_id, actor_id=actor_id)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Collection
+from typing import Collection, cast
 
 from app.domain.analytics import (
     ClosedFigures,
@@ -92,15 +92,19 @@ class PipelineReport:
 
     @property
     def average_deal_size(self) -> Decimal | None:
-        return average_money(self.totals.value, self.totals.count)
+        totals = self.totals
+        assert totals is not None  # read only from a report with totals (app/api/analytics.py checks)
+        return average_money(totals.value, totals.count)
 
     @property
     def velocity(self) -> Velocity:
-        closed = self.totals.closed
+        totals, cohorts = self.totals, self.cohorts
+        assert totals is not None and cohorts is not None  # read only from a report with both (app/api/analytics.py checks)
+        closed = totals.closed
         return Velocity(
             average_days_to_close=closed.average_days_to_close, closed_count=closed.closed,
-            stages=self.cohorts.stage_times, sales_velocity=sales_velocity(self.totals.open_count, closed),
-            open_opportunities=self.totals.open_count, win_rate=closed.win_rate,
+            stages=cohorts.stage_times, sales_velocity=sales_velocity(totals.open_count, closed),
+            open_opportunities=totals.open_count, win_rate=closed.win_rate,
             average_won_deal_size=closed.average_won_deal_size, average_sales_cycle=closed.average_sales_cycle,
         )
 
@@ -152,7 +156,8 @@ async def _trends(d: sql.Dialect, scope: Scope, filters: PipelineFilters, w: sql
                   interval: TrendInterval) -> list[TrendBucket]:
     rows = await sql.run(sql.report_trends(d, scope, filters, w, interval))
     return trend_buckets(w.first_day, w.end_date, interval,
-                         ((r["kind"], sql.as_date(r["bucket"]), r["n"], r["value"]) for r in rows))
+                         # Never NULL: buckets of created_at and of close dates the query bounds.
+                         ((r["kind"], cast(date, sql.as_date(r["bucket"])), r["n"], r["value"]) for r in rows))
 
 
 async def _pipeline_id(filters: PipelineFilters) -> int:
@@ -171,8 +176,9 @@ async def pipeline_report(scope: Scope, timeframe: str, filters: PipelineFilters
     now = now or datetime.now(timezone.utc)
     frame = parse_timeframe(timeframe, now)
     check_filters(filters)
-    filters = replace(filters, pipeline_id=await _pipeline_id(filters))
-    stages = await stage_specs(filters.pipeline_id)
+    pipeline_id = await _pipeline_id(filters)
+    filters = replace(filters, pipeline_id=pipeline_id)
+    stages = await stage_specs(pipeline_id)
     d, w = sql.dialect(), window(frame)
     interval = pick_interval(frame.first_day, frame.end_date, trend_interval)
     wanted = set(parts)
@@ -187,4 +193,4 @@ async def pipeline_report(scope: Scope, timeframe: str, filters: PipelineFilters
         _trends(d, scope, filters, w, interval) if "trends" in wanted else nothing(),
         forecasts.sales_forecast(scope, FORECAST_PERIOD, filters=filters, now=now) if "forecast" in wanted else nothing(),
     )
-    return PipelineReport(frame, filters.pipeline_id, filters, totals, cohorts, interval, trends, forecast)
+    return PipelineReport(frame, pipeline_id, filters, totals, cohorts, interval, trends, forecast)

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, time, timedelta, timezone
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -139,7 +139,9 @@ async def scan_stage_durations(now: datetime | None = None) -> int:
                 continue
             overdue = await Opportunity.filter(stage_id=stage.id, stage_entered_at__lte=now - timedelta(days=threshold))
             keys = {f"duration:{stage_entry_key(o)}:{index}": o for o in overdue}
-            done = set(await AutomationRun.filter(key__in=list(keys)).values_list("key", flat=True)) if keys else set()
+            # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the keys themselves.
+            done = set(cast("list[str]", await AutomationRun.filter(key__in=list(keys)).values_list("key", flat=True))) \
+                if keys else set()
             for key, opportunity in keys.items():
                 if key not in done and await run_automation(opportunity, stage, index, automation, key=key, event=None):
                     fired += 1

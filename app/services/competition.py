@@ -8,6 +8,7 @@ its competitors: linking a competitor attaches its battlecards, unlinking detach
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlparse
 
@@ -59,7 +60,7 @@ def _text_list(checks: Checks, data: dict, name: str) -> None:
     data[name] = [item.strip() for item in items]
 
 
-def _choice(checks: Checks, data: dict, name: str, enum: type, *, required: bool) -> None:
+def _choice(checks: Checks, data: dict, name: str, enum: type[Enum], *, required: bool) -> None:
     if name not in data:
         return
     if data[name] is None:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Sequence
+from typing import Sequence, cast
 
 from tortoise.transactions import in_transaction
 
@@ -260,7 +260,8 @@ def history_window(period: ForecastPeriod, today: date) -> tuple[date, date]:
 def _historical_side(rows: list[dict], period: ForecastPeriod, cutoff: date) -> HistoricalForecast:
     """Monthly closed-won revenue from the first month with a win (at most HISTORY_MONTHS_MAX back) to
     the last complete month before the period, zero-filled."""
-    by_month = {sql.as_date(r["month"]): float(money(r["value"])) for r in rows}
+    # Never NULL: the months of won deals' close dates, which the query bounds.
+    by_month = {cast(date, sql.as_date(r["month"])): float(money(r["value"])) for r in rows}
     history: list[float] = []
     if by_month:
         month = min(by_month)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Sequence
+from typing import Sequence, cast
 
 from tortoise.functions import Max, Sum
 from tortoise.transactions import in_transaction
@@ -78,10 +78,11 @@ async def gather_inputs(account_ids: Sequence[int], now: datetime) -> HealthInpu
     ids = list(account_ids)
     today = now.date()
     accounts = Account.filter(id__in=ids)
-    last_activity = await accounts.filter(last_activity_date__isnull=False).order_by(
-        "-last_activity_date").first().values_list("last_activity_date", flat=True)
-    renewal = await accounts.filter(renewal_date__gte=today).order_by("renewal_date").first().values_list(
-        "renewal_date", flat=True)
+    # Tortoise types values_list() as tuples whatever `flat` says; first() + flat=True gives the value or None.
+    last_activity = cast("datetime | None", await accounts.filter(last_activity_date__isnull=False).order_by(
+        "-last_activity_date").first().values_list("last_activity_date", flat=True))
+    renewal = cast("date | None", await accounts.filter(renewal_date__gte=today).order_by("renewal_date").first()
+                   .values_list("renewal_date", flat=True))
     active_value = await _sum(Contract.filter(account_id__in=ids, status=ContractStatus.ACTIVE), "value")
     engagement = await engagement_totals(
         ids, now - timedelta(days=ENGAGEMENT_WINDOW_DAYS), now + timedelta(microseconds=1))
@@ -103,7 +104,7 @@ async def subsidiary_ids(account_id: int) -> list[int]:
     seen = {account_id}
     frontier = [account_id]
     while frontier:
-        children = await Account.filter(parent_id__in=frontier).order_by("id").values_list("id", flat=True)
+        children = cast("list[int]", await Account.filter(parent_id__in=frontier).order_by("id").values_list("id", flat=True))
         frontier = [c for c in children if c not in seen]
         seen.update(frontier)
         found.extend(frontier)
@@ -131,7 +132,8 @@ async def account_health(scope: Scope, account_id: int, *, include_subsidiaries:
     if include_subsidiaries:
         below = await subsidiary_ids(account.id)
         if below:
-            ids += await Account.filter(account_filter(scope), id__in=below).order_by("id").values_list("id", flat=True)
+            ids += cast("list[int]", await Account.filter(account_filter(scope), id__in=below).order_by("id")
+                        .values_list("id", flat=True))
     return HealthReport(account.id, ids, assess(await gather_inputs(ids, now)), now)
 
 
@@ -176,7 +178,7 @@ async def request_recompute_for(account_ids: Sequence[int]) -> int:
 
 async def request_recompute_all() -> int:
     """Nightly: every account."""
-    return await request_recompute_for(await Account.all().order_by("id").values_list("id", flat=True))
+    return await request_recompute_for(cast("list[int]", await Account.all().order_by("id").values_list("id", flat=True)))
 
 
 def _aware(value: datetime | str) -> datetime:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -122,8 +123,9 @@ def _check_fields(checks: Checks, data: dict, now: datetime, *, creating: bool) 
 
 async def _check_people(checks: Checks, account_id: int, contact_id: int | None, participants: list[dict]) -> None:
     wanted = {p["contact_id"] for p in participants} | ({contact_id} if contact_id else set())
-    on_account = set(await Contact.filter(id__in=list(wanted), account_id=account_id).values_list("id", flat=True)) \
-        if wanted else set()
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the ids themselves.
+    on_account = set(cast("list[int]", await Contact.filter(id__in=list(wanted), account_id=account_id)
+                          .values_list("id", flat=True))) if wanted else set()
     if contact_id is not None and contact_id not in on_account:
         checks.add("contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
     seen: set[int] = set()
@@ -307,7 +309,8 @@ async def catch_up_follow_ups(now: datetime | None = None) -> int:
         follow_up_date__gt=now - CATCH_UP_WINDOW, follow_up_date__lte=now + SCHEDULE_AHEAD,
     ).values_list("id", "follow_up_date")
     keys = {follow_up_key(i, when): (i, when) for i, when in rows}
-    done = set(await Task.filter(source_key__in=list(keys)).values_list("source_key", flat=True)) if keys else set()
+    done = set(cast("list[str]", await Task.filter(source_key__in=list(keys)).values_list("source_key", flat=True))) \
+        if keys else set()
     handled = 0
     for key, (interaction_id, when) in keys.items():
         if key in done:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import cast
 from urllib.parse import urlparse
 
 from tortoise.transactions import in_transaction
@@ -41,6 +42,7 @@ from app.services.common import Checks, assign, check_grantee, get_visible, stri
 from app.services.events import Outbox
 from app.services.opportunity_writes import check_opportunity_data, lock_opportunity, save_opportunity, stale
 from app.services.pipelines import ensure_default_pipeline
+from app.services.rows import int_column
 from app.services.stages import creation_facts, to_spec
 
 OPPORTUNITY_FIELDS = {
@@ -95,6 +97,7 @@ async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
                 checks.add(unmet.field if unmet.field in data or unmet.field == "budget" else "stage",
                            f"a deal created in {stage.key} needs {unmet.needed}", ErrorCode.REQUIRED)
     checks.raise_if_any()
+    assert pipeline is not None and stage is not None  # else a check failed and raise_if_any raised
     now = _now()
     probability = data.get("probability", stage.probability)
     outbox = Outbox()
@@ -160,8 +163,8 @@ async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
     async with recorded_change() as outbox:
         deleted = OpportunityDeleted(
             opportunity_id=opportunity.id,
-            activity_ids=await OpportunityActivity.filter(opportunity_id=opportunity.id).values_list("id", flat=True),
-            task_ids=await Task.filter(opportunity_id=opportunity.id).values_list("id", flat=True))
+            activity_ids=await int_column(OpportunityActivity.filter(opportunity_id=opportunity.id)),
+            task_ids=await int_column(Task.filter(opportunity_id=opportunity.id)))
         await opportunity.delete()
         # The event outlives the row (its opportunity column would dangle): the id rides in the payload.
         await outbox.record(deleted, account_id=opportunity.account_id, owner_id=opportunity.assigned_to_id,
@@ -175,7 +178,9 @@ async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
 async def _recompute_value(opportunity: Opportunity, outbox: Outbox, actor_id: int) -> None:
     """Inside the caller's transaction: the value follows the lines, and the change is an event."""
     current = await lock_opportunity(opportunity.id)
-    totals = await OpportunityProduct.filter(opportunity_id=opportunity.id).values_list("total_price", flat=True)
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the totals themselves.
+    totals = cast("list[Decimal]", await OpportunityProduct.filter(opportunity_id=opportunity.id)
+                  .values_list("total_price", flat=True))
     previous = current.value
     value = products_value(totals)
     await save_opportunity(current, {"value": value}, outbox, OpportunityProductsChanged(
@@ -199,8 +204,9 @@ async def add_opportunity_product(scope: Scope, data: dict) -> OpportunityProduc
         checks.add("quantity", "is required", ErrorCode.REQUIRED)
     _check_line(checks, data.get("quantity"), data.get("unit_price"), data.get("discount"))
     checks.raise_if_any()
-    unit_price = data.get("unit_price") if data.get("unit_price") is not None else product.unit_price
-    discount = data.get("discount") if data.get("discount") is not None else Decimal(0)
+    assert product is not None  # else a check failed and raise_if_any raised
+    unit_price = data["unit_price"] if data.get("unit_price") is not None else product.unit_price
+    discount = data["discount"] if data.get("discount") is not None else Decimal(0)
     outbox = Outbox()
     async with in_transaction():
         line = await OpportunityProduct.create(

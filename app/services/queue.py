@@ -56,6 +56,7 @@ async def _submit(function: str, args: tuple, job_id: str | None, defer_until: d
         if job is not None or not ask_start:
             return True, defer_until
         # Refused: the same job is queued or running; its score is when it starts (or started).
+        assert job_id is not None  # arq refuses a job only for an id it already holds
         score = await asyncio.wait_for(pool.zscore(pool.default_queue_name, job_id), timeout)
         return True, None if score is None else datetime.fromtimestamp(score / 1000, timezone.utc)
     except Exception as exc:  # Redis down or slow: the caller's durable state lets us retry later

@@ -7,9 +7,10 @@ state the previous one committed, and `assign_changes` lets it skip a write that
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 M = TypeVar("M", bound=Model)
 
@@ -27,3 +28,8 @@ def assign_changes(obj: Model, data: dict, allowed: set[str]) -> bool:
             setattr(obj, key, value)
             changed = True
     return changed
+
+
+async def int_column(rows: QuerySet[Any], field: str = "id") -> list[int]:
+    """One integer column of the rows (Tortoise types a flat values_list as tuples; it is not)."""
+    return cast("list[int]", await rows.values_list(field, flat=True))

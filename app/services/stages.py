@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, cast
 
 from app.domain.pipeline import GATE_FIELDS, GateFacts, StageSpec
 from app.models import Opportunity, OpportunityActivity, OpportunityProduct, PipelineStage
@@ -37,12 +38,13 @@ def creation_facts(data: dict) -> GateFacts:
 
 
 async def gate_facts(opportunity: Opportunity, overrides: dict | None = None) -> GateFacts:
-    completed = await (
+    # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the types themselves.
+    completed = cast("list[Any]", await (
         OpportunityActivity.filter(opportunity_id=opportunity.id, completed_at__isnull=False)
         .distinct().values_list("type", flat=True)
-    )
+    ))
     products = await OpportunityProduct.filter(opportunity_id=opportunity.id).count()
-    fields = {
+    fields: dict[str, Any] = {
         "budget": opportunity.budget, "contact_id": opportunity.contact_id, "next_step": opportunity.next_step,
         "description": opportunity.description, "expected_close_date": opportunity.expected_close_date,
         "value": opportunity.value, "lost_reason": opportunity.lost_reason,

@@ -8,6 +8,7 @@ REMOVED, id only): anything else is indistinguishable from nothing having happen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from tortoise.expressions import Subquery
 
@@ -101,7 +102,9 @@ async def changes_since(scope: Scope, after: Position | None, types: set[RecordT
             continue
         records = {r.id: r for r in await visible[record_type].filter(id__in=wanted)}
         gone = [rid for rid in wanted if rid not in records and latest[(record_type, rid)].action != ChangeAction.DELETED]
-        existing = set(await _MODELS[record_type].filter(id__in=gone).values_list("id", flat=True)) if gone else set()
+        # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the ids themselves.
+        existing = set(cast("list[int]", await _MODELS[record_type].filter(id__in=gone).values_list("id", flat=True))) \
+            if gone else set()
         for record_id in wanted:
             change = latest[(record_type, record_id)]
             if record_id in records:

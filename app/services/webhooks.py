@@ -53,10 +53,10 @@ async def _vetted(url: str) -> tuple[str | None, str | None]:
     except (OSError, UnicodeError, ValueError):
         return "the host name does not resolve", None
     for info in infos:  # every address: a name with one private address among public ones is refused
-        refusal = address_refusal(info[4][0])
+        refusal = address_refusal(str(info[4][0]))  # an IP address's text for AF_INET and AF_INET6
         if refusal:
             return refusal, None
-    return None, infos[0][4][0]
+    return None, str(infos[0][4][0])
 
 
 async def url_refusal(url: str) -> str | None:
