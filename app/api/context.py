@@ -11,7 +11,7 @@ from app.api.loaders import Loaders
 from app.domain.errors import NotAuthenticated
 from app.models import User
 from app.queries.visibility import Scope, scope_for
-from app.services.auth import Credential, authenticate_bearer
+from app.services.auth import Credential, authenticate_bearer, bearer_token
 
 
 @dataclass
@@ -43,15 +43,11 @@ class Context:
 async def authenticate(ctx: Context, authorization: str | None) -> None:
     """`Authorization: Bearer <access token or API key>`."""
     if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            ctx.auth_failure = NotAuthenticated("malformed Authorization header: expected 'Bearer <token>'")
-        else:
-            try:
-                ctx.user, ctx.credential = await authenticate_bearer(token.strip())
-                ctx.scope = await scope_for(ctx.user)
-            except NotAuthenticated as exc:
-                ctx.auth_failure = exc
+        try:
+            ctx.user, ctx.credential = await authenticate_bearer(bearer_token(authorization))
+            ctx.scope = await scope_for(ctx.user)
+        except NotAuthenticated as exc:
+            ctx.auth_failure = exc
     ctx.loaders = Loaders(ctx.scope)
 
 

@@ -2,37 +2,59 @@
 
 graphql-core resolves field by field (≈10 µs a field): for a page of 100 opportunities with their
 account, user, products and activities that is most of the request. Here a query document is
-compiled ONCE into a plan of plain column selections; executing the plan runs one `values()` query per
-relation (the same batches the DataLoaders make) and builds the response dicts in straight-line code.
+compiled ONCE into a plan of plain column selections; executing the plan runs one query per relation
+(the same batches the DataLoaders make) and builds the response dicts in straight-line code.
 
-Only documents made entirely of fields listed in the TYPE specs below take this path; anything else
-(fragments, directives, other fields, errors of any kind) goes through standard execution, which
-stays the general path. tests/test_fastpath.py runs every benchmark query both ways and compares.
+Documents are taken as clients send them: `__typename` anywhere, named and inline fragments (spread
+where their type condition matches), aliases, variables, `@include`/`@skip` with literal or variable
+conditions (a document gets one plan per combination of its condition variables). Fields are
+collected as GraphQL execution collects them, so fields of one response key merge and the response
+keys keep the document's order. Everything else falls back to standard execution, which stays the
+general path: other root fields, fields listed in STANDARD_ONLY, mutations, documents standard
+execution refuses (it validates them with the same rules, app/api/schema.py), invalid variables or
+arguments, missing or bad credentials, a refused cost, and any unexpected failure here (logged with
+its traceback; the client gets what standard execution gives, masking included).
+
+Authentication (app.services.auth), the caller's scope and every visibility decision
+(app.queries.visibility) are the standard path's own functions. tests/test_fastpath.py and
+tests/test_fastpath_documents.py run documents both ways and compare them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLIncludeDirective,
+    GraphQLObjectType,
     GraphQLSchema,
+    GraphQLSkipDirective,
+    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    is_abstract_type,
     parse,
-    validate,
+    specified_rules,
 )
 from graphql.error import GraphQLError
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
+from strawberry.schema.schema import validate_document
 from strawberry.types.arguments import convert_arguments
 from tortoise import connections
 from tortoise.models import Model
@@ -40,15 +62,22 @@ from tortoise.models import Model
 from app import models as m
 from app.api.cost import admit_compiled, with_extensions
 from app.api.inputs import OpportunityOrder
+from app.api.outages import is_outage
 from app.api.queries import opportunity_query
 from app.domain import enums as e
 from app.domain.errors import NotAuthenticated, ValidationFailed
 from app.domain.pipeline import is_stale as stale_rule
 from app.queries.pagination import Page, paginate
 from app.queries.read_cache import ReadCache
-from app.queries.visibility import Scope, opportunity_filter, opportunity_visible, scope_for, visible_ids
+from app.queries.visibility import (
+    Scope,
+    opportunity_filter,
+    opportunity_visible,
+    readable_through,
+    scope_for,
+    visible_ids,
+)
 from app.services import auth
-from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +96,11 @@ def _iso(value: Any) -> Any:
     return None if value is None else value.isoformat()
 
 
+def _json(value: Any) -> Any:
+    # asyncpg hands json/jsonb columns over as text; Tortoise's values() (SQLite) has decoded them already.
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
 def _enum(enum_cls: type[Enum]) -> Serializer:
     # str enums hash like their values: one lookup serves raw column values and members alike.
     names: dict[Any, Any] = {member.value: member.name for member in enum_cls}
@@ -77,23 +111,37 @@ def _enum(enum_cls: type[Enum]) -> Serializer:
 @dataclass(frozen=True)
 class One:
     """A to-one relation through a foreign-key column; `column` projects one column of the target.
-    `implied`: the sharing model makes the target readable whenever the parent is (the account of an
-    opportunity), so no visibility check is needed; every other target is checked (app.queries.visibility)."""
+    Whether the target needs a visibility check of its own is app.queries.visibility's decision
+    (`readable_through`); every target it does not vouch for is checked (`visible_ids`)."""
 
     type_name: str
     fk: str
     column: str | None = None
-    implied: bool = False
 
 
 @dataclass(frozen=True)
 class Many:
-    """Children through their foreign key; `implied` as for One (an opportunity's products, activities…)."""
+    """Children through their foreign key, checked like One's targets."""
 
     type_name: str
     fk: str
     order_by: tuple[str, ...] = ("id",)
-    implied: bool = False
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """An object kept in a JSON column of the row (Account.headquarters → Address), rendered from the
+    decoded value: null when the value is empty, each field read with .get (absent: null)."""
+
+    type_name: str
+    column: str
+
+
+# The types stored inside JSON columns: GraphQL field -> key in the JSON object (as app/api/types.py reads them).
+EMBEDDED_TYPES: dict[str, dict[str, str]] = {
+    "Address": {"street": "street", "city": "city", "region": "region", "postalCode": "postalCode",
+                "country": "country"},
+}
 
 
 @dataclass(frozen=True)
@@ -121,6 +169,10 @@ class TypeSpec:
     relations: dict[str, One | Many] = field(default_factory=dict)
     computed: dict[str, Computed] = field(default_factory=dict)
     derived: dict[str, Derived] = field(default_factory=dict)
+    embedded: dict[str, Embedded] = field(default_factory=dict)
+
+    def field_names(self) -> set[str]:
+        return {*self.scalars, *self.relations, *self.computed, *self.derived, *self.embedded}
 
 
 def _days_in_stage(row: dict) -> int:
@@ -168,7 +220,8 @@ def _staleness(inputs: tuple, row: Any) -> bool:
     return stale_rule(stage, row["stage_entered_at"], last_done, open_until is not None and open_until > now, now)
 
 
-# What each GraphQL type serves from plain columns, exactly as app/api/types.py resolves it.
+# What each GraphQL type serves from plain columns, exactly as app/api/types.py resolves it. Every table
+# read here needs the read cache's change notification (migrations 0005 and 0010).
 TYPES: dict[str, TypeSpec] = {
     "Opportunity": TypeSpec(
         m.Opportunity,
@@ -185,20 +238,21 @@ TYPES: dict[str, TypeSpec] = {
         relations={
             "stage": One("PipelineStage", "stage_id", column="key"),
             "pipelineStage": One("PipelineStage", "stage_id"),
-            "account": One("Account", "account_id", implied=True),
+            "account": One("Account", "account_id"),
             "contact": One("Contact", "contact_id"),
             "assignedTo": One("User", "assigned_to_id"),
-            "products": Many("OpportunityProduct", "opportunity_id", implied=True),
-            "activities": Many("OpportunityActivity", "opportunity_id", ("-created_at", "-id"), implied=True),
+            "products": Many("OpportunityProduct", "opportunity_id"),
+            "activities": Many("OpportunityActivity", "opportunity_id", ("-created_at", "-id")),
             "pipeline": One("Pipeline", "pipeline_id"),
-            "documents": Many("OpportunityDocument", "opportunity_id", implied=True),
-            "stageHistory": Many("StageTransition", "opportunity_id", ("at", "id"), implied=True),
+            "documents": Many("OpportunityDocument", "opportunity_id"),
+            "stageHistory": Many("StageTransition", "opportunity_id", ("at", "id")),
         },
         computed={"daysInStage": Computed(("stage_entered_at",), _days_in_stage, reads_clock=True)},
         derived={"isStale": Derived(("stage_id", "stage_entered_at"), _staleness_inputs, _staleness)},
     ),
     "Pipeline": TypeSpec(
         m.Pipeline, scalars={"id": ("id", str), "name": ("name", _same), "isDefault": ("is_default", _same)},
+        relations={"stages": Many("PipelineStage", "pipeline_id", ("order",))},
     ),
     "OpportunityDocument": TypeSpec(
         m.OpportunityDocument,
@@ -226,7 +280,21 @@ TYPES: dict[str, TypeSpec] = {
             "healthScore": ("health_score", _same), "lastActivityDate": ("last_activity_date", _iso),
             "renewalDate": ("renewal_date", _iso), "createdAt": ("created_at", _iso), "updatedAt": ("updated_at", _iso),
         },
-        relations={"assignedTo": One("User", "assigned_to_id"), "parent": One("Account", "parent_id")},
+        relations={
+            "assignedTo": One("User", "assigned_to_id"), "parent": One("Account", "parent_id"),
+            "subsidiaries": Many("Account", "parent_id"), "contacts": Many("Contact", "account_id"),
+            "teamMembers": Many("AccountTeamMember", "account_id"),
+            "opportunities": Many("Opportunity", "account_id", ("-created_at", "-id")),
+        },
+        embedded={"headquarters": Embedded("Address", "headquarters")},
+    ),
+    "AccountTeamMember": TypeSpec(
+        m.AccountTeamMember,
+        scalars={
+            "id": ("id", str), "role": ("role", _enum(e.TeamRole)), "isPrimary": ("is_primary", _same),
+            "startDate": ("start_date", _iso), "endDate": ("end_date", _iso),
+        },
+        relations={"user": One("User", "user_id")},
     ),
     "User": TypeSpec(
         m.User,
@@ -243,6 +311,7 @@ TYPES: dict[str, TypeSpec] = {
             "email": ("email", _same), "phone": ("phone", _same), "title": ("title", _same),
             "role": ("role", _enum(e.ContactRole)), "isPrimary": ("is_primary", _same),
         },
+        relations={"account": One("Account", "account_id")},
         computed={"name": Computed(("first_name", "last_name"), lambda r: f"{r['first_name']} {r['last_name']}")},
     ),
     "OpportunityProduct": TypeSpec(
@@ -278,9 +347,27 @@ TYPES: dict[str, TypeSpec] = {
             "kind": ("kind", _enum(e.StageKind)), "probability": ("probability", _same),
             "expectedDurationDays": ("expected_duration_days", _same),
             "forecastCategory": ("forecast_category", _enum(e.ForecastCategory)),
+            "requirements": ("requirements", _json), "automations": ("automations", _json),
         },
     ),
 }
+
+# Fields of the types above that only standard execution serves, and why. A field the schema gains
+# must be added to TYPES or here (tests/test_fastpath_documents.py fails until it is).
+_NO_CHANGE_FEED = ("reads {tables}, which send no change notification to the read cache: compiling it needs "
+                   "their trigger (as in migration 0010) first")
+STANDARD_ONLY: dict[str, dict[str, str]] = {
+    "Opportunity": {"competitors": _NO_CHANGE_FEED.format(tables="competitors, opportunity_competitors, battlecards")},
+    "Account": {"locations": _NO_CHANGE_FEED.format(tables="locations"),
+                "contracts": _NO_CHANGE_FEED.format(tables="contracts")},
+}
+
+# The connection the list root returns: its own fields, its edges' and its pageInfo's.
+CONNECTION_FIELDS = {"totalCount", "pageInfo", "edges", "nodes"}
+EDGE_FIELDS = {"cursor", "node"}
+PAGE_INFO_FIELDS = {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
+# Root fields the compiled path serves: name -> kind.
+ROOTS = {"opportunities": "list", "opportunity": "node"}
 
 
 class Unsupported(Exception):
@@ -290,101 +377,252 @@ class Unsupported(Exception):
 # Plans ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Link:
+    """A relation in a plan: what it points to, the plan of the target, and whether the sharing model
+    vouches for the target once the parent is readable (app.queries.visibility.readable_through)."""
+
+    relation: One | Many
+    target: "ObjectPlan"
+    implied: bool
+
+
 @dataclass
 class ObjectPlan:
     type_name: str
     columns: set[str]
-    # (response key, kind, payload): kind is "scalar" | "computed" | "one" | "many" | "typename"
+    # (response key, kind, payload): kind is "scalar" | "computed" | "derived" | "one" | "many" | "embedded"
+    # | "typename" | "get" (a key of an embedded JSON object)
     fields: list[tuple[str, str, Any]]
-
-
-def _plan_object(type_name: str, selections, depth: int = 0) -> ObjectPlan:
-    if depth > 6:
-        raise Unsupported("too deep")
-    spec = TYPES[type_name]
-    plan = ObjectPlan(type_name, {"id"}, [])
-    for node in selections:
-        if not isinstance(node, FieldNode) or node.directives or node.arguments:
-            raise Unsupported("fragments, directives or arguments")
-        name, key = node.name.value, (node.alias or node.name).value
-        if name == "__typename":
-            plan.fields.append((key, "typename", type_name))
-        elif name in spec.scalars:
-            column, serialize = spec.scalars[name]
-            plan.columns.add(column)
-            plan.fields.append((key, "scalar", (column, serialize)))
-        elif name in spec.computed:
-            plan.columns.update(spec.computed[name].columns)
-            plan.fields.append((key, "computed", spec.computed[name]))
-        elif name in spec.derived:
-            plan.columns.update(spec.derived[name].columns)
-            plan.fields.append((key, "derived", spec.derived[name]))
-        elif name in spec.relations:
-            relation = spec.relations[name]
-            if isinstance(relation, One) and relation.column is not None:
-                if node.selection_set:
-                    raise Unsupported("selection on a scalar")
-                target = ObjectPlan(relation.type_name, {"id", relation.column}, [])
-            else:
-                if not node.selection_set:
-                    raise Unsupported("object without selection")
-                target = _plan_object(relation.type_name, node.selection_set.selections, depth + 1)
-            plan.columns.add(relation.fk if isinstance(relation, One) else "id")
-            plan.fields.append((key, "one" if isinstance(relation, One) else "many", (relation, target)))
-        else:
-            raise Unsupported(f"{type_name}.{name}")
-    return plan
 
 
 @dataclass
 class ConnectionPlan:
     node: ObjectPlan
-    # (response key, what): what is "totalCount" | "pageInfo" | "edges" | "nodes"
+    # (response key, what, parts): what is "totalCount" | "pageInfo" | "edges" | "nodes" | "typename";
+    # parts of pageInfo and edges: (response key, field name), "__typename" included.
     fields: list[tuple[str, str, Any]]
+    page_info_type: str = "PageInfo"
+    edge_type: str = "OpportunityEdge"
 
 
-def _plan_connection(selections) -> ConnectionPlan:
-    node_plan: ObjectPlan | None = None
-    fields: list[tuple[str, str, Any]] = []
+@lru_cache(maxsize=8)
+def _standard_checks(schema: GraphQLSchema) -> tuple[tuple[Any, ...], int | None]:
+    """The validation rules and token limit standard execution applies to a document: the
+    specification's rules plus those the schema's extensions add (app/api/schema.py)."""
+    rules: list[Any] = list(specified_rules)
+    max_tokens = None
+    for extension in getattr(getattr(schema, "_strawberry_schema", None), "extensions", ()):
+        if isinstance(extension, AddValidationRules):
+            rules.extend(extension.validation_rules)
+        elif isinstance(extension, MaxTokensLimiter):
+            max_tokens = extension.max_token_count
+    return tuple(rules), max_tokens
 
-    def merge(plan: ObjectPlan) -> ObjectPlan:
-        if node_plan is not None and node_plan.fields != plan.fields:
-            raise Unsupported("edges and nodes with different selections")
+
+def _condition_variables(document: DocumentNode) -> tuple[str, ...]:
+    """The variables @skip/@include conditions read: each combination of their values gets a plan."""
+    names: set[str] = set()
+
+    def visit(node: Any) -> None:
+        for directive in getattr(node, "directives", None) or ():
+            if directive.name.value in (GraphQLSkipDirective.name, GraphQLIncludeDirective.name):
+                names.update(a.value.name.value for a in directive.arguments or () if isinstance(a.value, VariableNode))
+        selection_set = getattr(node, "selection_set", None)
+        for child in selection_set.selections if selection_set else ():
+            visit(child)
+
+    for definition in document.definitions:
+        visit(definition)
+    return tuple(sorted(names))
+
+
+@dataclass
+class PreparedDocument:
+    """A parsed and validated query document: its plans, one per combination of condition variables."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    conditions: tuple[str, ...]
+    variants: OrderedDict[tuple, "QueryPlan | str"] = field(default_factory=OrderedDict)
+
+
+def prepare_document(schema: GraphQLSchema, query: str, operation_name: str | None) -> PreparedDocument:
+    rules, max_tokens = _standard_checks(schema)
+    # The abuse limits of standard execution hold here too: past them, standard execution refuses.
+    document = parse(query, max_tokens=max_tokens)
+    if validate_document(schema, document, rules):
+        raise Unsupported("invalid document: standard execution reports the errors")
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [op for op in operations if op.name is not None and op.name.value == operation_name]
+    if len(operations) != 1:
+        raise Unsupported("no single operation to run: standard execution reports it")
+    operation = operations[0]
+    if operation.operation != OperationType.QUERY or operation.directives:
+        raise Unsupported("not a query")
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return PreparedDocument(document, operation, fragments, _condition_variables(document))
+
+
+class _Planner:
+    """Collects fields the way GraphQL execution does (CollectFields in the specification), with this
+    request's variable values, and turns them into plans."""
+
+    MAX_DEPTH = 24  # the depth limit of validation comes first; this only bounds the recursion
+
+    def __init__(self, schema: GraphQLSchema, prepared: PreparedDocument, variables: Any) -> None:
+        self.schema = schema
+        self.fragments = prepared.fragments
+        self.variables = variables
+
+    def _included(self, node: Any) -> bool:
+        if not node.directives:
+            return True
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip and skip["if"]:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (include and not include["if"])
+
+    def _matches(self, condition: Any, runtime_type: GraphQLObjectType) -> bool:
+        if condition is None:
+            return True
+        conditional = self.schema.get_type(condition.name.value)
+        if conditional is runtime_type:
+            return True
+        return bool(is_abstract_type(conditional) and self.schema.is_sub_type(conditional, runtime_type))  # type: ignore[arg-type]
+
+    def collect(self, type_name: str, selection_sets: Iterable[SelectionSetNode | None]) -> dict[str, list[FieldNode]]:
+        """Response key -> the field nodes that make it, in the order execution would answer them."""
+        runtime_type = self.schema.get_type(type_name)
+        assert isinstance(runtime_type, GraphQLObjectType), type_name
+        grouped: dict[str, list[FieldNode]] = {}
+        visited: set[str] = set()
+
+        def visit(selection_set: SelectionSetNode) -> None:
+            for selection in selection_set.selections:
+                if not self._included(selection):
+                    continue
+                if isinstance(selection, FieldNode):
+                    grouped.setdefault((selection.alias or selection.name).value, []).append(selection)
+                elif isinstance(selection, InlineFragmentNode):
+                    if self._matches(selection.type_condition, runtime_type):
+                        visit(selection.selection_set)
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.fragments.get(name)
+                    if name in visited or fragment is None or not self._matches(fragment.type_condition, runtime_type):
+                        continue
+                    visited.add(name)
+                    visit(fragment.selection_set)
+                else:
+                    raise Unsupported(f"selection {type(selection).__name__}")
+
+        for selection_set in selection_sets:
+            if selection_set is not None:
+                visit(selection_set)
+        return grouped
+
+    def subfields(self, type_name: str, nodes: list[FieldNode]) -> dict[str, list[FieldNode]]:
+        return self.collect(type_name, [node.selection_set for node in nodes])
+
+    def object(self, type_name: str, nodes: list[FieldNode], depth: int = 0) -> ObjectPlan:
+        if depth > self.MAX_DEPTH:
+            raise Unsupported("too deep")
+        spec = TYPES[type_name]
+        plan = ObjectPlan(type_name, {"id"}, [])
+        for key, group in self.subfields(type_name, nodes).items():
+            name = group[0].name.value
+            if name == "__typename":
+                plan.fields.append((key, "typename", type_name))
+            elif group[0].arguments:
+                raise Unsupported(f"{type_name}.{name} with arguments")
+            elif name in spec.scalars:
+                column, serialize = spec.scalars[name]
+                plan.columns.add(column)
+                plan.fields.append((key, "scalar", (column, serialize)))
+            elif name in spec.computed:
+                plan.columns.update(spec.computed[name].columns)
+                plan.fields.append((key, "computed", spec.computed[name]))
+            elif name in spec.derived:
+                plan.columns.update(spec.derived[name].columns)
+                plan.fields.append((key, "derived", spec.derived[name]))
+            elif name in spec.embedded:
+                embedded = spec.embedded[name]
+                plan.columns.add(embedded.column)
+                plan.fields.append((key, "embedded", (embedded, self.embedded(embedded.type_name, group))))
+            elif name in spec.relations:
+                relation = spec.relations[name]
+                if isinstance(relation, One) and relation.column is not None:
+                    target = ObjectPlan(relation.type_name, {"id", relation.column}, [])
+                else:
+                    target = self.object(relation.type_name, group, depth + 1)
+                plan.columns.add(relation.fk if isinstance(relation, One) else "id")
+                implied = readable_through(spec.model, TYPES[relation.type_name].model, relation.fk)
+                plan.fields.append((key, "one" if isinstance(relation, One) else "many", Link(relation, target, implied)))
+            else:
+                raise Unsupported(f"{type_name}.{name}")
         return plan
 
-    for node in selections:
-        if not isinstance(node, FieldNode) or node.directives or node.arguments:
-            raise Unsupported("fragments, directives or arguments")
-        name, key = node.name.value, (node.alias or node.name).value
-        if name == "totalCount":
-            fields.append((key, "totalCount", None))
-        elif name == "pageInfo":
-            parts = []
-            for sub in node.selection_set.selections:
-                if not isinstance(sub, FieldNode) or sub.name.value not in (
-                        "hasNextPage", "hasPreviousPage", "startCursor", "endCursor"):
-                    raise Unsupported("pageInfo field")
-                parts.append(((sub.alias or sub.name).value, sub.name.value))
-            fields.append((key, "pageInfo", parts))
-        elif name == "nodes":
-            node_plan = merge(_plan_object("Opportunity", node.selection_set.selections))
-            fields.append((key, "nodes", None))
-        elif name == "edges":
-            parts = []
-            for sub in node.selection_set.selections:
-                if not isinstance(sub, FieldNode) or sub.directives:
-                    raise Unsupported("edge field")
-                if sub.name.value == "cursor":
-                    parts.append(((sub.alias or sub.name).value, "cursor"))
-                elif sub.name.value == "node":
-                    node_plan = merge(_plan_object("Opportunity", sub.selection_set.selections))
-                    parts.append(((sub.alias or sub.name).value, "node"))
-                else:
-                    raise Unsupported("edge field")
-            fields.append((key, "edges", parts))
-        else:
-            raise Unsupported(f"connection field {name}")
-    return ConnectionPlan(node_plan or ObjectPlan("Opportunity", {"id"}, []), fields)
+    def embedded(self, type_name: str, nodes: list[FieldNode]) -> ObjectPlan:
+        keys = EMBEDDED_TYPES[type_name]
+        plan = ObjectPlan(type_name, set(), [])
+        for key, group in self.subfields(type_name, nodes).items():
+            name = group[0].name.value
+            if name == "__typename":
+                plan.fields.append((key, "typename", type_name))
+            elif name in keys:
+                plan.fields.append((key, "get", keys[name]))
+            else:
+                raise Unsupported(f"{type_name}.{name}")
+        return plan
+
+    def connection(self, type_name: str, nodes: list[FieldNode]) -> ConnectionPlan:
+        connection_type = self.schema.get_type(type_name)
+        assert isinstance(connection_type, GraphQLObjectType)
+        edge_type = get_named_type(connection_type.fields["edges"].type).name
+        page_info_type = get_named_type(connection_type.fields["pageInfo"].type).name
+        node_type = get_named_type(connection_type.fields["nodes"].type).name
+        node_plan: ObjectPlan | None = None
+
+        def node(group: list[FieldNode]) -> ObjectPlan:
+            nonlocal node_plan
+            plan = self.object(node_type, group)
+            if node_plan is not None and node_plan.fields != plan.fields:
+                raise Unsupported("edges and nodes with different selections")
+            node_plan = plan
+            return plan
+
+        def parts(of_type: str, group: list[FieldNode], allowed: set[str]) -> list[tuple[str, str]]:
+            out = []
+            for key, sub in self.subfields(of_type, group).items():
+                name = sub[0].name.value
+                if name not in allowed and name != "__typename":
+                    raise Unsupported(f"{of_type}.{name}")
+                if name == "node":
+                    node(sub)
+                out.append((key, name))
+            return out
+
+        fields: list[tuple[str, str, Any]] = []
+        for key, group in self.subfields(type_name, nodes).items():
+            name = group[0].name.value
+            if name == "__typename":
+                fields.append((key, "typename", type_name))
+            elif name == "totalCount":
+                fields.append((key, "totalCount", None))
+            elif name == "pageInfo":
+                fields.append((key, "pageInfo", parts(page_info_type, group, PAGE_INFO_FIELDS)))
+            elif name == "nodes":
+                node(group)
+                fields.append((key, "nodes", None))
+            elif name == "edges":
+                fields.append((key, "edges", parts(edge_type, group, EDGE_FIELDS)))
+            else:
+                raise Unsupported(f"{type_name}.{name}")
+        return ConnectionPlan(node_plan or ObjectPlan(node_type, {"id"}, []), fields, page_info_type, edge_type)
 
 
 @dataclass
@@ -395,12 +633,41 @@ class QueryPlan:
     root_key: str
     kind: str  # "list" | "node"
     plan: ObjectPlan | ConnectionPlan
+    # The response's top-level keys in order: (key, None) for the root field, (key, type name) for __typename.
+    top: list[tuple[str, str | None]] = field(default_factory=list)
     render: Callable[[Any, dict], dict | None] | None = None
 
     def __post_init__(self) -> None:
         node = self.plan.node if isinstance(self.plan, ConnectionPlan) else self.plan
         self.render = compile_renderer(node)
         self.reads_clock = _reads_clock(node)
+        if not self.top:
+            self.top = [(self.root_key, None)]
+
+
+def plan_query(schema: GraphQLSchema, prepared: PreparedDocument, variables: Any) -> QueryPlan:
+    """The plan of a prepared document for these (coerced) variable values."""
+    planner = _Planner(schema, prepared, variables)
+    query_type = schema.query_type
+    assert query_type is not None
+    top: list[tuple[str, str | None]] = []
+    roots = []
+    for key, group in planner.collect(query_type.name, [prepared.operation.selection_set]).items():
+        if group[0].name.value == "__typename":
+            top.append((key, query_type.name))
+        else:
+            top.append((key, None))
+            roots.append((key, group))
+    if len(roots) != 1 or roots[0][1][0].name.value not in ROOTS:
+        raise Unsupported("one root field of the compiled path (and __typename) only")
+    key, group = roots[0]
+    root = group[0]
+    return_type = get_named_type(query_type.fields[root.name.value].type).name
+    if ROOTS[root.name.value] == "list":
+        plan: ObjectPlan | ConnectionPlan = planner.connection(return_type, group)
+    else:
+        plan = planner.object(return_type, group)
+    return QueryPlan(prepared.document, prepared.operation, root, key, ROOTS[root.name.value], plan, top)
 
 
 def _reads_clock(plan: ObjectPlan) -> bool:
@@ -408,43 +675,21 @@ def _reads_clock(plan: ObjectPlan) -> bool:
     for _, kind, payload in plan.fields:
         if kind == "derived" or (kind == "computed" and payload.reads_clock):
             return True
-        if kind in ("one", "many") and _reads_clock(payload[1]):
+        if kind in ("one", "many") and _reads_clock(payload.target):
             return True
     return False
 
 
-def _count_aliases(node) -> int:
-    selection_set = getattr(node, "selection_set", None)
-    inner = sum(_count_aliases(child) for child in selection_set.selections) if selection_set else 0
-    return inner + (1 if getattr(node, "alias", None) else 0)
-
-
-def compile_document(schema: GraphQLSchema, query: str, operation_name: str | None) -> QueryPlan:
-    settings = get_settings()
-    # The abuse limits of standard execution hold here too: past them, standard execution refuses.
-    document = parse(query, max_tokens=settings.max_tokens)
-    if sum(_count_aliases(d) for d in document.definitions) > settings.max_aliases:
-        raise Unsupported("too many aliases")
-    if validate(schema, document):
-        raise Unsupported("invalid document: standard execution reports the errors")
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if len(document.definitions) != len(operations) or len(operations) != 1:
-        raise Unsupported("fragments or several operations")
-    operation = operations[0]
-    if operation.operation != OperationType.QUERY or operation.directives:
-        raise Unsupported("not a plain query")
-    if operation_name is not None and (operation.name is None or operation.name.value != operation_name):
-        raise Unsupported("operation name mismatch")
-    roots = operation.selection_set.selections
-    if len(roots) != 1 or not isinstance(roots[0], FieldNode) or roots[0].directives:
-        raise Unsupported("one root field only")
-    root = roots[0]
-    key = (root.alias or root.name).value
-    if root.name.value == "opportunities":
-        return QueryPlan(document, operation, root, key, "list", _plan_connection(root.selection_set.selections))
-    if root.name.value == "opportunity":
-        return QueryPlan(document, operation, root, key, "node", _plan_object("Opportunity", root.selection_set.selections))
-    raise Unsupported("root field")
+def compile_document(schema: GraphQLSchema, query: str, operation_name: str | None,
+                     variables: dict | None = None) -> QueryPlan:
+    """The plan for one document and these variables (Unsupported when standard execution must answer)."""
+    prepared = prepare_document(schema, query, operation_name)
+    coerced = get_variable_values(schema, prepared.operation.variable_definitions or [], variables or {})
+    if isinstance(coerced, list):
+        if prepared.conditions:
+            raise Unsupported("variables")
+        coerced = get_variable_values(schema, [], {})  # the plan does not depend on them
+    return plan_query(schema, prepared, coerced)
 
 
 # Execution -----------------------------------------------------------------------------
@@ -476,48 +721,51 @@ async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict], scope: S
     hidden to-one target renders as null, a hidden child is left out), as the DataLoaders do."""
     level: list[tuple[ObjectPlan, list]] = [(plan, rows)]
     while level:
-        to_one: dict[str, list[tuple[One, ObjectPlan, list]]] = defaultdict(list)
+        to_one: dict[str, list[tuple[Link, list]]] = defaultdict(list)
         reads = []
         for parent, parent_rows in level:
             for _, kind, payload in parent.fields:
                 if kind == "one":
-                    relation, target = payload
-                    to_one[target.type_name].append((relation, target, parent_rows))
+                    to_one[payload.target.type_name].append((payload, parent_rows))
                 elif kind == "many":
-                    reads.append(_load_many(*payload, parent_rows, lookups, scope))
+                    reads.append(_load_many(payload, parent_rows, lookups, scope))
                 elif kind == "derived":
                     reads.append(_load_derived(payload, parent_rows, lookups))
         reads += [_load_one(type_name, wanted, lookups, scope) for type_name, wanted in to_one.items()]
         level = [pair for pairs in await asyncio.gather(*reads) for pair in pairs]
 
 
-async def _load_one(type_name: str, wanted: list[tuple[One, ObjectPlan, list]], lookups: dict[int, dict],
-                    scope: Scope) -> list:
-    ids = {row[relation.fk] for relation, _, rows in wanted for row in rows} - {None}
-    columns = set().union(*(target.columns for _, target, _ in wanted))
+def _loads_more(plan: ObjectPlan) -> bool:
+    return any(kind in ("one", "many", "derived") for _, kind, _ in plan.fields)
+
+
+async def _load_one(type_name: str, wanted: list[tuple[Link, list]], lookups: dict[int, dict], scope: Scope) -> list:
+    ids = {row[link.relation.fk] for link, rows in wanted for row in rows} - {None}
+    columns = set().union(*(link.target.columns for link, _ in wanted))
     model = TYPES[type_name].model
     found = {row["id"]: row for row in await _fetch(model, sorted(columns), "id", list(ids), ("id",))} \
         if ids else {}
     readable = found
-    if not all(relation.implied for relation, _, _ in wanted):
+    if not all(link.implied for link, _ in wanted):
         allowed = await visible_ids(model, scope, found)
         if allowed is not None:
             readable = {i: row for i, row in found.items() if i in allowed}
     deeper = []
-    for relation, target, rows in wanted:
-        targets = lookups[id(target)] = found if relation.implied else readable
-        if any(k in ("one", "many", "derived") for _, k, _ in target.fields):
-            mine = {row[relation.fk] for row in rows} - {None}
-            deeper.append((target, [targets[i] for i in mine if i in targets]))
+    for link, rows in wanted:
+        targets = lookups[id(link.target)] = found if link.implied else readable
+        if _loads_more(link.target):
+            mine = {row[link.relation.fk] for row in rows} - {None}
+            deeper.append((link.target, [targets[i] for i in mine if i in targets]))
     return [(target, children) for target, children in deeper if children]
 
 
-async def _load_many(relation: Many, target: ObjectPlan, rows: list, lookups: dict[int, dict], scope: Scope) -> list:
+async def _load_many(link: Link, rows: list, lookups: dict[int, dict], scope: Scope) -> list:
+    relation, target = link.relation, link.target
     ids = [row["id"] for row in rows]
     model = TYPES[target.type_name].model
     children = await _fetch(model, sorted(target.columns | {relation.fk}), relation.fk, ids,
                             relation.order_by) if ids else []
-    if not relation.implied:
+    if not link.implied:
         allowed = await visible_ids(model, scope, [child["id"] for child in children])
         if allowed is not None:
             children = [child for child in children if child["id"] in allowed]
@@ -525,19 +773,30 @@ async def _load_many(relation: Many, target: ObjectPlan, rows: list, lookups: di
     for child in children:
         grouped[child[relation.fk]].append(child)
     lookups[id(target)] = grouped
-    return [(target, children)] if children else []
+    return [(target, children)] if children and _loads_more(target) else []
 
 
 async def _load_derived(derived: Derived, rows: list, lookups: dict[int, dict]) -> list:
-    lookups[id(derived)] = await derived.load(rows) if rows else {}
+    # One Derived serves every level it is asked at (an opportunity's isStale, and its account's
+    # opportunities' isStale): the inputs are per row id, so the levels' loads merge.
+    loaded = await derived.load(rows) if rows else {}
+    lookups.setdefault(id(derived), {}).update(loaded)
     return []
 
 
 def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
     """Turn a plan into straight-line Python: one dict literal per object type, no per-field calls
     beyond the scalar serializers (this is what replaces graphql-core's field-by-field resolution)."""
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"_json": _json}
     functions: list[str] = []
+
+    def emit_embedded(obj: ObjectPlan) -> str:
+        name = f"render_{len(functions)}_{obj.type_name}"
+        items = [f"{key!r}: " + (f"value.get({payload!r})" if kind == "get" else repr(payload))
+                 for key, kind, payload in obj.fields]
+        functions.append(f"def {name}(value):\n    if not value:\n        return None\n"
+                         f"    return {{{', '.join(items)}}}\n")
+        return name
 
     def emit(obj: ObjectPlan) -> str:
         name = f"render_{len(functions)}_{obj.type_name}"
@@ -553,15 +812,18 @@ def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
                     namespace[f"s_{id(serialize)}"] = serialize
                     expr = f"s_{id(serialize)}(row[{column!r}])"
             elif kind == "one":
-                relation, target = payload
+                relation, target = payload.relation, payload.target
                 lookup = f"lookups[{id(target)}].get(row[{relation.fk!r}])"
                 if relation.column is not None:
                     expr = f"_project({lookup}, {relation.column!r})"
                 else:
                     expr = f"{emit(target)}({lookup}, lookups)"
             elif kind == "many":
-                _, target = payload
+                target = payload.target
                 expr = f"[{emit(target)}(c, lookups) for c in lookups[{id(target)}].get(row['id'], ())]"
+            elif kind == "embedded":
+                embedded, sub = payload
+                expr = f"{emit_embedded(sub)}(_json(row[{embedded.column!r}]))"
             elif kind == "computed":
                 namespace[f"c_{id(payload)}"] = payload.fn
                 expr = f"c_{id(payload)}(row)"
@@ -633,56 +895,90 @@ async def _total_count(args: dict, scope: Scope) -> int:
 
 def _render_page(plan: QueryPlan, data: PageData, total: int | None) -> dict:
     page, lookups, render = data.page, data.lookups, plan.render
+    connection: ConnectionPlan = plan.plan  # type: ignore[assignment]
     nodes = [render(row, lookups) for row in page.rows]
     out: dict[str, Any] = {}
-    for key, what, parts in plan.plan.fields:
+    for key, what, parts in connection.fields:
         if what == "totalCount":
             out[key] = total
         elif what == "nodes":
             out[key] = nodes
+        elif what == "typename":
+            out[key] = parts
         elif what == "pageInfo":
             info = {"hasNextPage": page.has_next_page, "hasPreviousPage": page.has_previous_page,
                     "startCursor": page.cursors[0] if page.cursors else None,
-                    "endCursor": page.cursors[-1] if page.cursors else None}
+                    "endCursor": page.cursors[-1] if page.cursors else None, "__typename": connection.page_info_type}
             out[key] = {alias: info[name] for alias, name in parts}
         else:
-            out[key] = [{alias: (cursor if part == "cursor" else node) for alias, part in parts}
+            edge_type = connection.edge_type
+            out[key] = [{alias: (cursor if part == "cursor" else node if part == "node" else edge_type)
+                         for alias, part in parts}
                         for cursor, node in zip(page.cursors, nodes, strict=True)]
     return out
 
 
 class FastPath:
     """Compiled plans per document (bounded LRU), their execution, and (with a read cache) the results
-    of their queries per visibility scope, valid until the next commit to a table they read."""
+    of their queries per visibility scope, valid until the next commit to a table they read.
+
+    `served` counts the requests the compiled path answered; `fallbacks` why the others went to
+    standard execution (bounded: the reasons name schema fields or fixed causes)."""
+
+    MAX_VARIANTS = 16  # plans per document (combinations of @skip/@include variables)
 
     def __init__(self, schema, max_plans: int = 256, cache: ReadCache | None = None) -> None:
         self.schema = schema
         self.graphql_schema: GraphQLSchema = schema._schema
-        self.plans: OrderedDict[tuple[str, str | None], QueryPlan | None] = OrderedDict()
+        self.plans: OrderedDict[tuple[str, str | None], PreparedDocument | str] = OrderedDict()
         self.max_plans = max_plans
         self.cache = cache
+        self.served = 0
+        self.fallbacks: Counter[str] = Counter()
         self._in_flight: dict[tuple, asyncio.Future] = {}
 
-    def plan_for(self, query: str, operation_name: str | None) -> QueryPlan | None:
+    def _fall_back(self, reason: str) -> None:
+        self.fallbacks[reason] += 1
+        return None
+
+    def document_for(self, query: str, operation_name: str | None) -> PreparedDocument | str:
+        """The prepared document, or why standard execution must answer it (both kept, LRU-bounded)."""
         key = (query, operation_name)
         if key in self.plans:
             self.plans.move_to_end(key)
             return self.plans[key]
         try:
-            plan = compile_document(self.graphql_schema, query, operation_name)
-        except (Unsupported, GraphQLError):
-            plan = None
-        self.plans[key] = plan
+            prepared: PreparedDocument | str = prepare_document(self.graphql_schema, query, operation_name)
+        except Unsupported as exc:
+            prepared = str(exc)
+        except GraphQLError:
+            prepared = "syntax error"
+        self.plans[key] = prepared
         if len(self.plans) > self.max_plans:
             self.plans.popitem(last=False)
+        return prepared
+
+    def plan_for(self, prepared: PreparedDocument, variables: Any) -> QueryPlan | str:
+        """The document's plan for these coerced variable values: one per combination of the variables
+        its @skip/@include conditions read."""
+        coerced = getattr(variables, "coerced", variables)
+        key = tuple(coerced.get(name) for name in prepared.conditions)
+        variants = prepared.variants
+        if key in variants:
+            variants.move_to_end(key)
+            return variants[key]
+        try:
+            plan: QueryPlan | str = plan_query(self.graphql_schema, prepared, variables)
+        except Unsupported as exc:
+            plan = str(exc)
+        variants[key] = plan
+        if len(variants) > self.MAX_VARIANTS:
+            variants.popitem(last=False)
         return plan
 
-    def _arguments(self, plan: QueryPlan, variables: dict | None) -> dict | None:
-        coerced = get_variable_values(self.graphql_schema, plan.operation.variable_definitions or [], variables or {})
-        if isinstance(coerced, list):
-            return None  # variable errors: standard execution reports them
+    def _arguments(self, plan: QueryPlan, variables: Any) -> dict:
         field_def = self.graphql_schema.query_type.fields[plan.root.name.value]
-        raw = get_argument_values(field_def, plan.root, coerced)
+        raw = get_argument_values(field_def, plan.root, variables)
         # Strawberry's own conversion: the same input objects the standard resolvers receive.
         strawberry_field = self.schema.get_field_for_type(field_name=plan.root.name.value, type_name="Query")
         return convert_arguments(raw, strawberry_field.arguments, scalar_registry=self.schema.schema_converter.scalar_registry,
@@ -717,14 +1013,12 @@ class FastPath:
 
     async def _scope(self, authorization: str | None) -> Scope | None:
         """The caller's visibility scope, or None to let standard execution explain what is wrong.
-        The same authentication as standard execution (app.services.auth); the token's signature and
-        expiry are checked on every request, the database check is cached until a commit to users,
-        sessions (revocations) or API keys (revocations) voids it."""
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
+        The standard path's authentication (app.services.auth: the header, the token's signature and
+        expiry on every request; the user, session and API-key checks) and scope (scope_for); only
+        the database part is cached, until a commit to users, sessions (revocations) or API keys
+        (revocations) voids it."""
         try:
-            credential = auth.read_credential(token.strip())
+            credential = auth.read_credential(auth.bearer_token(authorization or ""))
         except NotAuthenticated:
             return None
 
@@ -742,22 +1036,41 @@ class FastPath:
     async def execute(self, query: str, variables: dict | None, operation_name: str | None,
                       authorization: str | None) -> bytes | None:
         """The response body, or None when the request must take standard execution."""
-        plan = self.plan_for(query, operation_name)
-        if plan is None:
-            return None
         try:
-            args = self._arguments(plan, variables)
+            body = await self._execute(query, variables, operation_name, authorization)
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # a lost database: 503 SERVICE_UNAVAILABLE (app/api/request_guards.py), as for the token check
+            # A bug of this path: standard execution answers (and masks what fails there too).
+            log.error("compiled read path failed, standard execution answers: %s: %s", type(exc).__name__, exc,
+                      exc_info=exc)
+            return self._fall_back("unexpected error")
+        if body is not None:
+            self.served += 1
+        return body
+
+    async def _execute(self, query: str, variables: dict | None, operation_name: str | None,
+                       authorization: str | None) -> bytes | None:
+        prepared = self.document_for(query, operation_name)
+        if isinstance(prepared, str):
+            return self._fall_back(prepared)
+        coerced = get_variable_values(self.graphql_schema, prepared.operation.variable_definitions or [], variables or {})
+        if isinstance(coerced, list):
+            return self._fall_back("variables")  # standard execution reports the errors
+        plan = self.plan_for(prepared, coerced)
+        if isinstance(plan, str):
+            return self._fall_back(plan)
+        try:
+            args = self._arguments(plan, coerced)
         except GraphQLError:
-            return None
-        if args is None:
-            return None
+            return self._fall_back("arguments")
         scope = await self._scope(authorization)
         if scope is None:
-            return None
+            return self._fall_back("credentials")
         # Priced and charged like standard execution; refusals are left to it (nothing charged here).
         cost = await admit_compiled(self.graphql_schema, plan.document, operation_name, variables, scope.user_id)
         if cost is None:
-            return None
+            return self._fall_back("cost")
         # Results depend on what the sharing model reads of the caller (Scope.sharing_key; admins:
         # everything), not on who asks, and on the variables the document declares (others are
         # ignored, so they must not make new entries).
@@ -770,15 +1083,15 @@ class FastPath:
             # Nothing depends on the clock: the response itself is what is cached.
             return with_extensions(await self._cached(("response", *reads), lambda: self._respond(plan, args, scope, reads),
                                                       lambda body: 1 + len(body) // RESPONSE_BYTES_PER_ROW), cost)
-        except (ValidationFailed, NotAuthenticated, Unsupported):
-            return None
+        except ValidationFailed:
+            return self._fall_back("user input")  # a bad filter or cursor: standard execution says which
 
     async def _respond(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple, cache_data: bool = False) -> bytes:
         if plan.kind == "node":
             data = await self._node(plan, args, scope, reads, cache_data)
         else:
             data = await self._list(plan, args, scope, reads, cache_data)
-        return orjson.dumps({"data": {plan.root_key: data}})
+        return orjson.dumps({"data": {key: data if typename is None else typename for key, typename in plan.top}})
 
     async def _maybe_cached(self, cache_data: bool, key: tuple, load, size):
         return await (self._cached(key, load, size) if cache_data else load())

@@ -219,6 +219,19 @@ def read_filter(model: type[Model], scope: Scope | None) -> Q:
     return READ_FILTERS[model](scope)
 
 
+def readable_through(parent: type[Model], model: type[Model], fk: str) -> bool:
+    """Whether the rows of `model` related to a row of `parent` the caller may read, through the
+    foreign key `fk`, are readable by that alone, so a reader that fetches them by id (the compiled read
+    path) need not check them: an opportunity's own account (implicit sharing, `account_read_filter`)
+    and an opportunity's products, activities, documents and stage history (`opportunity_child_filter`).
+    Every other relation is checked with `visible_ids`."""
+    if parent is not m.Opportunity:
+        return False
+    if model is m.Account:
+        return fk == "account_id"
+    return fk == "opportunity_id" and READ_FILTERS[model] is opportunity_child_filter
+
+
 async def visible_ids(model: type[Model], scope: Scope, ids: Iterable[int]) -> set[int] | None:
     """Which of these rows of `model` the caller may read, for a reader that fetched them by id
     (the compiled read path): None when all of them are; users are decided without a query."""

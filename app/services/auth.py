@@ -112,6 +112,15 @@ class Credential:
         return self.api_key_hash is not None
 
 
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header (both read paths parse it here);
+    NotAuthenticated when the header has another shape."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("malformed Authorization header: expected 'Bearer <token>'")
+    return token.strip()
+
+
 def read_credential(token: str) -> Credential:
     """Parse a bearer token: TokenExpired for an expired access token, NotAuthenticated for anything else bad."""
     if token.startswith(API_KEY_PREFIX):
