@@ -452,7 +452,11 @@ def prepare_document(schema: GraphQLSchema, query: str, operation_name: str | No
     rules, max_tokens = _standard_checks(schema)
     # The abuse limits of standard execution hold here too: past them, standard execution refuses.
     document = parse(query, max_tokens=max_tokens)
-    if validate_document(schema, document, rules):
+    try:
+        invalid = validate_document(schema, document, rules)
+    except Exception:  # a rule that breaks on a broken document (the depth limiter on an unknown fragment)
+        invalid = True
+    if invalid:
         raise Unsupported("invalid document: standard execution reports the errors")
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
