@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
     parser.add_argument("--quick", action="store_true", help="~200 deals, every scenario once, no timing")
     parser.add_argument("--scenarios", default=None,
-                        help="comma list of queries,worker,list,detail,advance,optional,subscription (default all)")
+                        help="comma list of queries,worker,list,detail,apollo,advance,optional,subscription (default all)")
     parser.add_argument("--fresh", action="store_true", help="regenerate the databases")
     args = parser.parse_args()
 

@@ -95,6 +95,15 @@ def data_of(body: dict) -> dict:
     return body["data"]
 
 
+def without_typename(value):
+    """A response as it would be without the `__typename` fields Apollo Client adds."""
+    if isinstance(value, dict):
+        return {k: without_typename(v) for k, v in value.items() if k != "__typename"}
+    if isinstance(value, list):
+        return [without_typename(v) for v in value]
+    return value
+
+
 async def discovery_ids(limit: int) -> list[int]:
     from app.models import Opportunity
 
@@ -129,6 +138,15 @@ async def run_quick_checks(post: Post, run_worker: Callable[[], Awaitable[None]]
         detail = data_of(await post(q.OPPORTUNITY_DETAIL, {"id": first_id}))["opportunity"]
     assert detail["id"] == first_id and detail["stageHistory"], detail
     seen["queries_per_detail_request"] = counter.count
+    # The Apollo-shaped documents: the same data (plus type names), in as many statements.
+    with counting_queries() as counter:
+        apollo_page = data_of(await post(q.OPPORTUNITIES_PAGE_APOLLO, {"first": 100}))
+    assert without_typename(apollo_page) == {"opportunities": page}, "the Apollo-shaped list differs from the plain one"
+    assert apollo_page["opportunities"]["edges"][0]["node"]["account"]["__typename"] == "Account"
+    assert counter.count == hundred, f"the Apollo-shaped list takes {counter.count} statements, the plain one {hundred}"
+    apollo_detail = data_of(await post(q.OPPORTUNITY_DETAIL_APOLLO, {"id": first_id}))["opportunity"]
+    assert without_typename(apollo_detail) == detail, "the Apollo-shaped detail differs from the plain one"
+    seen["apollo_equal"] = True
     if baseline is not None:
         assert await baseline("/opportunities", {"first": 100}) == {"data": {"opportunities": page}}, \
             "the baseline serves different data than GraphQL for the list page"

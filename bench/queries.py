@@ -1,5 +1,7 @@
 """Every GraphQL document the benchmark sends, in one place (the fast-path equivalence test imports them)."""
 
+from graphql import parse, print_ast
+
 # 1. The opportunities list: a page with account, products, activities and assigned user.
 OPPORTUNITIES_PAGE = (
     "query($first:Int,$after:String){opportunities(first:$first,after:$after){totalCount "
@@ -25,6 +27,37 @@ OPPORTUNITY_DETAIL = (
     "stageHistory{id at source amountBefore amountAfter probabilityBefore probabilityAfter "
     "fromStage{key} toStage{key} by{id name}}}}"
 )
+
+# 1c/2b. The same list page and detail as Apollo Client sends them: named operations, the rows in
+# fragments, `__typename` in every selection set (Apollo adds it for its cache), printed the way its
+# `print` prints (graphql-js layout, as graphql-core's print_ast). Same data plus the type names.
+OPPORTUNITIES_PAGE_APOLLO = print_ast(parse(
+    "query OpportunitiesPage($first:Int,$after:String){opportunities(first:$first,after:$after){totalCount "
+    "pageInfo{hasNextPage endCursor __typename} edges{cursor node{...OpportunityRow __typename} __typename} "
+    "__typename}} "
+    "fragment OpportunityRow on Opportunity{id name value probability stage expectedCloseDate "
+    "account{id name industry __typename} assignedTo{...UserChip __typename} "
+    "products{quantity unitPrice totalPrice product{sku name __typename} __typename} "
+    "activities{type subject completedAt __typename} __typename} "
+    "fragment UserChip on User{id name email __typename}"
+))
+
+OPPORTUNITY_DETAIL_APOLLO = print_ast(parse(
+    "query OpportunityDetail($id:ID!){opportunity(id:$id){...OpportunityDetailFields __typename}} "
+    "fragment OpportunityDetailFields on Opportunity{id name value budget probability probabilityOverridden stage "
+    "expectedCloseDate actualCloseDate source nextStep description forecastCategory version stageEnteredAt "
+    "daysInStage isStale createdAt updatedAt "
+    "pipelineStage{id key name order probability __typename} pipeline{id name __typename} "
+    "account{id name industry size tier status assignedTo{...UserRef __typename} __typename} "
+    "contact{id name email __typename} "
+    "assignedTo{...UserRef email role __typename} "
+    "products{id quantity unitPrice discount totalPrice product{id sku name category unit __typename} __typename} "
+    "activities{id type subject outcome scheduledAt completedAt createdBy{...UserRef __typename} __typename} "
+    "documents{id name type __typename} "
+    "stageHistory{id at source amountBefore amountAfter probabilityBefore probabilityAfter "
+    "fromStage{key __typename} toStage{key __typename} by{...UserRef __typename} __typename} __typename} "
+    "fragment UserRef on User{id name __typename}"
+))
 
 # 3. A stage move (its stage_entered automation runs in the worker).
 ADVANCE_OPPORTUNITY = (
@@ -60,6 +93,8 @@ ALL = {
     "opportunities_page": OPPORTUNITIES_PAGE,
     "opportunities_page_no_count": OPPORTUNITIES_PAGE_NO_COUNT,
     "opportunity_detail": OPPORTUNITY_DETAIL,
+    "opportunities_page_apollo": OPPORTUNITIES_PAGE_APOLLO,
+    "opportunity_detail_apollo": OPPORTUNITY_DETAIL_APOLLO,
     "advance_opportunity": ADVANCE_OPPORTUNITY,
     "record_interaction": RECORD_INTERACTION,
     "pipeline_report": PIPELINE_REPORT,

@@ -12,26 +12,31 @@ def _size(n: int) -> str:
 
 
 _LATENCY_SCENARIOS = (("list (100)", "opportunities_page"),
+                      ("list (100), Apollo-shaped", "opportunities_page_apollo"),
                       ("list (100) without totalCount", "opportunities_page_no_count"),
                       ("detail", "opportunity_detail"),
+                      ("detail, Apollo-shaped", "opportunity_detail_apollo"),
                       ("advanceOpportunity", "advance_opportunity"))
 _QUERY_COUNT_KEYS = {"opportunities_page": ("list_page_100", "baseline_list"),
+                     "opportunities_page_apollo": ("list_page_100_apollo", "baseline_list"),
                      "opportunities_page_no_count": ("list_page_100_no_count", "baseline_list_no_count"),
                      "opportunity_detail": ("detail", "baseline_detail"),
+                     "opportunity_detail_apollo": ("detail_apollo", "baseline_detail"),
                      "advance_opportunity": ("advance", "baseline_advance")}
 
 
 def _variants(r: dict, row: dict, key: str, queries: int | None) -> list[tuple]:
     """(side, label, ratio, queries per request, RSS key) for each measured variant of one row."""
     qpr, sq = r.get("queries_per_request", {}), r.get("standard_queries_per_request", {})
-    detail_or_list = "list_page_100" if key == "opportunities_page" else "detail"
+    detail_or_list = "list_page_100" if key.startswith("opportunities_page") else "detail"
     variants = [("graphql", "", row.get("ratio"), queries, "api_peak_rss_mb")]
     if key == "advance_opportunity":
         return [("graphql", "", row["ratio"], queries, "api_peak_rss_mb")] if "cold" in row else variants
     if "cold" in row:  # the API as deployed is then the warm (read cache) figure
         variants = [("cold", ", cold (no read cache)", row["cold_ratio"], queries, "cold_peak_rss_mb"),
                     ("graphql", ", warm (read cache)", row["ratio"],
-                     qpr.get("list_page_100_warm" if key == "opportunities_page" else "detail_warm"), "api_peak_rss_mb")]
+                     qpr.get("list_page_100_warm" if key.startswith("opportunities_page") else "detail_warm"),
+                     "api_peak_rss_mb")]
     if "standard" in row:
         label = ", standard execution" if "cold" in row else ", fast path off"
         variants.append(("standard", label, row["standard_ratio"], sq.get(detail_or_list), "standard_peak_rss_mb"))

@@ -23,7 +23,7 @@ from bench.checks import counting_queries, discovery_ids, run_quick_checks, sche
 from bench.procs import Server, Worker, load
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("queries", "worker", "list", "detail", "advance", "optional", "subscription")
+SCENARIOS = ("queries", "worker", "list", "detail", "apollo", "advance", "optional", "subscription")
 
 
 async def _admin_token() -> tuple[int, str]:
@@ -243,7 +243,9 @@ class Bench:
             for name, query, variables in (("list_page_1", q.OPPORTUNITIES_PAGE, {"first": 1}),
                                            ("list_page_100", q.OPPORTUNITIES_PAGE, {"first": 100}),
                                            ("list_page_100_no_count", q.OPPORTUNITIES_PAGE_NO_COUNT, {"first": 100}),
-                                           ("detail", q.OPPORTUNITY_DETAIL, {"id": str(detail_id)})):
+                                           ("detail", q.OPPORTUNITY_DETAIL, {"id": str(detail_id)}),
+                                           ("list_page_100_apollo", q.OPPORTUNITIES_PAGE_APOLLO, {"first": 100}),
+                                           ("detail_apollo", q.OPPORTUNITY_DETAIL_APOLLO, {"id": str(detail_id)})):
                 with counting_queries() as counter:
                     body = await post(query, variables)
                 assert "errors" not in body, body
@@ -293,7 +295,7 @@ class Bench:
                 await self.measure_worker_rate(api, worker_n)
             variants = {"cold": Server("app.api.app:create_app", {**self.env, "READ_CACHE_ENABLED": "false"}),
                         "standard": Server("app.api.app:create_app", {**self.env, "FAST_PATH_ENABLED": "false"})}
-            reads = {"list", "detail"} & self.only
+            reads = {"list", "detail", "apollo"} & self.only
             with Worker(self.env), contextlib.ExitStack() as stack:
                 if reads:
                     for server in variants.values():
@@ -313,6 +315,19 @@ class Bench:
                         "opportunity_detail", api, base,
                         [{"query": q.OPPORTUNITY_DETAIL, "variables": {"id": str(i)}} for i in detail_ids],
                         [{"variables": {"id": str(i)}} for i in detail_ids], "/opportunity", variants)
+                if "apollo" in self.only:
+                    # The same reads as Apollo Client sends them (named operation, fragments, __typename
+                    # everywhere): measured beside the plain ones, warm and cold.
+                    await self.measure_reads(
+                        "opportunities_page_apollo", api, base,
+                        [{"query": q.OPPORTUNITIES_PAGE_APOLLO, "operationName": "OpportunitiesPage",
+                          "variables": {"first": 100}}], [{"variables": {"first": 100}}],
+                        "/opportunities", {"cold": variants["cold"]})
+                    await self.measure_reads(
+                        "opportunity_detail_apollo", api, base,
+                        [{"query": q.OPPORTUNITY_DETAIL_APOLLO, "operationName": "OpportunityDetail",
+                          "variables": {"id": str(i)}} for i in detail_ids],
+                        [{"variables": {"id": str(i)}} for i in detail_ids], "/opportunity", {"cold": variants["cold"]})
                 if "advance" in self.only:
                     await self.measure_advance(api, base, advance_counts)
                 if "optional" in self.only:
@@ -406,6 +421,12 @@ async def quick(url: str, env: dict, log=print) -> dict:
                     await asyncio.sleep(3)  # the real worker picks the event up from Redis
 
                 seen = await run_quick_checks(post, worker, baseline, log=log)
+                # The compiled read path serves the Apollo-shaped documents itself (no fallback).
+                fast, before = app.state.fast_path, app.state.fast_path.served
+                page = await post(q.OPPORTUNITIES_PAGE_APOLLO, {"first": 10})
+                await post(q.OPPORTUNITY_DETAIL_APOLLO, {"id": page["data"]["opportunities"]["edges"][0]["node"]["id"]})
+                assert fast.served == before + 2, f"Apollo-shaped documents fell back: {dict(fast.fallbacks)}"
+                seen["apollo_compiled"] = True
         log(f"in-process checks passed: {seen}")
         b = Bench(url, {**env, "DATABASE_URL": url}, [1], 1, log)
         result = await b.run(worker_n=20, sub_n=3, advance_counts={1: 5})

@@ -28,9 +28,16 @@ NODES = """{ opportunities(first: 5) { nodes { id name value } totalCount } }"""
 
 
 def _bench_queries():
-    from bench.queries import OPPORTUNITIES_PAGE, OPPORTUNITIES_PAGE_NO_COUNT, OPPORTUNITY_DETAIL
+    from bench.queries import (
+        OPPORTUNITIES_PAGE,
+        OPPORTUNITIES_PAGE_APOLLO,
+        OPPORTUNITIES_PAGE_NO_COUNT,
+        OPPORTUNITY_DETAIL,
+        OPPORTUNITY_DETAIL_APOLLO,
+    )
 
-    return OPPORTUNITIES_PAGE, OPPORTUNITIES_PAGE_NO_COUNT, OPPORTUNITY_DETAIL
+    return OPPORTUNITIES_PAGE, OPPORTUNITIES_PAGE_NO_COUNT, OPPORTUNITY_DETAIL, OPPORTUNITIES_PAGE_APOLLO, \
+        OPPORTUNITY_DETAIL_APOLLO
 
 
 async def _world(team):
@@ -105,7 +112,7 @@ async def test_node_and_nodes_queries_are_identical(both, team):
 async def test_every_benchmark_query_is_identical_both_ways(both, team):
     """The documents bench/ measures: the fast path must serve them, and serve them identically."""
     await _world(team)
-    page, page_no_count, detail = _bench_queries()
+    page, page_no_count, detail, apollo_page, apollo_detail = _bench_queries()
     opp = await Opportunity.get(name="deal 3")
     await OpportunityActivity.create(opportunity=opp, type=ActivityType.DEMO, subject="Demo next week",
                                      scheduled_at=datetime.now(timezone.utc) + timedelta(days=3))
@@ -114,8 +121,9 @@ async def test_every_benchmark_query_is_identical_both_ways(both, team):
 
     await OpportunityDocument.create(opportunity=opp, name="Menu costing", url="https://docs.example/menu.pdf",
                                      type="menu", uploaded_by=team.rep.user)
-    cases = [(page, {"first": 100}), (page, {"first": 3}), (page_no_count, {"first": 100})]
-    cases += [(detail, {"id": str(o.id)}) for o in await Opportunity.filter(assigned_to_id=team.rep.user.id)]
+    cases = [(page, {"first": 100}), (page, {"first": 3}), (page_no_count, {"first": 100}), (apollo_page, {"first": 3})]
+    cases += [(query, {"id": str(o.id)}) for o in await Opportunity.filter(assigned_to_id=team.rep.user.id)
+              for query in (detail, apollo_detail)]
     from app.api.fastpath import FastPath
     from app.api.schema import schema
 
@@ -133,7 +141,7 @@ async def test_every_benchmark_query_is_identical_both_ways(both, team):
     # and the fast path really serves them (compile_document raises Unsupported otherwise)
     from app.api.fastpath import compile_document
 
-    for query in (page, page_no_count, detail):
+    for query in (page, page_no_count, detail, apollo_page, apollo_detail):
         assert compile_document(schema._schema, query, None).kind in ("list", "node")
 
 

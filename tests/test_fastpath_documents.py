@@ -172,20 +172,20 @@ def _generated_documents() -> list[tuple[str, str]]:
 def test_the_generated_documents_stay_within_the_limits_and_ask_for_everything():
     settings = get_settings()
     covered = _covered_types()
+
+    def walk(obj, asked: dict[str, set[str]]) -> None:
+        for key, kind, payload in obj.fields:
+            asked[obj.type_name].add(key)
+            if kind in ("one", "many"):
+                walk(payload.target, asked)
+            elif kind == "embedded":
+                walk(payload[1], asked)
+
     for _, document in _generated_documents():
         assert operation_cost(GRAPHQL, parse(document), None, {"first": 20}) <= settings.max_query_cost
         plan = fastpath.compile_document(GRAPHQL, document, None)
         asked: dict[str, set[str]] = defaultdict(set)
-
-        def walk(obj):
-            for key, kind, payload in obj.fields:
-                asked[obj.type_name].add(key)
-                if kind in ("one", "many"):
-                    walk(payload.target)
-                elif kind == "embedded":
-                    walk(payload[1])
-
-        walk(plan.plan.node if plan.kind == "list" else plan.plan)
+        walk(plan.plan.node if plan.kind == "list" else plan.plan, asked)
         for type_name in TYPES:
             assert covered[type_name] <= asked[type_name], (type_name, covered[type_name] - asked[type_name])
 
