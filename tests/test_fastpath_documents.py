@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections import defaultdict
 
@@ -38,6 +39,8 @@ from app.api.fastpath import (
 from app.api.schema import schema
 from app.settings import get_settings
 from tests.conftest import TEST_BACKEND
+from tests.servers import ApiProcess
+from tests.test_http_conformance import node_script
 from tests.test_sharing_walk import _build
 
 GRAPHQL = schema._schema
@@ -358,6 +361,30 @@ async def test_generated_and_apollo_documents_are_served_compiled_and_identicall
     # The documents reach what they should: hidden rows are where the roles differ.
     assert compiled.fallbacks == {}
     print(f"\ncompiled path: {compared} documents x roles identical to standard execution, all served compiled")
+
+
+async def test_apollo_clients_own_requests_are_served_compiled_and_identically(apps, team, database_url):
+    """Apollo Client 4 itself (tests/js/apollo_documents.mjs) against a live API: its requests carry the
+    `__typename`s it adds, and each, replayed, is served by the compiled plans as every role."""
+    await _build(team)
+    with ApiProcess(database_url, READ_CACHE_ENABLED="false") as api:
+        run = node_script("apollo_documents.mjs", f"{api.http}/graphql", team.rep.token)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    print("\nwhat Apollo Client sent first:\n" + out["sent"][0]["query"])
+    assert [r["error"] for r in out["results"]] == [None] * len(out["results"])
+    page = out["results"][0]["data"]["deals"]
+    assert page["__typename"] == "OpportunityConnection" and page["edges"][0]["node"]["account"]["__typename"] == "Account"
+    assert len(out["sent"]) == len(out["results"]) >= 3  # both pages and a detail per deal of the first
+    both, compiled = apps
+    for body in out["sent"]:
+        assert body["operationName"] in ("DealsPage", "DealDetail") and "__typename" in body["query"]
+        for role, actor in _roles(team).items():
+            served = compiled.served
+            fast, standard = await both(body["query"], body["variables"], actor.token, body["operationName"])
+            assert compiled.served == served + 1, (role, body["operationName"], dict(compiled.fallbacks))
+            assert fast == standard and "errors" not in standard[1], (role, body)
+    assert compiled.fallbacks == {}
 
 
 async def test_what_the_roles_see_through_apollo_documents_differs_where_the_sharing_model_says(apps, team):
