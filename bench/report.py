@@ -12,31 +12,28 @@ def _size(n: int) -> str:
 
 
 _LATENCY_SCENARIOS = (("list (100)", "opportunities_page"),
-                      ("list (100), Apollo-shaped", "opportunities_page_apollo"),
                       ("list (100) without totalCount", "opportunities_page_no_count"),
                       ("detail", "opportunity_detail"),
-                      ("detail, Apollo-shaped", "opportunity_detail_apollo"),
                       ("advanceOpportunity", "advance_opportunity"))
 _QUERY_COUNT_KEYS = {"opportunities_page": ("list_page_100", "baseline_list"),
-                     "opportunities_page_apollo": ("list_page_100_apollo", "baseline_list"),
                      "opportunities_page_no_count": ("list_page_100_no_count", "baseline_list_no_count"),
                      "opportunity_detail": ("detail", "baseline_detail"),
-                     "opportunity_detail_apollo": ("detail_apollo", "baseline_detail"),
                      "advance_opportunity": ("advance", "baseline_advance")}
+_APOLLO_SCENARIOS = (("list (100)", "opportunities_page_apollo", "list_page_100"),
+                     ("detail", "opportunity_detail_apollo", "detail"))
 
 
 def _variants(r: dict, row: dict, key: str, queries: int | None) -> list[tuple]:
     """(side, label, ratio, queries per request, RSS key) for each measured variant of one row."""
     qpr, sq = r.get("queries_per_request", {}), r.get("standard_queries_per_request", {})
-    detail_or_list = "list_page_100" if key.startswith("opportunities_page") else "detail"
+    detail_or_list = "list_page_100" if key == "opportunities_page" else "detail"
     variants = [("graphql", "", row.get("ratio"), queries, "api_peak_rss_mb")]
     if key == "advance_opportunity":
         return [("graphql", "", row["ratio"], queries, "api_peak_rss_mb")] if "cold" in row else variants
     if "cold" in row:  # the API as deployed is then the warm (read cache) figure
         variants = [("cold", ", cold (no read cache)", row["cold_ratio"], queries, "cold_peak_rss_mb"),
                     ("graphql", ", warm (read cache)", row["ratio"],
-                     qpr.get("list_page_100_warm" if key.startswith("opportunities_page") else "detail_warm"),
-                     "api_peak_rss_mb")]
+                     qpr.get("list_page_100_warm" if key == "opportunities_page" else "detail_warm"), "api_peak_rss_mb")]
     if "standard" in row:
         label = ", standard execution" if "cold" in row else ", fast path off"
         variants.append(("standard", label, row["standard_ratio"], sq.get(detail_or_list), "standard_peak_rss_mb"))
@@ -59,6 +56,25 @@ def _latency_table(results: list[dict]) -> list[str]:
                                f"{g['p95_ms']} / {g['p99_ms']} | {b['rps']} | {b['p50_ms']} / {b['p99_ms']} | {ratio} "
                                f"| {queries} / {baseline} | {row[rss]} |")
     return out
+
+
+def _apollo_table(results: list[dict]) -> list[str]:
+    """Plain documents against the same reads as Apollo Client sends them, interleaved (bench/run.py)."""
+    out = ["| size | document | c | API | plain req/s | plain p50 ms | Apollo-shaped req/s | Apollo-shaped p50 ms "
+           "| req/s ratio | p50 ratio | statements (plain / Apollo) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        qpr = r.get("queries_per_request", {})
+        for name, key, count in _APOLLO_SCENARIOS:
+            for row in r["scenarios"].get(key, []):
+                for server in ("warm", "cold"):
+                    if f"{server}_plain" not in row:
+                        continue
+                    p, a = row[f"{server}_plain"], row[f"{server}_apollo"]
+                    p50 = round(a["p50_ms"] / p["p50_ms"], 3) if p["p50_ms"] else None
+                    out.append(f"| {_size(r['size'])} | {name} | {row['concurrency']} | {server} | {p['rps']} | "
+                               f"{p['p50_ms']} | {a['rps']} | {a['p50_ms']} | {row[f'{server}_ratio']} | {p50} | "
+                               f"{qpr.get(count)} / {qpr.get(count + '_apollo')} |")
+    return out if len(out) > 2 else []
 
 
 def _other_table(results: list[dict]) -> list[str]:
@@ -100,7 +116,9 @@ def _profiles(results: list[dict]) -> list[str]:
 
 
 def markdown(results: list[dict]) -> str:
-    return "\n".join(_latency_table(results) + [""] + _other_table(results) + _profiles(results))
+    apollo = _apollo_table(results)
+    return "\n".join(_latency_table(results) + [""] + ([*apollo, ""] if apollo else []) + _other_table(results)
+                     + _profiles(results))
 
 
 if __name__ == "__main__":  # python -m bench.report bench/results/*.json

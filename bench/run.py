@@ -90,6 +90,38 @@ class Bench:
             rows.append(row)
         self.result["scenarios"][name] = rows
 
+    async def measure_apollo(self, name: str, plain: list, apollo: list, servers: dict[str, Server],
+                             rounds: int = 3) -> None:
+        """The same reads as plain documents and as Apollo Client sends them (named operation, fragments,
+        `__typename` in every selection set), on the same server, interleaved in short rounds so that
+        the load of a shared machine falls on both alike."""
+        from statistics import median
+
+        rows = []
+        for c in self.levels:
+            row: dict = {"concurrency": c}
+            line = f"  {name} c={c}:"
+            for key, server in servers.items():
+                runs: dict[str, list] = {"plain": [], "apollo": []}
+                for _ in range(rounds):
+                    for side, bodies in (("plain", plain), ("apollo", apollo)):
+                        runs[side].append(load(f"{server.http}/graphql", bodies, concurrency=c,
+                                               duration=self.duration / rounds, token=self.token))
+                for side, outs in runs.items():
+                    seconds = sum(o["seconds"] for o in outs)
+                    row[f"{key}_{side}"] = {
+                        "requests": sum(o["requests"] for o in outs), "errors": sum(o["errors"] for o in outs),
+                        "rps": round(sum(o["requests"] for o in outs) / seconds, 1) if seconds else 0.0,
+                        "p50_ms": round(median(o["p50_ms"] for o in outs), 2),
+                        "p99_ms": max(o["p99_ms"] for o in outs), "rounds": [(o["rps"], o["p50_ms"]) for o in outs]}
+                plain_rps, apollo_rps = row[f"{key}_plain"]["rps"], row[f"{key}_apollo"]["rps"]
+                row[f"{key}_ratio"] = round(apollo_rps / plain_rps, 3) if plain_rps else None
+                line += (f" | {key}: plain {plain_rps} req/s p50 {row[f'{key}_plain']['p50_ms']} ms, Apollo "
+                         f"{apollo_rps} req/s p50 {row[f'{key}_apollo']['p50_ms']} ms ({row[f'{key}_ratio']})")
+            self.log(line)
+            rows.append(row)
+        self.result["scenarios"][name] = rows
+
     async def measure_advance(self, api: Server, base: Server, counts: dict[int, int]) -> None:
         rows = []
         for c in self.levels:
@@ -316,18 +348,17 @@ class Bench:
                         [{"query": q.OPPORTUNITY_DETAIL, "variables": {"id": str(i)}} for i in detail_ids],
                         [{"variables": {"id": str(i)}} for i in detail_ids], "/opportunity", variants)
                 if "apollo" in self.only:
-                    # The same reads as Apollo Client sends them (named operation, fragments, __typename
-                    # everywhere): measured beside the plain ones, warm and cold.
-                    await self.measure_reads(
-                        "opportunities_page_apollo", api, base,
+                    servers = {"warm": api, "cold": variants["cold"]}
+                    await self.measure_apollo(
+                        "opportunities_page_apollo",
+                        [{"query": q.OPPORTUNITIES_PAGE, "variables": {"first": 100}}],
                         [{"query": q.OPPORTUNITIES_PAGE_APOLLO, "operationName": "OpportunitiesPage",
-                          "variables": {"first": 100}}], [{"variables": {"first": 100}}],
-                        "/opportunities", {"cold": variants["cold"]})
-                    await self.measure_reads(
-                        "opportunity_detail_apollo", api, base,
+                          "variables": {"first": 100}}], servers)
+                    await self.measure_apollo(
+                        "opportunity_detail_apollo",
+                        [{"query": q.OPPORTUNITY_DETAIL, "variables": {"id": str(i)}} for i in detail_ids],
                         [{"query": q.OPPORTUNITY_DETAIL_APOLLO, "operationName": "OpportunityDetail",
-                          "variables": {"id": str(i)}} for i in detail_ids],
-                        [{"variables": {"id": str(i)}} for i in detail_ids], "/opportunity", {"cold": variants["cold"]})
+                          "variables": {"id": str(i)}} for i in detail_ids], servers)
                 if "advance" in self.only:
                     await self.measure_advance(api, base, advance_counts)
                 if "optional" in self.only:

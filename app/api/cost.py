@@ -178,11 +178,30 @@ async def admit(requested: int, caller: str) -> Charge | None:
     return await budget.charge(caller, requested)
 
 
+def page_variables(document: DocumentNode) -> frozenset[str]:
+    """The variables the price of a document reads (those given to `first`/`last`): equal values, equal price."""
+    names: set[str] = set()
+
+    def visit(node: Any) -> None:
+        for argument in getattr(node, "arguments", None) or ():
+            if argument.name.value in PAGE_ARGUMENTS and isinstance(argument.value, VariableNode):
+                names.add(argument.value.name.value)
+        selection_set = getattr(node, "selection_set", None)
+        for child in selection_set.selections if selection_set else ():
+            visit(child)
+
+    for definition in document.definitions:
+        visit(definition)
+    return frozenset(names)
+
+
 async def admit_compiled(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
-                         variables: dict | None, user_id: int) -> dict | None:
+                         variables: dict | None, user_id: int, requested: int | None = None) -> dict | None:
     """For the compiled read path: the cost extension of an admitted request, or None to let standard
-    execution refuse it (nothing is charged then, so the refusal is not paid twice)."""
-    requested = operation_cost(schema, document, operation_name, variables)
+    execution refuse it (nothing is charged then, so the refusal is not paid twice). `requested`: the
+    operation's price when the caller already knows it (operation_cost for the same variables)."""
+    if requested is None:
+        requested = operation_cost(schema, document, operation_name, variables)
     charge = await admit(requested, caller_key(user_id, None))
     if charge is None or not charge.admitted:
         return None

@@ -60,7 +60,7 @@ from tortoise import connections
 from tortoise.models import Model
 
 from app import models as m
-from app.api.cost import admit_compiled, with_extensions
+from app.api.cost import admit_compiled, operation_cost, page_variables, with_extensions
 from app.api.inputs import OpportunityOrder
 from app.api.outages import is_outage
 from app.api.queries import opportunity_query
@@ -446,6 +446,22 @@ class PreparedDocument:
     fragments: dict[str, FragmentDefinitionNode]
     conditions: tuple[str, ...]
     variants: OrderedDict[tuple, "QueryPlan | str"] = field(default_factory=OrderedDict)
+    # The price (app/api/cost.py) per value of the variables it reads: computed once, not per request.
+    priced_by: tuple[str, ...] = ()
+    prices: dict[tuple, int] = field(default_factory=dict)
+
+    def price(self, schema: GraphQLSchema, operation_name: str | None, variables: dict | None) -> int:
+        given = variables or {}
+        try:
+            key = tuple(given.get(name) for name in self.priced_by)
+            price = self.prices.get(key)
+        except TypeError:  # an unhashable value: priced every time
+            return operation_cost(schema, self.document, operation_name, variables)
+        if price is None:
+            if len(self.prices) >= 64:
+                self.prices.clear()
+            price = self.prices[key] = operation_cost(schema, self.document, operation_name, variables)
+        return price
 
 
 def prepare_document(schema: GraphQLSchema, query: str, operation_name: str | None) -> PreparedDocument:
@@ -467,7 +483,8 @@ def prepare_document(schema: GraphQLSchema, query: str, operation_name: str | No
     if operation.operation != OperationType.QUERY or operation.directives:
         raise Unsupported("not a query")
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    return PreparedDocument(document, operation, fragments, _condition_variables(document))
+    return PreparedDocument(document, operation, fragments, _condition_variables(document),
+                            priced_by=tuple(sorted(page_variables(document))))
 
 
 class _Planner:
@@ -922,6 +939,20 @@ def _render_page(plan: QueryPlan, data: PageData, total: int | None) -> dict:
     return out
 
 
+class _Lazy:
+    """A value computed on first use."""
+
+    def __init__(self, compute: Callable[[], Any]) -> None:
+        self._compute: Callable[[], Any] | None = compute
+        self._value: Any = None
+
+    @property
+    def value(self) -> Any:
+        if self._compute is not None:
+            self._value, self._compute = self._compute(), None
+        return self._value
+
+
 class FastPath:
     """Compiled plans per document (bounded LRU), their execution, and (with a read cache) the results
     of their queries per visibility scope, valid until the next commit to a table they read.
@@ -1064,15 +1095,14 @@ class FastPath:
         plan = self.plan_for(prepared, coerced)
         if isinstance(plan, str):
             return self._fall_back(plan)
-        try:
-            args = self._arguments(plan, coerced)
-        except GraphQLError:
-            return self._fall_back("arguments")
+        # The root field's arguments, converted only when the database is read (not for a cached answer).
+        args = _Lazy(lambda: self._arguments(plan, coerced))
         scope = await self._scope(authorization)
         if scope is None:
             return self._fall_back("credentials")
         # Priced and charged like standard execution; refusals are left to it (nothing charged here).
-        cost = await admit_compiled(self.graphql_schema, plan.document, operation_name, variables, scope.user_id)
+        cost = await admit_compiled(self.graphql_schema, plan.document, operation_name, variables, scope.user_id,
+                                    prepared.price(self.graphql_schema, operation_name, variables))
         if cost is None:
             return self._fall_back("cost")
         # Results depend on what the sharing model reads of the caller (Scope.sharing_key; admins:
@@ -1089,12 +1119,15 @@ class FastPath:
                                                       lambda body: 1 + len(body) // RESPONSE_BYTES_PER_ROW), cost)
         except ValidationFailed:
             return self._fall_back("user input")  # a bad filter or cursor: standard execution says which
+        except GraphQLError:
+            return self._fall_back("arguments")
 
-    async def _respond(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple, cache_data: bool = False) -> bytes:
+    async def _respond(self, plan: QueryPlan, args: "_Lazy", scope: Scope, reads: tuple,
+                       cache_data: bool = False) -> bytes:
         if plan.kind == "node":
-            data = await self._node(plan, args, scope, reads, cache_data)
+            data = await self._node(plan, args.value, scope, reads, cache_data)
         else:
-            data = await self._list(plan, args, scope, reads, cache_data)
+            data = await self._list(plan, args.value, scope, reads, cache_data)
         return orjson.dumps({"data": {key: data if typename is None else typename for key, typename in plan.top}})
 
     async def _maybe_cached(self, cache_data: bool, key: tuple, load, size):

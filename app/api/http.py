@@ -170,6 +170,12 @@ class Outcome:
     body: dict
     request_error: bool  # no data entry: nothing was executed
     sub_response: Any = None  # what resolvers set on info.context.response (status, headers)
+    # The compiled read path's response, already serialised (always data, no errors: a plain 200);
+    # sent as it is, not parsed and serialised again (≈1 ms for a page of 100 deals).
+    raw: bytes | None = None
+
+    def json(self) -> Any:
+        return self.body if self.raw is None else orjson.Fragment(self.raw)
 
 
 class GraphQLHTTP:
@@ -210,7 +216,7 @@ class GraphQLHTTP:
                 if isinstance(operation, BadRequest):
                     bodies.append({"errors": [_error(str(operation), operation.code)]})
                 else:
-                    bodies.append((await self._run(request, operation, batched=True)).body)
+                    bodies.append((await self._run(request, operation, batched=True)).json())
             return self._respond(bodies, 200, media_type)
         try:
             outcome = await self._run(request, parsed, batched=False)
@@ -219,6 +225,8 @@ class GraphQLHTTP:
         return self._finish(outcome, media_type)
 
     def _finish(self, outcome: Outcome, media_type: str) -> Response:
+        if outcome.raw is not None:
+            return Response(outcome.raw, status_code=200, media_type=f"{media_type}; charset=utf-8")
         body = outcome.body
         headers: dict[str, str] = {}
         status = 200
@@ -256,7 +264,7 @@ class GraphQLHTTP:
             body = await self.fast_path.execute(query, operation.variables, operation.operation_name,
                                                 request.headers.get("authorization"))
             if body is not None:
-                return Outcome(orjson.loads(body), request_error=False)
+                return Outcome({}, request_error=False, raw=body)
         return await self._execute(request, operation, query, batched)
 
     async def _execute(self, request: Request, operation: Operation, query: str, batched: bool) -> Outcome:
