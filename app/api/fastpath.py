@@ -153,13 +153,15 @@ class Computed:
 
 @dataclass(frozen=True)
 class Derived:
-    """A value computed from other rows: load(rows) -> {parent id: inputs} fetches the inputs for all
-    parents at once, value(inputs, row) computes it when the response is rendered (so a cached read
-    still gets values that depend on the current time right)."""
+    """A value computed from other rows when the response is rendered (so a cached read still gets
+    values that depend on the current time right): `needs` are the relations it reads, each with the
+    columns it reads of them; they are loaded with the document's own relations (one query for an
+    opportunity's activities whether the document shows them or not), and value(row, *needed) gets
+    the related row (One) or rows (Many)."""
 
     columns: tuple[str, ...]
-    load: Callable[[list], Any]
-    value: Callable[[Any, Any], Any]
+    needs: tuple[tuple[One | Many, frozenset[str]], ...]
+    value: Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -179,29 +181,6 @@ def _days_in_stage(row: dict) -> int:
     return (datetime.now(timezone.utc) - row["stage_entered_at"]).days
 
 
-async def _staleness_inputs(rows: list) -> dict[int, tuple]:
-    """What isStale needs besides the clock, per opportunity: its stage, its last meaningful activity and
-    the latest still-open scheduled one (same rule and inputs as Opportunity.is_stale in app/api/types.py)."""
-    ids = [row["id"] for row in rows]
-    stage_ids = list({row["stage_id"] for row in rows})
-    stage_rows, activities = await asyncio.gather(
-        _fetch(m.PipelineStage, ["expected_duration_days", "id", "kind"], "id", stage_ids, ("id",)),
-        _fetch(m.OpportunityActivity, ["completed_at", "opportunity_id", "scheduled_at", "type"], "opportunity_id", ids,
-               ("id",)))
-    stages = {s["id"]: StageRot(e.StageKind(s["kind"]), s["expected_duration_days"]) for s in stage_rows}
-    last_done: dict[int, datetime] = {}
-    open_until: dict[int, datetime] = {}
-    for a in activities:
-        if a["type"] == e.ActivityType.SYSTEM.value:
-            continue
-        opp = a["opportunity_id"]
-        if a["completed_at"] and (opp not in last_done or a["completed_at"] > last_done[opp]):
-            last_done[opp] = a["completed_at"]
-        if a["scheduled_at"] and a["completed_at"] is None and (opp not in open_until or a["scheduled_at"] > open_until[opp]):
-            open_until[opp] = a["scheduled_at"]
-    return {row["id"]: (stages[row["stage_id"]], last_done.get(row["id"]), open_until.get(row["id"])) for row in rows}
-
-
 @dataclass(frozen=True)
 class StageRot:
     """The two things the staleness rule reads of a stage."""
@@ -214,10 +193,14 @@ class StageRot:
         return self.kind != e.StageKind.OPEN
 
 
-def _staleness(inputs: tuple, row: Any) -> bool:
-    stage, last_done, open_until = inputs
+def _staleness(row: Any, stage: Any, activities: Any) -> bool:
+    """Opportunity.is_stale (app/api/types.py), from the rows: the same rule and the same inputs."""
     now = datetime.now(timezone.utc)
-    return stale_rule(stage, row["stage_entered_at"], last_done, open_until is not None and open_until > now, now)
+    meaningful = [a for a in activities if a["type"] != e.ActivityType.SYSTEM]
+    last_done = max((a["completed_at"] for a in meaningful if a["completed_at"]), default=None)
+    scheduled = any(a["scheduled_at"] and a["scheduled_at"] > now and a["completed_at"] is None for a in meaningful)
+    rot = StageRot(e.StageKind(stage["kind"]), stage["expected_duration_days"])
+    return stale_rule(rot, row["stage_entered_at"], last_done, scheduled, now)
 
 
 # What each GraphQL type serves from plain columns, exactly as app/api/types.py resolves it. Every table
@@ -248,7 +231,12 @@ TYPES: dict[str, TypeSpec] = {
             "stageHistory": Many("StageTransition", "opportunity_id", ("at", "id")),
         },
         computed={"daysInStage": Computed(("stage_entered_at",), _days_in_stage, reads_clock=True)},
-        derived={"isStale": Derived(("stage_id", "stage_entered_at"), _staleness_inputs, _staleness)},
+        derived={"isStale": Derived(
+            ("stage_id", "stage_entered_at"),
+            ((One("PipelineStage", "stage_id"), frozenset({"kind", "expected_duration_days"})),
+             (Many("OpportunityActivity", "opportunity_id", ("-created_at", "-id")),
+              frozenset({"type", "completed_at", "scheduled_at"}))),
+            _staleness)},
     ),
     "Pipeline": TypeSpec(
         m.Pipeline, scalars={"id": ("id", str), "name": ("name", _same), "isDefault": ("is_default", _same)},
@@ -568,8 +556,15 @@ class _Planner:
                 plan.columns.update(spec.computed[name].columns)
                 plan.fields.append((key, "computed", spec.computed[name]))
             elif name in spec.derived:
-                plan.columns.update(spec.derived[name].columns)
-                plan.fields.append((key, "derived", spec.derived[name]))
+                derived = spec.derived[name]
+                plan.columns.update(derived.columns)
+                links = []
+                for relation, columns in derived.needs:
+                    plan.columns.add(relation.fk if isinstance(relation, One) else "id")
+                    target = ObjectPlan(relation.type_name, {"id", *columns}, [])
+                    links.append(Link(relation, target, readable_through(spec.model, TYPES[relation.type_name].model,
+                                                                        relation.fk)))
+                plan.fields.append((key, "derived", (derived, tuple(links))))
             elif name in spec.embedded:
                 embedded = spec.embedded[name]
                 plan.columns.add(embedded.column)
@@ -737,22 +732,26 @@ def _fetch_sql(table: str, columns: tuple[str, ...], key: str, order_by: tuple[s
 async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict], scope: Scope) -> None:
     """Fetch every relation of these rows into `lookups`, level by level: at each level the to-one
     relations that point to the same table (the deal's owner, the account's owner, who logged each
-    activity…) are read in ONE query, each to-many relation in one query, and all of a level's
-    queries run concurrently on pooled connections. Rows the caller may not read are dropped (a
-    hidden to-one target renders as null, a hidden child is left out), as the DataLoaders do."""
+    activity…) are read in ONE query, so is each to-many relation however often the level asks for it
+    (aliases, what isStale reads), and all of a level's queries run concurrently on pooled connections.
+    Rows the caller may not read are dropped (a hidden to-one target renders as null, a hidden child
+    is left out), as the DataLoaders do."""
     level: list[tuple[ObjectPlan, list]] = [(plan, rows)]
     while level:
         to_one: dict[str, list[tuple[Link, list]]] = defaultdict(list)
-        reads = []
+        to_many: dict[tuple, list[tuple[Link, list]]] = defaultdict(list)
         for parent, parent_rows in level:
             for _, kind, payload in parent.fields:
-                if kind == "one":
-                    to_one[payload.target.type_name].append((payload, parent_rows))
-                elif kind == "many":
-                    reads.append(_load_many(payload, parent_rows, lookups, scope))
-                elif kind == "derived":
-                    reads.append(_load_derived(payload, parent_rows, lookups))
-        reads += [_load_one(type_name, wanted, lookups, scope) for type_name, wanted in to_one.items()]
+                links = (payload,) if kind in ("one", "many") else payload[1] if kind == "derived" else ()
+                for link in links:
+                    relation = link.relation
+                    if isinstance(relation, One):
+                        to_one[relation.type_name].append((link, parent_rows))
+                    else:
+                        to_many[(relation.type_name, relation.fk, relation.order_by, link.implied)].append(
+                            (link, parent_rows))
+        reads = [_load_one(type_name, wanted, lookups, scope) for type_name, wanted in to_one.items()]
+        reads += [_load_many(wanted, lookups, scope) for wanted in to_many.values()]
         level = [pair for pairs in await asyncio.gather(*reads) for pair in pairs]
 
 
@@ -780,29 +779,28 @@ async def _load_one(type_name: str, wanted: list[tuple[Link, list]], lookups: di
     return [(target, children) for target, children in deeper if children]
 
 
-async def _load_many(link: Link, rows: list, lookups: dict[int, dict], scope: Scope) -> list:
-    relation, target = link.relation, link.target
-    ids = [row["id"] for row in rows]
-    model = TYPES[target.type_name].model
-    children = await _fetch(model, sorted(target.columns | {relation.fk}), relation.fk, ids,
-                            relation.order_by) if ids else []
-    if not link.implied:
+async def _load_many(wanted: list[tuple[Link, list]], lookups: dict[int, dict], scope: Scope) -> list:
+    """One to-many relation (same table, key, order and check) for every link of a level that asks for it."""
+    relation = wanted[0][0].relation
+    model = TYPES[relation.type_name].model
+    ids = list({row["id"] for _, rows in wanted for row in rows})
+    columns = set().union(*(link.target.columns for link, _ in wanted)) | {relation.fk}
+    children = await _fetch(model, sorted(columns), relation.fk, ids, relation.order_by) if ids else []
+    if not wanted[0][0].implied:
         allowed = await visible_ids(model, scope, [child["id"] for child in children])
         if allowed is not None:
             children = [child for child in children if child["id"] in allowed]
     grouped: dict[int, list] = defaultdict(list)
     for child in children:
         grouped[child[relation.fk]].append(child)
-    lookups[id(target)] = grouped
-    return [(target, children)] if children and _loads_more(target) else []
-
-
-async def _load_derived(derived: Derived, rows: list, lookups: dict[int, dict]) -> list:
-    # One Derived serves every level it is asked at (an opportunity's isStale, and its account's
-    # opportunities' isStale): the inputs are per row id, so the levels' loads merge.
-    loaded = await derived.load(rows) if rows else {}
-    lookups.setdefault(id(derived), {}).update(loaded)
-    return []
+    deeper = []
+    for link, rows in wanted:
+        lookups[id(link.target)] = grouped
+        if _loads_more(link.target):
+            mine = [child for row in rows for child in grouped.get(row["id"], ())]
+            if mine:
+                deeper.append((link.target, mine))
+    return deeper
 
 
 def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
@@ -849,8 +847,11 @@ def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
                 namespace[f"c_{id(payload)}"] = payload.fn
                 expr = f"c_{id(payload)}(row)"
             elif kind == "derived":
-                namespace[f"d_{id(payload)}"] = payload.value
-                expr = f"d_{id(payload)}(lookups[{id(payload)}][row['id']], row)"
+                derived, links = payload
+                namespace[f"d_{id(derived)}"] = derived.value
+                needed = [f"lookups[{id(link.target)}].get(row[{link.relation.fk!r}])" if isinstance(link.relation, One)
+                          else f"lookups[{id(link.target)}].get(row['id'], ())" for link in links]
+                expr = f"d_{id(derived)}(row, {', '.join(needed)})"
             else:
                 expr = repr(payload)
             items.append(f"{key!r}: {expr}")
