@@ -121,7 +121,8 @@ async def test_every_benchmark_query_is_identical_both_ways(both, team):
 
     await OpportunityDocument.create(opportunity=opp, name="Menu costing", url="https://docs.example/menu.pdf",
                                      type="menu", uploaded_by=team.rep.user)
-    cases = [(page, {"first": 100}), (page, {"first": 3}), (page_no_count, {"first": 100}), (apollo_page, {"first": 3})]
+    cases: list[tuple[str, dict]] = [(page, {"first": 100}), (page, {"first": 3}), (page_no_count, {"first": 100}),
+                                     (apollo_page, {"first": 3})]
     cases += [(query, {"id": str(o.id)}) for o in await Opportunity.filter(assigned_to_id=team.rep.user.id)
               for query in (detail, apollo_detail)]
     from app.api.fastpath import FastPath

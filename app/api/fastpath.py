@@ -29,7 +29,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, cast
 
 import orjson
 from graphql import (
@@ -78,6 +78,9 @@ from app.queries.visibility import (
     visible_ids,
 )
 from app.services import auth
+
+if TYPE_CHECKING:
+    from app.domain.pipeline import StageSpec
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +203,8 @@ def _staleness(row: Any, stage: Any, activities: Any) -> bool:
     last_done = max((a["completed_at"] for a in meaningful if a["completed_at"]), default=None)
     scheduled = any(a["scheduled_at"] and a["scheduled_at"] > now and a["completed_at"] is None for a in meaningful)
     rot = StageRot(e.StageKind(stage["kind"]), stage["expected_duration_days"])
-    return stale_rule(rot, row["stage_entered_at"], last_done, scheduled, now)
+    # The rule reads only is_closed and expected_duration_days of its stage.
+    return stale_rule(cast("StageSpec", rot), row["stage_entered_at"], last_done, scheduled, now)
 
 
 # What each GraphQL type serves from plain columns, exactly as app/api/types.py resolves it. Every table
@@ -400,7 +404,9 @@ def _standard_checks(schema: GraphQLSchema) -> tuple[tuple[Any, ...], int | None
     specification's rules plus those the schema's extensions add (app/api/schema.py)."""
     rules: list[Any] = list(specified_rules)
     max_tokens = None
-    for extension in getattr(getattr(schema, "_strawberry_schema", None), "extensions", ()):
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    # The extensions as a request gets them (app/api/schema.py shares the limiters' instances).
+    for extension in strawberry_schema.get_extensions() if strawberry_schema is not None else ():
         if isinstance(extension, AddValidationRules):
             rules.extend(extension.validation_rules)
         elif isinstance(extension, MaxTokensLimiter):
@@ -457,7 +463,7 @@ def prepare_document(schema: GraphQLSchema, query: str, operation_name: str | No
     # The abuse limits of standard execution hold here too: past them, standard execution refuses.
     document = parse(query, max_tokens=max_tokens)
     try:
-        invalid = validate_document(schema, document, rules)
+        invalid = bool(validate_document(schema, document, rules))
     except Exception:  # a rule that breaks on a broken document (the depth limiter on an unknown fragment)
         invalid = True
     if invalid:
@@ -501,7 +507,7 @@ class _Planner:
         conditional = self.schema.get_type(condition.name.value)
         if conditional is runtime_type:
             return True
-        return bool(is_abstract_type(conditional) and self.schema.is_sub_type(conditional, runtime_type))  # type: ignore[arg-type]
+        return bool(is_abstract_type(conditional) and self.schema.is_sub_type(conditional, runtime_type))
 
     def collect(self, type_name: str, selection_sets: Iterable[SelectionSetNode | None]) -> dict[str, list[FieldNode]]:
         """Response key -> the field nodes that make it, in the order execution would answer them."""
@@ -651,7 +657,8 @@ class QueryPlan:
     plan: ObjectPlan | ConnectionPlan
     # The response's top-level keys in order: (key, None) for the root field, (key, type name) for __typename.
     top: list[tuple[str, str | None]] = field(default_factory=list)
-    render: Callable[[Any, dict], dict | None] | None = None
+    render: Callable[[Any, dict], dict | None] = field(init=False)
+    reads_clock: bool = field(init=False)
 
     def __post_init__(self) -> None:
         node = self.plan.node if isinstance(self.plan, ConnectionPlan) else self.plan
@@ -782,6 +789,7 @@ async def _load_one(type_name: str, wanted: list[tuple[Link, list]], lookups: di
 async def _load_many(wanted: list[tuple[Link, list]], lookups: dict[int, dict], scope: Scope) -> list:
     """One to-many relation (same table, key, order and check) for every link of a level that asks for it."""
     relation = wanted[0][0].relation
+    assert isinstance(relation, Many)
     model = TYPES[relation.type_name].model
     ids = list({row["id"] for _, rows in wanted for row in rows})
     columns = set().union(*(link.target.columns for link, _ in wanted)) | {relation.fk}
@@ -892,15 +900,18 @@ def _size(rows: list, lookups: dict) -> int:
 
 async def _node_data(plan: QueryPlan, pk: int, scope: Scope) -> NodeData:
     # One row by primary key: straight SQL, and the visibility rule checked on the row.
-    rows = await _fetch(m.Opportunity, sorted(plan.plan.columns | {"assigned_to_id"}), "id", [pk], ("id",))
+    node = plan.plan
+    assert isinstance(node, ObjectPlan)
+    rows = await _fetch(m.Opportunity, sorted(node.columns | {"assigned_to_id"}), "id", [pk], ("id",))
     rows = [row for row in rows if opportunity_visible(scope, row["assigned_to_id"])]
     lookups: dict[int, dict] = {}
-    await _load(plan.plan, rows, lookups, scope)
+    await _load(node, rows, lookups, scope)
     return NodeData(rows, lookups)
 
 
 async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
-    connection: ConnectionPlan = plan.plan
+    connection = plan.plan
+    assert isinstance(connection, ConnectionPlan)
     order = args.get("order_by") or OpportunityOrder()
     columns = sorted(connection.node.columns | {order.field.value})
     page = await paginate(opportunity_query(args.get("filter"), opportunity_filter(scope)), first=args.get("first"),
@@ -917,7 +928,8 @@ async def _total_count(args: dict, scope: Scope) -> int:
 
 def _render_page(plan: QueryPlan, data: PageData, total: int | None) -> dict:
     page, lookups, render = data.page, data.lookups, plan.render
-    connection: ConnectionPlan = plan.plan  # type: ignore[assignment]
+    connection = plan.plan
+    assert isinstance(connection, ConnectionPlan)
     nodes = [render(row, lookups) for row in page.rows]
     out: dict[str, Any] = {}
     for key, what, parts in connection.fields:
@@ -973,7 +985,8 @@ class FastPath:
         self.fallbacks: Counter[str] = Counter()
         self._in_flight: dict[tuple, asyncio.Future] = {}
 
-    def _fall_back(self, reason: str) -> None:
+    def _fall_back(self, reason: str) -> bytes | None:
+        """Count why standard execution answers, and say it does (None)."""
         self.fallbacks[reason] += 1
         return None
 
@@ -1013,7 +1026,9 @@ class FastPath:
         return plan
 
     def _arguments(self, plan: QueryPlan, variables: Any) -> dict:
-        field_def = self.graphql_schema.query_type.fields[plan.root.name.value]
+        query_type = self.graphql_schema.query_type
+        assert query_type is not None
+        field_def = query_type.fields[plan.root.name.value]
         raw = get_argument_values(field_def, plan.root, variables)
         # Strawberry's own conversion: the same input objects the standard resolvers receive.
         strawberry_field = self.schema.get_field_for_type(field_name=plan.root.name.value, type_name="Query")
