@@ -171,7 +171,8 @@ async def _build(team) -> World:
         note = await m.Notification.create(user=user, kind="k", title="t")
         w.add("Notification", note, user=user.id)
 
-    period = now.strftime("%Y-%m")
+    # The month the deals close in (tomorrow): on a month's last day that is the next month.
+    period = (now + timedelta(days=1)).strftime("%Y-%m")
     snapshot = await m.ForecastSnapshot.create(period=period, method="hybrid", total_forecast=Decimal("1"),
                                                best_case=Decimal("1"), worst_case=Decimal("1"), confidence=0.5,
                                                computed_at=now)
