@@ -293,6 +293,25 @@ APOLLO_NODES = """query Board($first: Int = 10) {
 fragment Card on Opportunity { id title: name stage account { id name __typename } __typename }
 """
 
+# Fragments at the root, directives on spreads and inline fragments, a field asked twice with different
+# subselections (merged).
+ROOT_SHAPES = """query RootShapes($withAccount: Boolean!) {
+  ...Root
+  kind: __typename
+}
+fragment Root on Query {
+  opportunities(first: 3) {
+    nodes {
+      id
+      ...AccountPart @include(if: $withAccount)
+      ... on Opportunity @skip(if: $withAccount) { stage account { id } }
+      account { tier }
+    }
+  }
+}
+fragment AccountPart on Opportunity { account { name parent { name } } }
+"""
+
 
 def _apollo_cases(world) -> list[tuple[str, str, dict]]:
     """(operation name, document, variables): each Apollo-shaped document with several variable values."""
@@ -306,6 +325,7 @@ def _apollo_cases(world) -> list[tuple[str, str, dict]]:
         cases.append(("OpportunityDetail", APOLLO_DETAIL, {"id": str(deal), "withHistory": False}))
     cases.append(("OpportunityDetail", APOLLO_DETAIL, {"id": "999999"}))  # no such deal
     cases.append(("Board", APOLLO_NODES, {}))
+    cases += [("RootShapes", ROOT_SHAPES, {"withAccount": flag}) for flag in (True, False)]
     return cases
 
 
