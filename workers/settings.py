@@ -15,7 +15,7 @@ from app.settings import get_settings
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, func
 
-from workers import delivery, events, forecasts, health, interactions
+from workers import delivery, events, forecasts, health, interactions, tasks
 
 log = logging.getLogger("workers")
 
@@ -66,6 +66,8 @@ class WorkerSettings:
         func(health.recompute_all_health, timeout=30),
         func(interactions.run_follow_up, timeout=30),
         func(interactions.catch_up_follow_ups, timeout=30),
+        func(tasks.send_task_reminder, timeout=30),
+        func(tasks.catch_up_task_reminders, timeout=30),
         # keep_result=0: the debounce id "forecast:<period>" is free again as soon as the job ends.
         func(forecasts.recompute_forecast, keep_result=0, timeout=30),
         func(forecasts.recompute_forecasts_nightly, timeout=30),
@@ -81,6 +83,8 @@ class WorkerSettings:
         cron(delivery.sweep_webhook_deliveries, minute=EVERY_MINUTE, second={5}, unique=True),
         cron(health.recompute_all_health, hour={3}, minute={30}, unique=True, timeout=30),
         cron(health.recompute_changed_health, minute=set(range(0, 60, 10)), second={15}, unique=True, timeout=30),
+        cron(tasks.catch_up_task_reminders, minute=EVERY_5_MINUTES, second={25}, unique=True,
+             run_at_startup=True, timeout=30),
         cron(interactions.catch_up_follow_ups, minute=EVERY_5_MINUTES, second={20}, unique=True,
              run_at_startup=True, timeout=30),
         cron(forecasts.recompute_forecasts_nightly, hour={4}, minute={10}, unique=True, timeout=30),

@@ -50,11 +50,12 @@ def to_connection(page: Page) -> Connection:
     )
 
 
-async def page_connection(qs, first, after, sort_field: str, direction: SortDirection) -> Connection:
+async def page_connection(qs, first, after, sort_field: str, direction: SortDirection,
+                          nulls_last: bool = False) -> Connection:
     """One keyset page of the queryset as a connection; a bad `first` or `after` is BAD_USER_INPUT."""
     try:
         page = await paginate(qs, first=first, after=after, sort_field=sort_field,
-                              descending=direction == SortDirection.DESC)
+                              descending=direction == SortDirection.DESC, nulls_last=nulls_last)
     except ValidationFailed as exc:
         raise bad_user_input(exc) from None
     return to_connection(page)

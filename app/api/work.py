@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
+from enum import Enum
 from typing import Optional
 
 import strawberry
+from strawberry import UNSET
 from strawberry.scalars import JSON
 
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import SortDirection
-from app.api.errors import bad_user_input, parse_id, require_scope, run_mutation, top_level_error
+from app.api.errors import bad_user_input, input_data, parse_id, require_scope, run_mutation, top_level_error
+from app.api.inputs import not_null
 from app.api.relay import Connection, page_connection
-from app.api.types import Opportunity, User, UserError
+from app.api.types import Account, Opportunity, User, UserError
 from app.domain.enums import Role, TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
 from app.domain.errors import ValidationFailed
 from app.services import work
@@ -41,6 +44,12 @@ class Task:
     # The row's foreign keys (`self` is the Task row: see app/api/types.py).
     assignee_id: strawberry.Private[int]
     opportunity_id: strawberry.Private[Optional[int]]
+    account_id: strawberry.Private[Optional[int]]
+
+    @strawberry.field(description="Open and past its due date.")
+    def is_overdue(self) -> bool:
+        return (self.status is TaskStatus.OPEN and self.due_date is not None
+                and self.due_date < datetime.now(timezone.utc))
 
     @strawberry.field
     async def assignee(self, info: CtxInfo) -> User:
@@ -51,6 +60,12 @@ class Task:
         if not self.opportunity_id:
             return None
         return await info.context.loaders.opportunity.load(self.opportunity_id)
+
+    @strawberry.field(description="The account the task is for (a task on a deal is on the deal's account).")
+    async def account(self, info: CtxInfo) -> Optional[Account]:
+        if not self.account_id:
+            return None
+        return await info.context.loaders.account.load(self.account_id)
 
 
 @strawberry.type
@@ -77,12 +92,57 @@ class OutgoingMail:
     created_at: datetime
 
 
+@strawberry.enum
+class TaskSortField(Enum):
+    DUE_DATE = "due_date"
+    PRIORITY = "priority_rank"
+    CREATED_AT = "created_at"
+
+
+@strawberry.input
+class TaskSort:
+    field: TaskSortField = TaskSortField.DUE_DATE
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input
+class CreateTaskInput:
+    title: str
+    description: str = ""
+    due_date: Optional[datetime] = None
+    priority: TaskPriority = TaskPriority.MEDIUM
+    assignee_id: Optional[ID] = strawberry.field(default=UNSET, description="Default: you. Anyone in your scope.")
+    opportunity_id: Optional[ID] = None
+    account_id: Optional[ID] = strawberry.field(default=None, description="Default: the opportunity's account.")
+
+
+@strawberry.input
+class UpdateTaskInput:
+    title: Optional[str] = not_null()
+    description: Optional[str] = UNSET
+    due_date: Optional[datetime] = strawberry.field(default=UNSET, description="Reschedule (null: no due date).")
+    priority: Optional[TaskPriority] = not_null()
+    assignee_id: Optional[ID] = not_null("Reassign, within your scope.")
+    opportunity_id: Optional[ID] = UNSET
+    account_id: Optional[ID] = UNSET
+
+
+@strawberry.type
+class DeleteTaskPayload:
+    deleted_id: Optional[ID] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.input
 class TaskFilter:
     status: Optional[list[TaskStatus]] = None
     assignee_id: Optional[ID] = None
     opportunity_id: Optional[ID] = None
-    due_before: Optional[datetime] = None
+    account_id: Optional[ID] = None
+    due_after: Optional[datetime] = strawberry.field(default=None, description="Due at or after this moment.")
+    due_before: Optional[datetime] = strawberry.field(default=None, description="Due before this moment.")
+    overdue: Optional[bool] = strawberry.field(
+        default=None, description="true: open and past due; false: everything else.")
     updated_since: Optional[datetime] = strawberry.field(
         default=None, description="Only records created or changed at or after this moment (offline sync).")
 
@@ -101,26 +161,30 @@ class NotificationPayload:
 
 @strawberry.type
 class WorkQuery:
-    @strawberry.field
+    @strawberry.field(description="Tasks you may see (yours; your reps' when you manage them). Without `sort`: "
+                                  "newest first; sorted by due date, tasks without one come last.")
     async def tasks(self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
-                    filter: Optional[TaskFilter] = None) -> Connection[Task]:
+                    filter: Optional[TaskFilter] = None, sort: Optional[TaskSort] = None) -> Connection[Task]:
         scope = require_scope(info)
         qs = m.Task.filter(task_filter(scope))
         if filter:
             try:
-                if filter.status:
-                    qs = qs.filter(status__in=filter.status)
-                if filter.assignee_id:
-                    qs = qs.filter(assignee_id=parse_id(filter.assignee_id, "assignee_id"))
-                if filter.opportunity_id:
-                    qs = qs.filter(opportunity_id=parse_id(filter.opportunity_id, "opportunity_id"))
+                qs = qs.filter(work.task_list_filter(
+                    statuses=filter.status, assignee_id=_id(filter.assignee_id, "assignee_id"),
+                    opportunity_id=_id(filter.opportunity_id, "opportunity_id"),
+                    account_id=_id(filter.account_id, "account_id"), due_after=filter.due_after,
+                    due_before=filter.due_before, overdue=filter.overdue))
             except ValidationFailed as exc:
                 raise bad_user_input(exc) from None
-            if filter.due_before:
-                qs = qs.filter(due_date__lt=filter.due_before)
             if filter.updated_since:
                 qs = qs.filter(updated_since_filter(filter.updated_since))
-        return await page_connection(qs, first, after, "id", SortDirection.DESC)
+        if sort is None:
+            return await page_connection(qs, first, after, "id", SortDirection.DESC)
+        if sort.field is TaskSortField.PRIORITY:
+            qs = qs.annotate(priority_rank=work.priority_rank())
+            return await page_connection(qs, first, after, "priority_rank", sort.direction)
+        return await page_connection(qs, first, after, sort.field.value, sort.direction,
+                                     nulls_last=sort.field is TaskSortField.DUE_DATE)
 
     @strawberry.field(description="The caller's own notifications, newest first.")
     async def notifications(self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
@@ -139,8 +203,26 @@ class WorkQuery:
         return await page_connection(m.OutgoingMail.all(), first, after, "id", SortDirection.DESC)
 
 
+def _id(value: Optional[ID], field: str) -> int | None:
+    return None if value is None else parse_id(value, field)
+
+
 @strawberry.type
 class WorkMutation:
+    @strawberry.mutation(description="A task of your own, or for someone in your scope; on a deal and/or an account.")
+    async def create_task(self, info: CtxInfo, input: CreateTaskInput) -> TaskPayload:
+        return await run_mutation(info, TaskPayload, "task", lambda s: work.create_task(s, input_data(input)))
+
+    @strawberry.mutation(description="Reschedule, reassign (within your scope), re-prioritise or edit a task.")
+    async def update_task(self, info: CtxInfo, id: ID, input: UpdateTaskInput) -> TaskPayload:
+        return await run_mutation(info, TaskPayload, "task",
+                                  lambda s: work.update_task(s, parse_id(id, "id"), input_data(input)))
+
+    @strawberry.mutation
+    async def delete_task(self, info: CtxInfo, id: ID) -> DeleteTaskPayload:
+        return await run_mutation(info, DeleteTaskPayload, "deleted_id",
+                                  lambda s: work.delete_task(s, parse_id(id, "id")))
+
     @strawberry.mutation
     async def complete_task(self, info: CtxInfo, id: ID) -> TaskPayload:
         return await run_mutation(info, TaskPayload, "task", lambda s: work.complete_task(s, parse_id(id, "id")))

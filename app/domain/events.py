@@ -208,6 +208,21 @@ class TaskReopened(Event):
 
 
 @dataclass(frozen=True)
+class TaskUpdated(Event):
+    """Rescheduled, reassigned, re-prioritised or edited; `changes.assigned_to_id` {from, to} when
+    reassigned (the previous assignee's sync drops it)."""
+    KIND: ClassVar[str] = "task.updated"
+    task_id: int
+    opportunity_id: int | None = None
+    fields: tuple[str, ...] | list[str] = ()
+    changes: dict[str, Any] | None = None
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
+
+@dataclass(frozen=True)
 class NotificationRead(Event):
     KIND: ClassVar[str] = "notification.read"
     notification_id: int
@@ -233,6 +248,13 @@ class OpportunityDeleted(_Deletion):
     @property
     def moves_forecast(self) -> bool:
         return True
+
+
+@dataclass(frozen=True)
+class TaskDeleted(_Deletion):
+    KIND: ClassVar[str] = "task.deleted"
+    task_id: int
+    opportunity_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -332,6 +354,7 @@ EVENT_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     TaskReopened, NotificationRead, OpportunityDeleted, ActivityDeleted, DocumentsChanged, CompetitorsChanged,
     AccountCreated, AccountUpdated, AccountDeleted, ContactCreated, ContactUpdated, ContactDeleted,
     InteractionRecorded, InteractionUpdated, ProductCreated, ProductUpdated, ProductDeleted,
+    TaskUpdated, TaskDeleted,
 )}
 
 

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from tortoise.expressions import Q
+from tortoise.expressions import Case, Q, When
 from tortoise.queryset import QuerySet
 
 from app.domain.errors import ErrorCode, ValidationFailed
@@ -45,6 +45,8 @@ def _encode_value(value: Any) -> Any:
 
 
 def _decode_value(raw: Any, sample_type: type) -> Any:
+    if raw is None:
+        return None
     if sample_type is datetime:
         return datetime.fromisoformat(raw)
     if sample_type is date:
@@ -72,14 +74,19 @@ def decode_cursor(cursor: str, sort_type: type) -> tuple[Any, int]:
 
 
 def _field_type(qs: QuerySet, field: str) -> type:
-    return qs.model._meta.fields_map[field].field_type
+    column = qs.model._meta.fields_map.get(field)
+    return column.field_type if column is not None else str  # an annotation (e.g. a rank) holds text
 
 
 async def paginate(
     qs: QuerySet, *, first: int | None, after: str | None, sort_field: str = "id", descending: bool = False,
-    columns: list[str] | None = None,
+    columns: list[str] | None = None, nulls_last: bool = False,
 ) -> Page:
-    """One page after the cursor. With `columns`, rows are plain dicts of those columns (fast path)."""
+    """One page after the cursor. With `columns`, rows are plain dicts of those columns (fast path).
+    `nulls_last`: the sort field may be null; rows without a value come after all others, in either
+    direction (the databases disagree on where NULL sorts, so the order is made explicit)."""
+    if nulls_last and sort_field != "id":
+        return await _paginate_nulls_last(qs, first=first, after=after, sort_field=sort_field, descending=descending)
     if first is None:
         first = DEFAULT_PAGE_SIZE
     if first < 0 or first > MAX_PAGE_SIZE:
@@ -108,3 +115,33 @@ async def paginate(
         has_previous_page=bool(after),
         counted=qs,
     )
+
+
+async def _paginate_nulls_last(qs: QuerySet, *, first: int | None, after: str | None, sort_field: str,
+                               descending: bool) -> Page:
+    if first is None:
+        first = DEFAULT_PAGE_SIZE
+    if first < 0 or first > MAX_PAGE_SIZE:
+        raise ValidationFailed.single("first", f"must be between 0 and {MAX_PAGE_SIZE}", ErrorCode.OUT_OF_RANGE)
+    op = "lt" if descending else "gt"
+    page_qs = qs
+    if after:
+        value, pk = decode_cursor(after, _field_type(qs, sort_field))
+        null_check: dict[str, Any] = {f"{sort_field}__isnull": True}
+        without_value = Q(**null_check)
+        beyond_id: dict[str, Any] = {f"id__{op}": pk}
+        if value is None:  # in the tail of rows without a value
+            page_qs = page_qs.filter(without_value & Q(**beyond_id))
+        else:
+            beyond: dict[str, Any] = {f"{sort_field}__{op}": value}
+            same: dict[str, Any] = {sort_field: value}
+            page_qs = page_qs.filter(Q(**beyond) | (Q(**same) & Q(**beyond_id)) | without_value)
+    prefix = "-" if descending else ""
+    page_qs = page_qs.annotate(
+        without_value=Case(When(**{f"{sort_field}__isnull": True}, then="1"), default="0"),
+    ).order_by("without_value", f"{prefix}{sort_field}", f"{prefix}id").limit(first + 1)
+    rows = await page_qs
+    has_next = len(rows) > first
+    rows = rows[:first]
+    return Page(rows=rows, cursors=[encode_cursor(sort_field, r) for r in rows], has_next_page=has_next,
+                has_previous_page=bool(after), counted=qs)

@@ -40,6 +40,8 @@ REACTIONS: dict[type[e.Event], tuple[Reaction, ...]] = {
     e.ContactDeleted: (webhooks.fan_out,),
     e.ProductDeleted: (webhooks.fan_out,),
     e.TaskReopened: (),
+    e.TaskUpdated: (webhooks.fan_out,),
+    e.TaskDeleted: (webhooks.fan_out,),
     e.NotificationRead: (),
     e.DocumentsChanged: (),
     e.CompetitorsChanged: (),
