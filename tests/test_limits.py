@@ -102,6 +102,21 @@ async def test_every_response_carries_the_cost_on_every_path(gql, app, team, mon
         assert _cost(body)["maximum"] == get_settings().max_query_cost
 
 
+async def test_a_compiled_request_left_to_standard_execution_is_charged_once(gql, app, team, monkeypatch):
+    """A bad cursor passes the compiled path's admission, then standard execution explains the error:
+    the caller pays for one request, not two."""
+    await factories.opportunity(team.rep.user, (await factories.account(team.rep.user)).id)
+    monkeypatch.setattr(get_settings(), "cost_budget_refill_per_second", 0.001)  # what is charged stays charged
+    before = _cost((await _post(gql, "{ me { id } }", token=team.rep.token)).json())["budgetRemaining"]
+    fallbacks = app.state.fast_path.fallbacks["user input"]
+    paged = "query ($first: Int, $after: String) { opportunities(first: $first, after: $after) { edges { node { id } } } }"
+    bad = (await _post(gql, paged, {"first": 10, "after": "not-a-cursor"}, team.rep.token)).json()
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert app.state.fast_path.fallbacks["user input"] == fallbacks + 1  # it did go through the compiled path first
+    after = _cost((await _post(gql, "{ me { id } }", token=team.rep.token)).json())["budgetRemaining"]
+    assert before - after == _cost(bad)["requested"] + 1  # the failed list once, and this `me`
+
+
 async def test_over_budget_is_rate_limited_with_retry_after_on_both_paths(gql, team, monkeypatch):
     await factories.opportunity(team.rep.user, (await factories.account(team.rep.user)).id)
     monkeypatch.setattr(get_settings(), "cost_budget_capacity", 1000)

@@ -208,6 +208,13 @@ async def admit_compiled(schema: GraphQLSchema, document: DocumentNode, operatio
     return cost_extension(requested, charge)
 
 
+async def refund_compiled(user_id: int, cost: dict) -> None:
+    """The compiled path admitted a request, then left it to standard execution, which charges it
+    again: give the first charge back, so a fallback is paid once."""
+    if cost.get("budgetRemaining") is not None:
+        await budget.refund(caller_key(user_id, None), int(cost["requested"]))
+
+
 def with_extensions(body: bytes, cost: dict) -> bytes:
     """Add `extensions.cost` to a serialised {"data": …} response."""
     return body[:-1] + b',"extensions":{"cost":' + orjson.dumps(cost) + b"}}"

@@ -60,7 +60,7 @@ from tortoise import connections
 from tortoise.models import Model
 
 from app import models as m
-from app.api.cost import admit_compiled, operation_cost, page_variables, with_extensions
+from app.api.cost import admit_compiled, operation_cost, page_variables, refund_compiled, with_extensions
 from app.api.inputs import OpportunityOrder
 from app.api.outages import is_outage
 from app.api.queries import opportunity_query
@@ -1134,8 +1134,10 @@ class FastPath:
             return with_extensions(await self._cached(("response", *reads), lambda: self._respond(plan, args, scope, reads),
                                                       lambda body: 1 + len(body) // RESPONSE_BYTES_PER_ROW), cost)
         except ValidationFailed:
+            await refund_compiled(scope.user_id, cost)
             return self._fall_back("user input")  # a bad filter or cursor: standard execution says which
         except GraphQLError:
+            await refund_compiled(scope.user_id, cost)
             return self._fall_back("arguments")
 
     async def _respond(self, plan: QueryPlan, args: "_Lazy", scope: Scope, reads: tuple,

@@ -39,7 +39,7 @@ level = math.max(0, level - math.max(0, now - at) * rate)
 if level + cost > capacity then
   return {0, tostring(level), tostring((level + cost - capacity) / rate)}
 end
-level = level + cost
+level = math.max(0, level + cost)
 redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
 return {1, tostring(level), '0'}
@@ -88,6 +88,11 @@ class QueryBudget:
         if admitted:
             return Charge(True, remaining)
         return Charge(False, remaining, max(1, math.ceil(float(retry))))
+
+    async def refund(self, caller: str, cost: int) -> None:
+        """Give back a charge for work that was not done after all (never below an empty bucket)."""
+        if cost > 0:
+            await self.charge(caller, -cost)
 
     async def close(self) -> None:
         if self._client is not None:
