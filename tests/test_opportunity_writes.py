@@ -106,6 +106,9 @@ async def test_every_event_kind_is_typed_round_trips_and_has_its_reactions():
         e.ProductCreated(product_id=11),
         e.ProductUpdated(product_id=11),
         e.ProductDeleted(product_id=11),
+        e.TaskUpdated(task_id=4, opportunity_id=9, fields=["due_date"],
+                      changes={"assigned_to_id": {"from": 2, "to": 3}}),
+        e.TaskDeleted(task_id=4, opportunity_id=9),
     ]
     assert {type(s) for s in samples} == set(e.EVENT_TYPES.values())
     for sample in samples:
