@@ -9,7 +9,7 @@ import pytest
 
 from app.api.app import create_app
 from app.domain.enums import ActivityType
-from app.models import Contact, Opportunity, OpportunityActivity, OpportunityProduct
+from app.models import Contact, Opportunity, OpportunityActivity, OpportunityProduct, PipelineStage
 from tests import factories
 
 LIST = """query($first: Int, $after: String, $filter: OpportunityFilter, $order: OpportunityOrder) {
@@ -171,3 +171,23 @@ async def test_fast_path_query_count_is_constant(both, team, count_queries):
                         headers={"Authorization": f"Bearer {team.rep.token}"})
         counts.append(len(count_queries.queries))
     assert counts[0] == counts[1]
+
+
+async def test_the_status_filter_selects_by_the_kind_of_stage_both_ways(both, team):
+    acct = await factories.account(team.rep.user, "Harbor Grill")
+    for name in ("open one", "won one", "lost one", "open two"):
+        await factories.opportunity(team.rep.user, acct.id, name)
+    won = await factories.opportunity(team.rep.user, acct.id, "won two")
+    await Opportunity.filter(name__in=["won one"]).update(
+        stage_id=(await PipelineStage.get(key="closed_won")).id)
+    await Opportunity.filter(id=won.id).update(stage_id=(await PipelineStage.get(key="closed_won")).id)
+    await Opportunity.filter(name="lost one").update(stage_id=(await PipelineStage.get(key="closed_lost")).id)
+    query = """query($filter: OpportunityFilter) { opportunities(first: 10, filter: $filter, orderBy: {field: NAME,
+      direction: ASC}) { totalCount edges { node { name stage } } } }"""
+    expected = {("OPEN",): ["open one", "open two"], ("WON",): ["won one", "won two"],
+                ("WON", "LOST"): ["lost one", "won one", "won two"]}
+    for status, names in expected.items():
+        fast, standard = await _both(both, query, {"filter": {"status": list(status)}}, team.rep.token)
+        assert fast == standard and "errors" not in fast, fast
+        assert [e["node"]["name"] for e in fast["data"]["opportunities"]["edges"]] == names
+        assert fast["data"]["opportunities"]["totalCount"] == len(names)

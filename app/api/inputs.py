@@ -25,6 +25,7 @@ from app.api.enums import (
     ProductUnit,
     Role,
     SortDirection,
+    StageKind,
     TeamRole,
 )
 
@@ -229,6 +230,8 @@ class UpdateOpportunityInput:
 
 @strawberry.input
 class OpportunityFilter:
+    status: Optional[list[StageKind]] = strawberry.field(
+        default=None, description="OPEN (any open stage), WON, LOST: the kind of the deal's stage.")
     stage: Optional[list[str]] = None
     assigned_to: Optional[list[ID]] = None
     account_id: Optional[ID] = None

@@ -49,6 +49,8 @@ def opportunity_query(f: OpportunityFilter | None, visible: Q):
     qs = m.Opportunity.filter(visible)
     if f is None:
         return qs
+    if f.status:
+        qs = qs.filter(stage__kind__in=f.status)
     if f.stage:
         qs = qs.filter(stage__key__in=f.stage)
     if f.assigned_to:
