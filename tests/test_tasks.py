@@ -171,3 +171,14 @@ async def test_a_reminder_lost_with_redis_is_sent_by_the_catch_up_and_a_reschedu
     assert [n.title for n in await Notification.filter(kind="task_due")] == ["Task due: Confirm delivery days"]
     assert await work.catch_up_reminders() == 0
     del overdue
+
+
+async def test_twenty_concurrent_deletes_record_one_event(gql, team):
+    import asyncio
+
+    task_id = (await _create(gql, team.rep))["task"]["id"]
+    answers = await asyncio.gather(*(gql(DELETE, {"id": task_id}, as_=team.rep) for _ in range(20)))
+    deleted = [a["deleteTask"] for a in answers if a["deleteTask"]["deletedId"] == task_id]
+    assert deleted and all(a["deleteTask"]["errors"] in ([], [{"field": "id", "code": "NOT_FOUND"}]) for a in answers)
+    assert not await Task.exists(id=int(task_id))
+    assert await DomainEvent.filter(kind="task.deleted").count() == 1

@@ -207,9 +207,10 @@ async def delete_task(scope: Scope, task_id: int) -> int:
     if task is None:
         raise ValidationFailed.single("id", "task not found", ErrorCode.NOT_FOUND)
     async with recorded_change() as outbox:
-        await task.delete()
-        await outbox.record(TaskDeleted(task_id=task.id, opportunity_id=task.opportunity_id),
-                            owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id)
+        # Of concurrent deletes one removes the row and records the event; the others answer the same.
+        if await Task.filter(id=task.id).delete():
+            await outbox.record(TaskDeleted(task_id=task.id, opportunity_id=task.opportunity_id),
+                                owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id)
     return task_id
 
 
