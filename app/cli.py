@@ -14,6 +14,7 @@ from tortoise import Tortoise
 from app.db import DatabaseUnreachable, check_database, tortoise_config
 from app.domain.enums import Role
 from app.domain.errors import ValidationFailed
+from app.domain.global_ids import global_id
 from app.settings import get_settings
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def create_user(
         user = asyncio.run(_with_orm(lambda: run_create(email, name, role, password, manager)))
     except ValidationFailed as exc:
         _fail("; ".join(f"{e.field}: {e.message}" for e in exc.errors))
-    typer.echo(f"created {user.role.value} {user.email} (id {user.id})")
+    typer.echo(f"created {user.role.value} {user.email} (id {global_id('User', user.id)})")
 
 
 @cli.command("register-documents")

@@ -23,6 +23,8 @@ import orjson
 from starlette.applications import Starlette
 
 from app.domain.enums import ProductUnit, StageKind
+from app.domain.global_ids import decode_global_id
+from app.domain.global_ids import global_id as gid
 from app.domain.pipeline import StageSpec, is_stale
 from starlette.requests import Request
 from starlette.responses import Response
@@ -112,10 +114,10 @@ async def opportunities_page(db: Counter, first: int, after: str | None, count: 
         a, u = accounts[r["account_id"]], users[r["assigned_to_id"]]
         cursor = _cursor(r["created_at"], r["id"])
         edges.append({"cursor": cursor, "node": {
-            "id": str(r["id"]), "name": r["name"], "value": str(r["value"]), "probability": r["probability"],
+            "id": gid("Opportunity", r["id"]), "name": r["name"], "value": str(r["value"]), "probability": r["probability"],
             "stage": stages[r["stage_id"]], "expectedCloseDate": r["expected_close_date"].isoformat(),
-            "account": {"id": str(a["id"]), "name": a["name"], "industry": a["industry"].upper()},
-            "assignedTo": {"id": str(u["id"]), "name": u["name"], "email": u["email"]},
+            "account": {"id": gid("Account", a["id"]), "name": a["name"], "industry": a["industry"].upper()},
+            "assignedTo": {"id": gid("User", u["id"]), "name": u["name"], "email": u["email"]},
             "products": products[r["id"]], "activities": activities[r["id"]]}})
     page = {"pageInfo": {"hasNextPage": has_next, "endCursor": edges[-1]["cursor"] if edges else None}, "edges": edges}
     return {"data": {"opportunities": {"totalCount": total, **page} if count else page}}
@@ -152,38 +154,38 @@ async def opportunity_detail(db: Counter, pk: int) -> dict:
                          for a in meaningful), now)
     money = lambda v: None if v is None else str(v)  # noqa: E731
     return {"data": {"opportunity": {
-        "id": str(o["id"]), "name": o["name"], "value": str(o["value"]), "budget": money(o["budget"]),
+        "id": gid("Opportunity", o["id"]), "name": o["name"], "value": str(o["value"]), "budget": money(o["budget"]),
         "probability": o["probability"], "probabilityOverridden": o["probability_overridden"], "stage": stage["key"],
         "expectedCloseDate": _iso(o["expected_close_date"]), "actualCloseDate": _iso(o["actual_close_date"]),
         "source": o["source"].upper(), "nextStep": o["next_step"], "description": o["description"],
         "forecastCategory": o["forecast_category"].upper(), "version": o["version"],
         "stageEnteredAt": _iso(o["stage_entered_at"]), "daysInStage": (now - o["stage_entered_at"]).days,
         "isStale": stale, "createdAt": _iso(o["created_at"]), "updatedAt": _iso(o["updated_at"]),
-        "pipelineStage": {"id": str(stage["id"]), "key": stage["key"], "name": stage["name"], "order": stage["order"],
+        "pipelineStage": {"id": gid("PipelineStage", stage["id"]), "key": stage["key"], "name": stage["name"], "order": stage["order"],
                           "probability": stage["probability"]},
-        "pipeline": {"id": str(pipeline["id"]), "name": pipeline["name"]},
-        "account": {"id": str(acc["id"]), "name": acc["name"], "industry": acc["industry"].upper(),
+        "pipeline": {"id": gid("Pipeline", pipeline["id"]), "name": pipeline["name"]},
+        "account": {"id": gid("Account", acc["id"]), "name": acc["name"], "industry": acc["industry"].upper(),
                     "size": acc["size"].upper(), "tier": acc["tier"].upper(), "status": acc["status"].upper(),
-                    "assignedTo": {"id": str(acc["uid"]), "name": acc["uname"]}},
-        "contact": None if contact is None else {"id": str(contact["id"]), "name": f"{contact['first_name']} "
+                    "assignedTo": {"id": gid("User", acc["uid"]), "name": acc["uname"]}},
+        "contact": None if contact is None else {"id": gid("Contact", contact["id"]), "name": f"{contact['first_name']} "
                                                  f"{contact['last_name']}", "email": contact["email"]},
-        "assignedTo": {"id": str(owner["id"]), "name": owner["name"], "email": owner["email"],
+        "assignedTo": {"id": gid("User", owner["id"]), "name": owner["name"], "email": owner["email"],
                        "role": owner["role"].upper()},
-        "products": [{"id": str(r["id"]), "quantity": str(r["quantity"]), "unitPrice": str(r["unit_price"]),
+        "products": [{"id": gid("OpportunityProduct", r["id"]), "quantity": str(r["quantity"]), "unitPrice": str(r["unit_price"]),
                       "discount": str(r["discount"]), "totalPrice": str(r["total_price"]),
-                      "product": {"id": str(r["product_id"]), "sku": r["sku"], "name": r["name"],
+                      "product": {"id": gid("Product", r["product_id"]), "sku": r["sku"], "name": r["name"],
                                   "category": r["category"].upper(), "unit": UNIT_NAMES[r["unit"]]}} for r in lines],
-        "activities": [{"id": str(a["id"]), "type": a["type"].upper(), "subject": a["subject"],
+        "activities": [{"id": gid("OpportunityActivity", a["id"]), "type": a["type"].upper(), "subject": a["subject"],
                         "outcome": a["outcome"].upper() if a["outcome"] else None,
                         "scheduledAt": _iso(a["scheduled_at"]), "completedAt": _iso(a["completed_at"]),
-                        "createdBy": None if a["created_by_id"] is None else {"id": str(a["created_by_id"]),
+                        "createdBy": None if a["created_by_id"] is None else {"id": gid("User", a["created_by_id"]),
                                                                               "name": a["uname"]}} for a in acts],
-        "documents": [{"id": str(d["id"]), "name": d["name"], "type": d["type"].upper()} for d in docs],
-        "stageHistory": [{"id": str(t["id"]), "at": _iso(t["at"]), "source": t["source"].upper(),
+        "documents": [{"id": gid("OpportunityDocument", d["id"]), "name": d["name"], "type": d["type"].upper()} for d in docs],
+        "stageHistory": [{"id": gid("StageTransition", t["id"]), "at": _iso(t["at"]), "source": t["source"].upper(),
                           "amountBefore": money(t["amount_before"]), "amountAfter": str(t["amount_after"]),
                           "probabilityBefore": t["probability_before"], "probabilityAfter": t["probability_after"],
                           "fromStage": {"key": t["fkey"]} if t["fkey"] else None, "toStage": {"key": t["tkey"]},
-                          "by": None if t["by_id"] is None else {"id": str(t["by_id"]), "name": t["uname"]}}
+                          "by": None if t["by_id"] is None else {"id": gid("User", t["by_id"]), "name": t["uname"]}}
                          for t in history]}}}
 
 
@@ -222,7 +224,7 @@ async def advance(db: Counter, user_id: int, pk: int, stage_key: str, arq_pool, 
     await db.execute("UPDATE domain_events SET dispatched_at = $1 WHERE id = $2 AND dispatched_at IS NULL",
                      datetime.now(timezone.utc), event_id)
     await arq_pool.publish(channel, json.dumps({"id": event_id}))
-    return {"data": {"advanceOpportunity": {"opportunity": {"id": str(pk), "stage": target["key"],
+    return {"data": {"advanceOpportunity": {"opportunity": {"id": gid("Opportunity", pk), "stage": target["key"],
                                                             "version": o["version"] + 1},
                                             "errors": [], "unmetRequirements": []}}}
 
@@ -256,7 +258,7 @@ def create_app(dsn: str | None = None) -> Starlette:
             db, min(int(v.get("first") or 20), MAX_PAGE), v.get("after"), v.get("count", True)))
 
     async def detail(request: Request) -> Response:
-        return await handle(request, lambda db, _u, v: opportunity_detail(db, int(v["id"])))
+        return await handle(request, lambda db, _u, v: opportunity_detail(db, decode_global_id(v["id"], "Opportunity")))
 
     async def move(request: Request) -> Response:
         if "arq" not in state:
@@ -266,7 +268,7 @@ def create_app(dsn: str | None = None) -> Starlette:
 
             state["arq"] = await create_pool(arq_redis_settings())
         channel = os.environ.get("EVENTS_CHANNEL", "crm:events")
-        return await handle(request, lambda db, u, v: advance(db, u, int(v["id"]), v["stage"], state["arq"], channel))
+        return await handle(request, lambda db, u, v: advance(db, u, decode_global_id(v["id"], "Opportunity"), v["stage"], state["arq"], channel))
 
     return Starlette(routes=[Route("/opportunities", page, methods=["POST"]),
                              Route("/opportunity", detail, methods=["POST"]),

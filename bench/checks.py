@@ -9,6 +9,7 @@ import logging
 from contextlib import contextmanager
 from typing import Awaitable, Callable, Iterator, cast
 
+from app.domain.global_ids import global_id
 from bench import queries as q
 from bench.datagen import ADVANCE_FROM, ADVANCE_TO
 
@@ -155,7 +156,7 @@ async def run_quick_checks(post: Post, run_worker: Callable[[], Awaitable[None]]
         assert not differing, f"the baseline differs from GraphQL on {differing}"
         seen["baseline_equal"] = True
     opp_id = (await discovery_ids(1))[0]
-    moved = data_of(await post(q.ADVANCE_OPPORTUNITY, {"id": str(opp_id), "stage": ADVANCE_TO}))["advanceOpportunity"]
+    moved = data_of(await post(q.ADVANCE_OPPORTUNITY, {"id": global_id("Opportunity", opp_id), "stage": ADVANCE_TO}))["advanceOpportunity"]
     assert not moved["errors"] and moved["opportunity"]["stage"] == ADVANCE_TO, moved
     if run_worker is not None:
         await run_worker()
@@ -164,7 +165,7 @@ async def run_quick_checks(post: Post, run_worker: Callable[[], Awaitable[None]]
     if "recordInteraction" in mutation_fields:
         note = "Chef loved the new brisket samples, wants a standing weekly order"
         recorded = data_of(await post(q.RECORD_INTERACTION, {"input": {
-            "accountId": str(account_id), "type": "MEETING", "subject": "Tasting", "description": note}}))
+            "accountId": global_id("Account", account_id), "type": "MEETING", "subject": "Tasting", "description": note}}))
         recorded = recorded["recordInteraction"]
         assert not recorded["errors"] and recorded["interaction"]["sentiment"] is not None, recorded
         seen["record_interaction"] = True

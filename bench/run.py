@@ -19,6 +19,7 @@ import httpx
 from tortoise import Tortoise
 
 from bench import datagen, queries as q
+from app.domain.global_ids import global_id
 from bench.checks import counting_queries, discovery_ids, run_quick_checks, schema_fields
 from bench.procs import Server, Worker, load
 
@@ -131,9 +132,9 @@ class Bench:
             row: dict = {"concurrency": c}
             for side, url, ids_, body in (
                     ("graphql", f"{api.http}/graphql", gql_ids,
-                     lambda i: {"query": q.ADVANCE_OPPORTUNITY, "variables": {"id": str(i), "stage": datagen.ADVANCE_TO}}),
+                     lambda i: {"query": q.ADVANCE_OPPORTUNITY, "variables": {"id": global_id("Opportunity", i), "stage": datagen.ADVANCE_TO}}),
                     ("baseline", f"{base.http}/advance", base_ids,
-                     lambda i: {"variables": {"id": str(i), "stage": datagen.ADVANCE_TO}})):
+                     lambda i: {"variables": {"id": global_id("Opportunity", i), "stage": datagen.ADVANCE_TO}})):
                 out = load(url, [body(i) for i in ids_], concurrency=c, cycle=False, warmup=0, token=self.token,
                            keep_requests=True)
                 created = await _wait_tasks(ids_, timeout=60)
@@ -160,7 +161,7 @@ class Bench:
         for key, processes in (("worker", 1), ("worker_2_processes", 2)):
             ids = await discovery_ids(n)
             load(f"{api.http}/graphql", [{"query": q.ADVANCE_OPPORTUNITY, "variables": {
-                "id": str(i), "stage": datagen.ADVANCE_TO}} for i in ids], concurrency=10, cycle=False, warmup=0,
+                "id": global_id("Opportunity", i), "stage": datagen.ADVANCE_TO}} for i in ids], concurrency=10, cycle=False, warmup=0,
                 token=self.token)
             with Worker(self.env, processes=processes):
                 created = await _wait_tasks(ids, timeout=300)
@@ -220,10 +221,10 @@ class Bench:
             for i in ids:
                 t0 = time.perf_counter()
                 await http.post(f"{b.http}/graphql", headers={"Authorization": f"Bearer {self.token}"},
-                                json={"query": q.ADVANCE_OPPORTUNITY, "variables": {"id": str(i), "stage": datagen.ADVANCE_TO}})
+                                json={"query": q.ADVANCE_OPPORTUNITY, "variables": {"id": global_id("Opportunity", i), "stage": datagen.ADVANCE_TO}})
                 while True:
                     msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                    if msg["type"] == "next" and msg["payload"]["data"]["opportunityEvents"]["opportunityId"] == str(i):
+                    if msg["type"] == "next" and msg["payload"]["data"]["opportunityEvents"]["opportunityId"] == global_id("Opportunity", i):
                         break
                 latencies.append(time.perf_counter() - t0)
         from bench.load import percentile
@@ -254,7 +255,7 @@ class Bench:
                 transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
             counts = {}
             for name, query, variables in (("list_page_100_warm", q.OPPORTUNITIES_PAGE, {"first": 100}),
-                                           ("detail_warm", q.OPPORTUNITY_DETAIL, {"id": str(detail_id)})):
+                                           ("detail_warm", q.OPPORTUNITY_DETAIL, {"id": global_id("Opportunity", detail_id)})):
                 body = {"query": query, "variables": variables}
                 headers = {"Authorization": f"Bearer {self.token}"}
                 first = (await client.post("/graphql", json=body, headers=headers)).json()
@@ -275,26 +276,26 @@ class Bench:
             for name, query, variables in (("list_page_1", q.OPPORTUNITIES_PAGE, {"first": 1}),
                                            ("list_page_100", q.OPPORTUNITIES_PAGE, {"first": 100}),
                                            ("list_page_100_no_count", q.OPPORTUNITIES_PAGE_NO_COUNT, {"first": 100}),
-                                           ("detail", q.OPPORTUNITY_DETAIL, {"id": str(detail_id)}),
+                                           ("detail", q.OPPORTUNITY_DETAIL, {"id": global_id("Opportunity", detail_id)}),
                                            ("list_page_100_apollo", q.OPPORTUNITIES_PAGE_APOLLO, {"first": 100}),
-                                           ("detail_apollo", q.OPPORTUNITY_DETAIL_APOLLO, {"id": str(detail_id)})):
+                                           ("detail_apollo", q.OPPORTUNITY_DETAIL_APOLLO, {"id": global_id("Opportunity", detail_id)})):
                 with counting_queries() as counter:
                     body = await post(query, variables)
                 assert "errors" not in body, body
                 counts[name] = counter.count
             moved = (await discovery_ids(1))[0]
             with counting_queries() as counter:
-                await post(q.ADVANCE_OPPORTUNITY, {"id": str(moved), "stage": datagen.ADVANCE_TO})
+                await post(q.ADVANCE_OPPORTUNITY, {"id": global_id("Opportunity", moved), "stage": datagen.ADVANCE_TO})
             counts["advance"] = counter.count
             await _reset_moved([moved])
             async with httpx.AsyncClient(base_url=base.http, headers={"Authorization": f"Bearer {self.token}"}) as bc:
                 counts["baseline_list"] = int((await bc.post("/opportunities", json={"variables": {"first": 100}})).headers["x-queries"])
                 counts["baseline_list_no_count"] = int((await bc.post("/opportunities", json={"variables": {
                     "first": 100, "count": False}})).headers["x-queries"])
-                counts["baseline_detail"] = int((await bc.post("/opportunity", json={"variables": {"id": str(detail_id)}})).headers["x-queries"])
+                counts["baseline_detail"] = int((await bc.post("/opportunity", json={"variables": {"id": global_id("Opportunity", detail_id)}})).headers["x-queries"])
                 moved = (await discovery_ids(1))[0]
                 counts["baseline_advance"] = int((await bc.post("/advance", json={"variables": {
-                    "id": str(moved), "stage": datagen.ADVANCE_TO}})).headers["x-queries"])
+                    "id": global_id("Opportunity", moved), "stage": datagen.ADVANCE_TO}})).headers["x-queries"])
                 await _reset_moved([moved])
             self.result[prefix + "queries_per_request"] = counts
             self.log(f"  {prefix}SQL queries per request: {counts}")
@@ -345,8 +346,8 @@ class Bench:
                 if "detail" in self.only:
                     await self.measure_reads(
                         "opportunity_detail", api, base,
-                        [{"query": q.OPPORTUNITY_DETAIL, "variables": {"id": str(i)}} for i in detail_ids],
-                        [{"variables": {"id": str(i)}} for i in detail_ids], "/opportunity", variants)
+                        [{"query": q.OPPORTUNITY_DETAIL, "variables": {"id": global_id("Opportunity", i)}} for i in detail_ids],
+                        [{"variables": {"id": global_id("Opportunity", i)}} for i in detail_ids], "/opportunity", variants)
                 if "apollo" in self.only:
                     servers = {"warm": api, "cold": variants["cold"]}
                     await self.measure_apollo(
@@ -356,9 +357,9 @@ class Bench:
                           "variables": {"first": 100}}], servers)
                     await self.measure_apollo(
                         "opportunity_detail_apollo",
-                        [{"query": q.OPPORTUNITY_DETAIL, "variables": {"id": str(i)}} for i in detail_ids],
+                        [{"query": q.OPPORTUNITY_DETAIL, "variables": {"id": global_id("Opportunity", i)}} for i in detail_ids],
                         [{"query": q.OPPORTUNITY_DETAIL_APOLLO, "operationName": "OpportunityDetail",
-                          "variables": {"id": str(i)}} for i in detail_ids], servers)
+                          "variables": {"id": global_id("Opportunity", i)}} for i in detail_ids], servers)
                 if "advance" in self.only:
                     await self.measure_advance(api, base, advance_counts)
                 if "optional" in self.only:

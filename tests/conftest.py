@@ -48,6 +48,7 @@ from tortoise.migrations.api import migrate
 
 from app.db import tortoise_config
 from app.domain.enums import Role
+from app.domain.global_ids import global_id
 from app.models import User
 from app.services.auth import hash_password, issue_token
 
@@ -122,7 +123,8 @@ class Actor:
 
     @property
     def id(self) -> str:
-        return str(self.user.id)
+        """The user's global id, as the API names them."""
+        return global_id("User", self.user.id)
 
 
 async def make_user(email: str, role: Role, manager: User | None = None, password: str = "correct-horse-1") -> Actor:

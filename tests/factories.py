@@ -5,10 +5,25 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+from tortoise.models import Model
+
 from app.domain.enums import ActivityType
+from app.domain.global_ids import decode_global_id, global_id, node_type_of
 from app.models import Opportunity, OpportunityActivity, Product, User
 from app.queries.visibility import scope_for
 from app.services import accounts, catalog, opportunities
+
+
+def gid(row: Model) -> str:
+    """The global id the API names a row by (GraphQL types are named like their models)."""
+    return global_id(type(row).__name__, row.pk)
+
+
+def pk(node_id: str) -> int:
+    """The row key behind a global id the API returned."""
+    type_name = node_type_of(node_id)
+    assert type_name is not None, node_id
+    return decode_global_id(node_id, type_name)
 
 
 async def account(owner: User, name: str = "Harbor Grill", **extra):

@@ -21,6 +21,7 @@ from app.queries.visibility import scope_for
 from app.services import forecasts
 from app.services.pipelines import ensure_default_pipeline
 from tests import factories
+from tests.factories import gid
 
 UTC = timezone.utc
 CENT = Decimal("0.01")
@@ -276,7 +277,7 @@ async def test_filters(gql, team, world):
         "source": ({"source": ["REFERRAL"]}, lambda d: d.source == "referral"),
         "product": ({"productCategory": ["DAIRY"]}, lambda d: "dairy" in d.categories),
         "value": ({"valueMin": "5000", "valueMax": "15000.50"}, lambda d: Decimal(5000) <= d.value <= Decimal("15000.50")),
-        "account": ({"accountId": str(accounts["basic"].id)}, lambda d: d.account.id == accounts["basic"].id),
+        "account": ({"accountId": gid(accounts["basic"])}, lambda d: d.account.id == accounts["basic"].id),
         "assigned": ({"assignedTo": [team.other_rep.id]}, lambda d: d.owner.id == team.other_rep.user.id),
         "combined": ({"source": ["WEBSITE", "REFERRAL"], "productCategory": ["PRODUCE"], "valueMin": "1000"},
                      lambda d: d.source in ("website", "referral") and "produce" in d.categories and d.value >= 1000),
@@ -361,7 +362,7 @@ async def test_single_stage_pipeline(gql, team):
         if final != "renewal":
             await StageTransition.create(opportunity=opp, from_stage_id=ids["renewal"], to_stage_id=ids[final],
                                          at=at(10), amount_after=100, probability_after=50)
-    r = await report(gql, team.rep, filters={"pipelineId": str(pipeline.id)})
+    r = await report(gql, team.rep, filters={"pipelineId": gid(pipeline)})
     assert r["conversionRates"] == [{"fromStage": "renewal", "toStage": "renewed", "entered": 4, "advanced": 2,
                                      "rate": 0.5}]
     assert [(s["stage"], s["count"]) for s in r["stageDistribution"]] == [("renewal", 1), ("renewed", 2), ("churned", 1)]

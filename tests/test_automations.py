@@ -24,6 +24,7 @@ from tests import factories
 from tests.smtp_server import SMTPServer
 from tests.test_pipeline_gates import advance
 from tests.worker_utils import run_worker_burst
+from tests.factories import gid, pk
 
 EVERY_ACTION = [
     {"trigger": "stage_entered", "action": "create_task", "parameters": {
@@ -150,8 +151,8 @@ async def test_requirements_met_fires_once_when_the_next_gate_opens(gql, team):
     prod = await factories.product(team.admin.user)
     add = """mutation($o: ID!, $p: ID!) { addOpportunityProduct(input: {opportunityId: $o, productId: $p, quantity: "3"}) {
         errors { code } } }"""
-    await gql(add, {"o": str(opp.id), "p": str(prod.id)}, as_=team.rep)
-    await gql(add, {"o": str(opp.id), "p": str(prod.id)}, as_=team.rep)
+    await gql(add, {"o": gid(opp), "p": gid(prod)}, as_=team.rep)
+    await gql(add, {"o": gid(opp), "p": gid(prod)}, as_=team.rep)
     await run_worker_burst()
     notes = cast("list[str]", await Notification.all().values_list("message", flat=True))
     assert notes == [f"{opp.name} is ready for a proposal"]
@@ -190,7 +191,7 @@ async def test_invalid_stage_configuration_is_rejected_field_by_field(gql, team)
                         {"trigger": "stage_duration_exceeded", "action": "notify_manager", "parameters": {"threshold": 0, "message": "m"}},
                         {"trigger": "stage_entered", "action": "update_field", "parameters": {"field": "value", "value": 1}}],
     }
-    result = (await gql(mutation, {"id": str(stage.id), "input": bad}, as_=team.admin))["updatePipelineStage"]
+    result = (await gql(mutation, {"id": gid(stage), "input": bad}, as_=team.admin))["updatePipelineStage"]
     assert result["stage"] is None
     assert {(e["field"], e["code"]) for e in result["errors"]} == {
         ("probability", "OUT_OF_RANGE"), ("order", "DUPLICATE"),
@@ -199,9 +200,9 @@ async def test_invalid_stage_configuration_is_rejected_field_by_field(gql, team)
         ("automations[2].parameters.field", "INVALID"),
     }
     assert (await PipelineStage.get(id=stage.id)).probability == 60
-    denied = await gql.raw(mutation, {"id": str(stage.id), "input": {"name": "Quote"}}, token=team.manager.token)
+    denied = await gql.raw(mutation, {"id": gid(stage), "input": {"name": "Quote"}}, token=team.manager.token)
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    ok = (await gql(mutation, {"id": str(stage.id), "input": {"name": "Quote", "expectedDurationDays": 21}}, as_=team.admin))
+    ok = (await gql(mutation, {"id": gid(stage), "input": {"name": "Quote", "expectedDurationDays": 21}}, as_=team.admin))
     assert ok["updatePipelineStage"]["errors"] == []
 
 
@@ -225,8 +226,8 @@ async def test_custom_pipeline_with_a_sampling_stage(gql, team):
     assert [e["code"] for e in after_closed["addPipelineStage"]["errors"]] == ["OUT_OF_RANGE"]
 
     acct = await factories.account(team.rep.user)
-    opp = await factories.opportunity(team.rep.user, acct.id, pipeline_id=int(pid))
-    assert (await Opportunity.get(id=opp.id)).stage_id == int(intro["addPipelineStage"]["stage"]["id"])
+    opp = await factories.opportunity(team.rep.user, acct.id, pipeline_id=pk(pid))
+    assert (await Opportunity.get(id=opp.id)).stage_id == pk(intro["addPipelineStage"]["stage"]["id"])
     blocked = await advance(gql, team.rep, opp.id, "sampling")
     assert [u["activityTypes"] for u in blocked["unmetRequirements"]] == [["tasting"]]
     delete = """mutation($id: ID!) { deletePipelineStage(id: $id) { deletedId errors { code } } }"""

@@ -16,8 +16,10 @@ from app.models import Account, Contact, CustomerInteraction, DomainEvent, Oppor
 from app.queries.changelog import now_position, read_after
 from app.queries.visibility import scope_for
 from app.services import accounts, interactions, webhooks
+from app.domain.global_ids import global_id
 from tests import factories
 from tests.conftest import TEST_BACKEND
+from tests.factories import gid
 
 CHANGES = """query($after: String, $types: [ChangeRecordType!], $first: Int! = 100) {
   changes(after: $after, types: $types, first: $first) { cursor hasMore
@@ -54,36 +56,36 @@ async def test_changes_lists_creates_updates_and_tombstones_in_commit_order(gql,
     acct = await factories.account(team.rep.user, "Harbor Grill")
     opp = await factories.opportunity(team.rep.user, acct.id, "Weekly produce")
     contact = (await gql("""mutation($a: ID!) { createContact(accountId: $a, input: {firstName: "Ana", lastName: "Diaz"}) {
-        contact { id } errors { code } } }""", {"a": str(acct.id)}, as_=team.rep))["createContact"]["contact"]
+        contact { id } errors { code } } }""", {"a": gid(acct)}, as_=team.rep))["createContact"]["contact"]
     activity = (await gql("""mutation($o: ID!) { addOpportunityActivity(opportunityId: $o, input: {type: CALL, subject: "Intro"}) {
-        activity { id } errors { code } } }""", {"o": str(opp.id)}, as_=team.rep))["addOpportunityActivity"]["activity"]
+        activity { id } errors { code } } }""", {"o": gid(opp)}, as_=team.rep))["addOpportunityActivity"]["activity"]
     product = await factories.product(team.manager.user, "BRISKET-10")
     gone = await factories.opportunity(team.rep.user, acct.id, "Cancelled deal")
     deleted = (await gql("""mutation($id: ID!) { deleteOpportunity(id: $id) { deletedId errors { code } } }""",
-                         {"id": str(gone.id)}, as_=team.rep))["deleteOpportunity"]
-    assert deleted == {"deletedId": str(gone.id), "errors": []}
+                         {"id": gid(gone)}, as_=team.rep))["deleteOpportunity"]
+    assert deleted == {"deletedId": gid(gone), "errors": []}
     await gql("""mutation($id: ID!) { deleteContact(id: $id) { errors { code } } }""", {"id": contact["id"]}, as_=team.rep)
     theirs = await factories.account(team.other_rep.user, "Not yours")
 
     page = await _changes(gql, team.rep, start)
     assert _summary(page) == [
-        ("ACCOUNT", str(acct.id), "CREATED"),
-        ("OPPORTUNITY", str(opp.id), "CREATED"),  # at its latest change: the activity moved it
+        ("ACCOUNT", gid(acct), "CREATED"),
+        ("OPPORTUNITY", gid(opp), "CREATED"),  # at its latest change: the activity moved it
         ("ACTIVITY", activity["id"], "CREATED"),
-        ("PRODUCT", str(product.id), "CREATED"),
-        ("OPPORTUNITY", str(gone.id), "DELETED"),
+        ("PRODUCT", gid(product), "CREATED"),
+        ("OPPORTUNITY", gid(gone), "DELETED"),
         ("CONTACT", contact["id"], "DELETED"),
     ]
     by_key = {(c["type"], c["id"]): c for c in page["changes"]}
-    assert by_key[("OPPORTUNITY", str(opp.id))]["opportunity"] == {"name": "Weekly produce", "version": 2}
-    assert by_key[("ACCOUNT", str(acct.id))]["account"] == {"name": "Harbor Grill"}
-    assert by_key[("OPPORTUNITY", str(gone.id))]["opportunity"] is None  # a tombstone carries the id only
+    assert by_key[("OPPORTUNITY", gid(opp))]["opportunity"] == {"name": "Weekly produce", "version": 2}
+    assert by_key[("ACCOUNT", gid(acct))]["account"] == {"name": "Harbor Grill"}
+    assert by_key[("OPPORTUNITY", gid(gone))]["opportunity"] is None  # a tombstone carries the id only
     assert page["hasMore"] is False
-    assert str(theirs.id) not in {c["id"] for c in page["changes"] if c["type"] == "ACCOUNT"}
+    assert gid(theirs) not in {c["id"] for c in page["changes"] if c["type"] == "ACCOUNT"}
 
     # The other rep's sync sees their own account and the catalogue, nothing of the rep's.
     assert _summary(await _changes(gql, team.other_rep, start)) == [
-        ("PRODUCT", str(product.id), "CREATED"), ("ACCOUNT", str(theirs.id), "CREATED")]
+        ("PRODUCT", gid(product), "CREATED"), ("ACCOUNT", gid(theirs), "CREATED")]
 
     # Nothing new since the page's cursor; a filter by type; pages of one follow each other without overlap.
     assert (await _changes(gql, team.rep, page["cursor"]))["changes"] == []
@@ -104,11 +106,11 @@ async def test_a_record_reassigned_away_is_removed_from_the_previous_owners_sync
     await settled()  # "now" comes after what has committed and is final
     start = (await gql(CURSOR, as_=team.rep))["eventCursor"]
     moved = await gql("""mutation($id: ID!, $to: ID!) { updateOpportunity(id: $id, input: {assignedToId: $to}) {
-        errors { code } } }""", {"id": str(opp.id), "to": team.other_rep.id}, as_=team.admin)
+        errors { code } } }""", {"id": gid(opp), "to": team.other_rep.id}, as_=team.admin)
     assert moved["updateOpportunity"]["errors"] == []
-    assert _summary(await _changes(gql, team.rep, start)) == [("OPPORTUNITY", str(opp.id), "REMOVED")]
-    assert _summary(await _changes(gql, team.other_rep, start)) == [("OPPORTUNITY", str(opp.id), "UPDATED")]
-    assert _summary(await _changes(gql, team.other_manager, start)) == [("OPPORTUNITY", str(opp.id), "UPDATED")]
+    assert _summary(await _changes(gql, team.rep, start)) == [("OPPORTUNITY", gid(opp), "REMOVED")]
+    assert _summary(await _changes(gql, team.other_rep, start)) == [("OPPORTUNITY", gid(opp), "UPDATED")]
+    assert _summary(await _changes(gql, team.other_manager, start)) == [("OPPORTUNITY", gid(opp), "UPDATED")]
 
 
 async def test_cursor_errors_expired_and_malformed(gql, team):
@@ -131,13 +133,13 @@ async def test_child_changes_move_the_opportunity(gql, team):
         competitor { id } errors { code } } }""", as_=team.admin))["createCompetitor"]["competitor"]
     steps = [
         ("""mutation($o: ID!) { addOpportunityActivity(opportunityId: $o, input: {type: CALL, subject: "Intro"}) { errors { code } } }""",
-         {"o": str(opp.id)}),
+         {"o": gid(opp)}),
         ("""mutation($o: ID!) { addOpportunityDocument(input: {opportunityId: $o, name: "Quote", url: "https://docs.example.com/q.pdf"}) {
-            errors { code } } }""", {"o": str(opp.id)}),
+            errors { code } } }""", {"o": gid(opp)}),
         ("""mutation($o: ID!, $c: ID!) { addOpportunityCompetitor(opportunityId: $o, competitorId: $c) { errors { code } } }""",
-         {"o": str(opp.id), "c": competitor["id"]}),
+         {"o": gid(opp), "c": competitor["id"]}),
         ("""mutation($o: ID!, $c: ID!) { removeOpportunityCompetitor(opportunityId: $o, competitorId: $c) { errors { code } } }""",
-         {"o": str(opp.id), "c": competitor["id"]}),
+         {"o": gid(opp), "c": competitor["id"]}),
     ]
     before = await Opportunity.get(id=opp.id)
     for mutation, variables in steps:
@@ -150,8 +152,8 @@ async def test_child_changes_move_the_opportunity(gql, team):
     document = await before.documents.all().first()
     assert added is not None and document is not None
     activity_id = added.payload["activity_id"]
-    await gql("""mutation($id: ID!) { deleteOpportunityActivity(id: $id) { errors { code } } }""", {"id": str(activity_id)}, as_=team.rep)
-    await gql("""mutation($id: ID!) { deleteOpportunityDocument(id: $id) { errors { code } } }""", {"id": str(document.id)}, as_=team.rep)
+    await gql("""mutation($id: ID!) { deleteOpportunityActivity(id: $id) { errors { code } } }""", {"id": global_id("OpportunityActivity", activity_id)}, as_=team.rep)
+    await gql("""mutation($id: ID!) { deleteOpportunityDocument(id: $id) { errors { code } } }""", {"id": gid(document)}, as_=team.rep)
     assert (await Opportunity.get(id=opp.id)).version == before.version + 2
 
 
@@ -173,13 +175,13 @@ async def test_updated_since_on_lists(gql, team):
     await Task.all().update(updated_at=cut - timedelta(hours=1))
     await factories.account(team.rep.user, "New account")
     await gql("""mutation($id: ID!) { updateOpportunity(id: $id, input: {nextStep: "call"}) { errors { code } } }""",
-              {"id": str(opp.id)}, as_=team.rep)
+              {"id": gid(opp)}, as_=team.rep)
     await factories.product(team.manager.user, "NEW-1")
     await gql("""mutation($id: ID!) { updateInteraction(id: $id, input: {description: "edited"}) { errors { code } } }""",
-              {"id": str(interaction.id)}, as_=team.rep)
-    await gql("""mutation($id: ID!) { completeTask(id: $id) { errors { code } } }""", {"id": str(tasks[1].id)}, as_=team.rep)
+              {"id": gid(interaction)}, as_=team.rep)
+    await gql("""mutation($id: ID!) { completeTask(id: $id) { errors { code } } }""", {"id": gid(tasks[1])}, as_=team.rep)
     await gql("""mutation($id: ID!) { updateContact(id: $id, input: {title: "Chef"}) { errors { code } } }""",
-              {"id": str(contact.id)}, as_=team.rep)
+              {"id": gid(contact)}, as_=team.rep)
     since = {"s": cut.isoformat()}
     data = await gql("""query($s: DateTime!) {
         opportunities(filter: {updatedSince: $s}) { edges { node { name } } }
@@ -201,8 +203,8 @@ async def test_deletions_are_events_for_subscriptions_and_webhooks(gql, team):
     opp = await factories.opportunity(team.rep.user, acct.id)
     hook = await Webhook.create(url="https://hooks.example.com/crm", events=["opportunity.deleted", "account.deleted"],
                                 secret="s" * 32)
-    await gql("""mutation($id: ID!) { deleteOpportunity(id: $id) { errors { code } } }""", {"id": str(opp.id)}, as_=team.rep)
-    await gql("""mutation($id: ID!) { deleteAccount(id: $id) { errors { code } } }""", {"id": str(acct.id)}, as_=team.rep)
+    await gql("""mutation($id: ID!) { deleteOpportunity(id: $id) { errors { code } } }""", {"id": gid(opp)}, as_=team.rep)
+    await gql("""mutation($id: ID!) { deleteAccount(id: $id) { errors { code } } }""", {"id": gid(acct)}, as_=team.rep)
     events = await DomainEvent.filter(kind__in=["opportunity.deleted", "account.deleted"]).order_by("id")
     assert [(e.kind, e.owner_id) for e in events] == [("opportunity.deleted", team.rep.user.id),
                                                      ("account.deleted", team.rep.user.id)]
@@ -234,7 +236,7 @@ async def test_an_event_committed_behind_an_open_transaction_waits_for_it(gql, t
             chain_depth, created_at) VALUES ('opportunity.updated', NULL, NULL, $1, '{}', 0, now()) RETURNING id""",
                                    team.rep.user.id)
         b = await gql("""mutation($id: ID!) { updateOpportunity(id: $id, input: {nextStep: "B"}) { errors { code } } }""",
-                      {"id": str(opp.id)}, as_=team.rep)
+                      {"id": gid(opp)}, as_=team.rep)
         assert b["updateOpportunity"]["errors"] == []
         b_event = await DomainEvent.filter(kind="opportunity.updated").order_by("-id").first()
         assert b_event is not None
@@ -250,4 +252,4 @@ async def test_an_event_committed_behind_an_open_transaction_waits_for_it(gql, t
     await settled()
     events, _, held = await read_after(cursor, ["opportunity.updated"], 100)
     assert ([e.id for e in events], held) == ([a_id, b_id], False)
-    assert _summary(await _changes(gql, team.admin, start_cursor)) == [("OPPORTUNITY", str(opp.id), "UPDATED")]
+    assert _summary(await _changes(gql, team.admin, start_cursor)) == [("OPPORTUNITY", gid(opp), "UPDATED")]

@@ -15,6 +15,7 @@ from tests import factories
 from tests.servers import post_graphql
 from tests.test_changelog import settled
 from tests.test_subscriptions import _acked, _until_live, two_apis  # noqa: F401 (fixture)
+from tests.factories import gid
 
 WRITERS = 12
 UPDATES_PER_WRITER = 8
@@ -37,7 +38,7 @@ async def test_resume_under_concurrent_writers_on_two_processes_has_no_gap_and_n
     async def writer(i: int) -> None:
         for n in range(UPDATES_PER_WRITER):
             api = (a, b)[(i + n) % 2]  # every writer goes through both processes
-            result = await post_graphql(api, UPDATE, {"id": str(deals[i].id), "n": f"{i}:{n}"}, team.rep.token)
+            result = await post_graphql(api, UPDATE, {"id": gid(deals[i]), "n": f"{i}:{n}"}, team.rep.token)
             assert result["data"]["updateOpportunity"]["errors"] == [], result
 
     writing = asyncio.gather(*(writer(i) for i in range(WRITERS)))
@@ -67,7 +68,7 @@ async def test_resume_under_concurrent_writers_on_two_processes_has_no_gap_and_n
     assert received_positions == log_positions  # no gap, and in the log's order
     # Each deal's own updates arrive in the order they were made.
     for i, deal in enumerate(deals):
-        steps = [e["changes"][0]["current"] for e in received if e["opportunityId"] == str(deal.id)]
+        steps = [e["changes"][0]["current"] for e in received if e["opportunityId"] == gid(deal)]
         assert steps == [f"{i}:{n}" for n in range(UPDATES_PER_WRITER)]
     assert sessions >= expected // 5  # it really did disconnect and resume many times
 
@@ -75,7 +76,7 @@ async def test_resume_under_concurrent_writers_on_two_processes_has_no_gap_and_n
     client = await _acked(a, team.admin)
     await client.subscribe("s", SUBSCRIPTION, {"after": cursor})
     await _until_live()
-    result = await post_graphql(b, UPDATE, {"id": str(deals[0].id), "n": "after"}, team.rep.token)
+    result = await post_graphql(b, UPDATE, {"id": gid(deals[0]), "n": "after"}, team.rep.token)
     assert result["data"]["updateOpportunity"]["errors"] == []
     assert (await client.next_data("s", timeout=60))["opportunityEvents"]["changes"][0]["current"] == "after"
     await client.ws.close()
@@ -85,7 +86,7 @@ async def test_a_subscriber_without_cursor_starts_from_now(two_apis, team):  # n
     a, b = two_apis
     acct = await factories.account(team.rep.user)
     deal = await factories.opportunity(team.rep.user, acct.id)
-    await post_graphql(b, UPDATE, {"id": str(deal.id), "n": "before"}, team.rep.token)
+    await post_graphql(b, UPDATE, {"id": gid(deal), "n": "before"}, team.rep.token)
     await settled()
     client = await _acked(a, team.rep)
     await client.subscribe("s", SUBSCRIPTION)
@@ -93,7 +94,7 @@ async def test_a_subscriber_without_cursor_starts_from_now(two_apis, team):  # n
 
     async def keep_writing() -> None:  # the server takes "now" when it starts the stream: write until seen
         for n in range(1000):
-            await post_graphql(b, UPDATE, {"id": str(deal.id), "n": f"after {n}"}, team.rep.token)
+            await post_graphql(b, UPDATE, {"id": gid(deal), "n": f"after {n}"}, team.rep.token)
             await asyncio.sleep(0.2)
 
     writing = asyncio.create_task(keep_writing())

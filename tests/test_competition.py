@@ -16,6 +16,8 @@ from app.models import BattleCard, Competitor, Opportunity, PipelineStage
 from app.queries.visibility import scope_for
 from app.services import competition
 from tests import factories
+from app.domain.global_ids import global_id
+from tests.factories import gid
 
 ERR = "errors { field message code }"
 D = Decimal
@@ -248,10 +250,10 @@ async def test_only_managers_and_admins_edit_competitors_and_battlecards(gql, te
     body = await gql.raw(CREATE, {"input": {"name": "Mine"}}, token=team.rep.token)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     body = await gql.raw(f"""mutation($c: ID!) {{ createBattleCard(input: {{competitorId: $c, title: "T"}}) {{ {ERR} }} }}""",
-                         {"c": str(rival.id)}, token=team.rep.token)
+                         {"c": gid(rival)}, token=team.rep.token)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     body = await gql.raw(f"""mutation($id: ID!) {{ deleteCompetitor(id: $id) {{ {ERR} }} }}""",
-                         {"id": str(rival.id)}, token=team.rep.token)
+                         {"id": gid(rival)}, token=team.rep.token)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await Competitor.all().count() == 1 and await BattleCard.all().count() == 0
     # Everyone reads them.
@@ -265,7 +267,7 @@ CARD = f"""mutation($input: BattleCardInput!) {{ createBattleCard(input: $input)
 
 async def test_battlecard_crud(gql, team):
     rival = await competition.create_competitor(await scope_for(team.manager.user), {"name": "Rival"})
-    bad = (await gql(CARD, {"input": {"competitorId": "999", "title": " ", "proofPoints": [""],
+    bad = (await gql(CARD, {"input": {"competitorId": global_id("Competitor", 999), "title": " ", "proofPoints": [""],
                                       "objectionHandling": [{"objection": "Too pricey", "response": " "}]}},
                      as_=team.manager))["createBattleCard"]
     assert bad["battlecard"] is None
@@ -273,7 +275,7 @@ async def test_battlecard_crud(gql, team):
         ("competitorId", "NOT_FOUND"), ("title", "REQUIRED"), ("proofPoints", "REQUIRED"), ("objectionHandling", "REQUIRED")}
     assert await BattleCard.all().count() == 0
 
-    ok = (await gql(CARD, {"input": {"competitorId": str(rival.id), "title": "Beat Rival", "summary": "Service wins",
+    ok = (await gql(CARD, {"input": {"competitorId": gid(rival), "title": "Beat Rival", "summary": "Service wins",
                                      "proofPoints": ["98.5% fill rate"],
                                      "objectionHandling": [{"objection": "Rival is cheaper", "response": "Compare landed cost"}]}},
                     as_=team.manager))["createBattleCard"]
@@ -285,7 +287,7 @@ async def test_battlecard_crud(gql, team):
     updated = (await gql(f"""mutation($id: ID!) {{ updateBattleCard(id: $id, input: {{title: "Beat Rival on service"}}) {{
         battlecard {{ title summary }} {ERR} }} }}""", {"id": card_id}, as_=team.admin))["updateBattleCard"]
     assert updated == {"battlecard": {"title": "Beat Rival on service", "summary": "Service wins"}, "errors": []}
-    listed = await gql("query($id: ID!) { competitor(id: $id) { battlecards { title } } }", {"id": str(rival.id)}, as_=team.rep)
+    listed = await gql("query($id: ID!) { competitor(id: $id) { battlecards { title } } }", {"id": gid(rival)}, as_=team.rep)
     assert listed == {"competitor": {"battlecards": [{"title": "Beat Rival on service"}]}}
     deleted = (await gql(f"""mutation($id: ID!) {{ deleteBattleCard(id: $id) {{ deletedId {ERR} }} }}""",
                          {"id": card_id}, as_=team.manager))["deleteBattleCard"]
@@ -303,11 +305,11 @@ async def test_delete_competitor_refused_while_on_opportunities(gql, team):
     opp = await factories.opportunity(team.rep.user, acct.id)
     await competition.add_opportunity_competitor(await scope_for(team.rep.user), opp.id, rival.id)
     mutation = f"""mutation($id: ID!) {{ deleteCompetitor(id: $id) {{ deletedId {ERR} }} }}"""
-    refused = (await gql(mutation, {"id": str(rival.id)}, as_=team.manager))["deleteCompetitor"]
+    refused = (await gql(mutation, {"id": gid(rival)}, as_=team.manager))["deleteCompetitor"]
     assert refused["deletedId"] is None and [e["code"] for e in refused["errors"]] == ["IN_USE"]
     await competition.remove_opportunity_competitor(await scope_for(team.rep.user), opp.id, rival.id)
-    done = (await gql(mutation, {"id": str(rival.id)}, as_=team.manager))["deleteCompetitor"]
-    assert done == {"deletedId": str(rival.id), "errors": []}
+    done = (await gql(mutation, {"id": gid(rival)}, as_=team.manager))["deleteCompetitor"]
+    assert done == {"deletedId": gid(rival), "errors": []}
     assert await BattleCard.all().count() == 0
 
 
@@ -329,7 +331,7 @@ async def test_linking_a_competitor_attaches_its_battlecards(gql, team):
         await competition.create_battlecard(scope, {"competitor_id": rival.id, "title": title})
     acct = await factories.account(team.rep.user)
     opp = await factories.opportunity(team.rep.user, acct.id)
-    o, c = str(opp.id), str(rival.id)
+    o, c = gid(opp), gid(rival)
 
     before = (await gql(ANALYSIS, {"o": o}, as_=team.rep))["competitiveAnalysis"]
     assert before["competitors"] == [] and before["winProbability"] == 20
@@ -344,7 +346,7 @@ async def test_linking_a_competitor_attaches_its_battlecards(gql, team):
 
     again = (await gql(LINK, {"o": o, "c": c}, as_=team.rep))["addOpportunityCompetitor"]
     assert [(e["field"], e["code"]) for e in again["errors"]] == [("competitorId", "DUPLICATE")]
-    unknown = (await gql(LINK, {"o": o, "c": "4242"}, as_=team.rep))["addOpportunityCompetitor"]
+    unknown = (await gql(LINK, {"o": o, "c": global_id("Competitor", 4242)}, as_=team.rep))["addOpportunityCompetitor"]
     assert [(e["field"], e["code"]) for e in unknown["errors"]] == [("competitorId", "NOT_FOUND")]
 
     unlinked = (await gql(UNLINK, {"o": o, "c": c}, as_=team.rep))["removeOpportunityCompetitor"]
@@ -358,14 +360,14 @@ async def test_an_opportunity_you_cannot_see_answers_like_a_missing_one(gql, tea
     rival = await competition.create_competitor(await scope_for(team.admin.user), {"name": "Rival"})
     acct = await factories.account(team.rep.user)
     opp = await factories.opportunity(team.rep.user, acct.id)
-    for o in (str(opp.id), "999999"):
-        result = (await gql(LINK, {"o": o, "c": str(rival.id)}, as_=team.other_rep))["addOpportunityCompetitor"]
+    for o in (gid(opp), global_id("Opportunity", 999999)):
+        result = (await gql(LINK, {"o": o, "c": gid(rival)}, as_=team.other_rep))["addOpportunityCompetitor"]
         assert result == {"opportunity": None, "errors": [
             {"field": "opportunityId", "message": "opportunity not found", "code": "NOT_FOUND"}]}
         assert (await gql(ANALYSIS, {"o": o}, as_=team.other_rep))["competitiveAnalysis"] is None
     assert await opp.competitors.all().count() == 0
     # The rep's manager sees it and may link.
-    ok = (await gql(LINK, {"o": str(opp.id), "c": str(rival.id)}, as_=team.manager))["addOpportunityCompetitor"]
+    ok = (await gql(LINK, {"o": gid(opp), "c": gid(rival)}, as_=team.manager))["addOpportunityCompetitor"]
     assert ok["errors"] == []
 
 
@@ -399,7 +401,7 @@ async def test_threat_is_adjusted_by_our_record_once_enough_deals_closed(gql, te
     for opp in history[:4]:
         await _close(opp, "closed_lost", date(2026, 5, 1), "price")
 
-    four = (await gql(ANALYSIS, {"o": str(target.id)}, as_=team.rep))["competitiveAnalysis"]
+    four = (await gql(ANALYSIS, {"o": gid(target)}, as_=team.rep))["competitiveAnalysis"]
     [item] = four["competitors"]
     assert (item["threatLevel"], item["threatScore"], item["recordAdjustment"]) == ("MEDIUM", "4.5", "0.0")
     assert item["record"] == {"won": 0, "lost": 4, "closed": 4, "winRate": "0.0000"}
@@ -407,7 +409,7 @@ async def test_threat_is_adjusted_by_our_record_once_enough_deals_closed(gql, te
 
     await _close(history[4], "closed_won", date(2026, 5, 2))
     await _close(history[5], "closed_lost", date(2026, 5, 3), "price")
-    six = (await gql(ANALYSIS, {"o": str(target.id)}, as_=team.rep))["competitiveAnalysis"]
+    six = (await gql(ANALYSIS, {"o": gid(target)}, as_=team.rep))["competitiveAnalysis"]
     [item] = six["competitors"]
     # 1 won of 6 closed = 17 % (< 25 %): +2 → 6.5, high.
     assert (item["threatLevel"], item["baseThreatScore"], item["recordAdjustment"], item["threatScore"]) == (
@@ -442,7 +444,7 @@ async def test_analysis_query_count_does_not_grow_with_competitors(gql, team, co
     counts = []
     for opp in (one, many):
         count_queries.queries.clear()
-        await gql(ANALYSIS, {"o": str(opp.id)}, as_=team.rep)
+        await gql(ANALYSIS, {"o": gid(opp)}, as_=team.rep)
         counts.append(len(count_queries.queries))
     assert counts[0] == counts[1], count_queries.queries
 
@@ -576,7 +578,7 @@ async def test_win_loss_figures_on_a_known_data_set(gql, team):
     assert other == expected_win_loss(DATA, {"other_rep"})
 
     # Filters.
-    only = {"competitorIds": [str(competitors["Shamrock"].id)]}
+    only = {"competitorIds": [gid(competitors["Shamrock"])]}
     shamrock = _normalise((await gql(WIN_LOSS, {"t": "2026-Q3", "f": only}, as_=team.admin))["competitorWinLoss"])
     assert shamrock == expected_win_loss(DATA, everyone, {"Shamrock"})
     mine = {"assignedTo": [team.other_rep.id]}

@@ -22,6 +22,9 @@ from app.models import Contact, Opportunity, OpportunityProduct, StageTransition
 from app.seed.demo_data import DEMO_LOGIN_PASSWORD, seed_demo
 from tests.servers import ApiProcess
 from tests.smtp_server import free_port
+from app.domain.global_ids import global_id
+from app.services.rows import int_column
+from tests.factories import pk
 
 ROOT = Path(__file__).resolve().parents[1]
 TS_DIR = ROOT / "examples" / "typescript"
@@ -69,7 +72,8 @@ async def check_output(stdout: str, a: ApiProcess, b: ApiProcess) -> None:
     assert lines[0] == f"logged in: {manager.name} <{MANAGER}> ({manager.role.value.upper()})"
 
     team = [manager.id, *await User.filter(manager_id=manager.id).values_list("id", flat=True)]
-    visible = {str(i) for i in await Opportunity.filter(stage__key="qualification", assigned_to_id__in=team).values_list("id", flat=True)}
+    visible = {global_id("Opportunity", i)
+               for i in await int_column(Opportunity.filter(stage__key="qualification", assigned_to_id__in=team))}
     pages = [re.fullmatch(r"page (\d+): (\d+) of (\d+) deals in qualification: (.*)", line) for line in lines if line.startswith("page ")]
     assert len(pages) >= 2 and all(pages), lines
     listed = [deal_id for page in pages if page for deal_id in page[4].split()]
@@ -80,7 +84,7 @@ async def check_output(stdout: str, a: ApiProcess, b: ApiProcess) -> None:
     assert read, lines
     deal_id, version = read[1], read[3]
     assert deal_id in listed
-    deal = await Opportunity.get(id=int(deal_id)).prefetch_related("stage", "account")
+    deal = await Opportunity.get(id=pk(deal_id)).prefetch_related("stage", "account")
     contacts = await Contact.filter(account_id=deal.account.id)
     products = await OpportunityProduct.filter(opportunity_id=deal.id).prefetch_related("product")
     assert (read[2], read[4]) == (deal.name, str(deal.value))

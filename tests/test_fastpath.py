@@ -11,6 +11,7 @@ from app.api.app import create_app
 from app.domain.enums import ActivityType
 from app.models import Contact, Opportunity, OpportunityActivity, OpportunityProduct, PipelineStage
 from tests import factories
+from tests.factories import gid
 
 LIST = """query($first: Int, $after: String, $filter: OpportunityFilter, $order: OpportunityOrder) {
   opportunities(first: $first, after: $after, filter: $filter, orderBy: $order) {
@@ -102,7 +103,7 @@ async def test_node_and_nodes_queries_are_identical(both, team):
     await _world(team)
     opp = await Opportunity.get(name="deal 2")
     hidden = await Opportunity.get(name="hidden")
-    for variables in ({"id": str(opp.id)}, {"id": str(hidden.id)}, {"id": "garbage"}):
+    for variables in ({"id": gid(opp)}, {"id": gid(hidden)}, {"id": "garbage"}):
         fast, standard = await _both(both, NODE, variables, team.rep.token)
         assert fast == standard
     fast, standard = await _both(both, NODES, {}, team.rep.token)
@@ -123,7 +124,7 @@ async def test_every_benchmark_query_is_identical_both_ways(both, team):
                                      type="menu", uploaded_by=team.rep.user)
     cases: list[tuple[str, dict]] = [(page, {"first": 100}), (page, {"first": 3}), (page_no_count, {"first": 100}),
                                      (apollo_page, {"first": 3})]
-    cases += [(query, {"id": str(o.id)}) for o in await Opportunity.filter(assigned_to_id=team.rep.user.id)
+    cases += [(query, {"id": gid(o)}) for o in await Opportunity.filter(assigned_to_id=team.rep.user.id)
               for query in (detail, apollo_detail)]
     from app.api.fastpath import FastPath
     from app.api.schema import schema
@@ -136,7 +137,7 @@ async def test_every_benchmark_query_is_identical_both_ways(both, team):
         # served by the compiled plan itself, not by a fallback to standard execution
         served = await compiled.execute(query, variables, None, f"Bearer {team.rep.token}")
         assert served is not None and _comparable(orjson.loads(served)) == standard
-    stale = [(await _both(both, detail, {"id": str(o.id)}, team.rep.token))[0]["data"]["opportunity"]["isStale"]
+    stale = [(await _both(both, detail, {"id": gid(o)}, team.rep.token))[0]["data"]["opportunity"]["isStale"]
              for o in await Opportunity.filter(name__in=["deal 1", "deal 3"]).order_by("name")]
     assert stale == [True, False]
     # and the fast path really serves them (compile_document raises Unsupported otherwise)

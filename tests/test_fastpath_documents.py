@@ -38,6 +38,7 @@ from app.api.fastpath import (
 )
 from app.api.schema import schema
 from app.settings import get_settings
+from app.domain.global_ids import global_id
 from tests.conftest import TEST_BACKEND
 from tests.servers import ApiProcess
 from tests.test_http_conformance import node_script
@@ -321,9 +322,9 @@ def _apollo_cases(world) -> list[tuple[str, str, dict]]:
         cases.append(("OpportunitiesPage", APOLLO_LIST, {"first": first, "withProducts": with_products, "compact": compact}))
     cases.append(("OpportunitiesPage", APOLLO_LIST, {"withProducts": False}))  # $compact's default
     for deal in deals:
-        cases.append(("OpportunityDetail", APOLLO_DETAIL, {"id": str(deal)}))
-        cases.append(("OpportunityDetail", APOLLO_DETAIL, {"id": str(deal), "withHistory": False}))
-    cases.append(("OpportunityDetail", APOLLO_DETAIL, {"id": "999999"}))  # no such deal
+        cases.append(("OpportunityDetail", APOLLO_DETAIL, {"id": global_id("Opportunity", deal)}))
+        cases.append(("OpportunityDetail", APOLLO_DETAIL, {"id": global_id("Opportunity", deal), "withHistory": False}))
+    cases.append(("OpportunityDetail", APOLLO_DETAIL, {"id": global_id("Opportunity", 999999)}))  # no such deal
     cases.append(("Board", APOLLO_NODES, {}))
     cases += [("RootShapes", ROOT_SHAPES, {"withAccount": flag}) for flag in (True, False)]
     return cases
@@ -364,7 +365,7 @@ async def test_generated_and_apollo_documents_are_served_compiled_and_identicall
     cases: list[tuple[str | None, str, dict]] = []
     for kind, document in _generated_documents():
         if kind == "detail":
-            cases += [(None, document, {"id": str(deal)}) for deal in deals]
+            cases += [(None, document, {"id": global_id("Opportunity", deal)}) for deal in deals]
         else:
             cases += [(None, document, {"first": first}) for first in (20, 1)]
     cases += _apollo_cases(world)
@@ -415,7 +416,7 @@ async def test_what_the_roles_see_through_apollo_documents_differs_where_the_sha
     deal = world.ids["a_on_b"]
     seen: dict[str, tuple | None] = {}
     for role, actor in _roles(team).items():
-        (status, body), _ = await both(APOLLO_DETAIL, {"id": str(deal)}, actor.token, "OpportunityDetail")
+        (status, body), _ = await both(APOLLO_DETAIL, {"id": global_id("Opportunity", deal)}, actor.token, "OpportunityDetail")
         assert status == 200
         opportunity = body["data"]["deal"]
         seen[role] = None if opportunity is None else (
@@ -431,7 +432,7 @@ async def test_what_the_roles_see_through_apollo_documents_differs_where_the_sha
 async def test_errors_and_refusals_are_identical_and_left_to_standard_execution(apps, team):
     world = await _build(team)
     both, compiled = apps
-    deal = str(world.ids["a_on_b"])
+    deal = global_id("Opportunity", world.ids["a_on_b"])
     competitors = APOLLO_DETAIL.replace("documents { id name type __typename }",
                                         "documents { id name type __typename } competitors { id name __typename }")
     cases = [
@@ -464,7 +465,7 @@ async def test_errors_and_refusals_are_identical_and_left_to_standard_execution(
         assert compiled.fallbacks[reason] == before + 1, (reason, dict(compiled.fallbacks))
     # and a document with a standard-only field still answers, with its data
     fast, _ = await both(competitors, {"id": deal}, team.rep.token, "OpportunityDetail")
-    assert fast[1]["data"]["deal"]["competitors"] == [{"id": str(world.ids["rival"]), "name": "Sysco-ish",
+    assert fast[1]["data"]["deal"]["competitors"] == [{"id": global_id("Competitor", world.ids["rival"]), "name": "Sysco-ish",
                                                        "__typename": "Competitor"}]
 
 
@@ -472,7 +473,7 @@ async def test_an_unexpected_failure_in_the_compiled_path_is_answered_as_standar
         apps, team, monkeypatch, caplog):
     world = await _build(team)
     both, compiled = apps
-    variables = {"id": str(world.ids["a_on_b"])}
+    variables = {"id": global_id("Opportunity", world.ids["a_on_b"])}
 
     def broken(*_args):
         raise RuntimeError("secret internals")

@@ -17,6 +17,7 @@ from app.queries.visibility import scope_for
 from app.services import health as service
 from app.services.accounts import create_contact
 from tests import factories
+from tests.factories import gid
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)
@@ -151,7 +152,7 @@ async def test_account_health_worked_example(gql, team):
     points = Fraction(3 * 2 + 2 * 1 + 1 * 2) * Fraction(2, 3) * (1 + Fraction(3, 10) / 2)
     engagement = _half_up(points)
     expected_score = 25 + 15 + engagement + 5
-    got = (await gql(HEALTH, {"a": str(account.id), "subs": False}, as_=team.rep))["accountHealth"]
+    got = (await gql(HEALTH, {"a": gid(account), "subs": False}, as_=team.rep))["accountHealth"]
     assert got["factors"] == [
         {"name": "Recent Activity", "score": 25, "impact": "POSITIVE"},
         {"name": "Contract Value", "score": 15, "impact": "NEUTRAL"},
@@ -187,19 +188,19 @@ async def test_roll_up_over_a_chain_and_its_locations(gql, team):
 
     # A cycle is refused: the chain stays a tree and the roll-up terminates.
     cycle = (await gql("""mutation($id: ID!, $p: ID) { updateAccount(id: $id, input: {parentId: $p}) {
-        errors { field code } } }""", {"id": str(hq.id), "p": str(unit.id)}, as_=team.rep))["updateAccount"]
+        errors { field code } } }""", {"id": gid(hq), "p": gid(unit)}, as_=team.rep))["updateAccount"]
     assert cycle["errors"] == [{"field": "parentId", "code": "CYCLE"}]
 
     def scores(result):
         return {f["name"]: f["score"] for f in result["factors"]}
 
-    own = (await gql(HEALTH, {"a": str(hq.id), "subs": False}, as_=team.rep))["accountHealth"]
+    own = (await gql(HEALTH, {"a": gid(hq), "subs": False}, as_=team.rep))["accountHealth"]
     assert (scores(own)["Recent Activity"], scores(own)["Contract Value"], own["accountCount"]) == (5, 5, 1)
-    chain = (await gql(HEALTH, {"a": str(hq.id), "subs": True}, as_=team.rep))["accountHealth"]
+    chain = (await gql(HEALTH, {"a": gid(hq), "subs": True}, as_=team.rep))["accountHealth"]
     # The rep sees HQ, region and unit: 50,000 + 60,000 = 110,000 → 15; the unit's activity 3 days ago → 25.
     assert (scores(chain)["Recent Activity"], scores(chain)["Contract Value"]) == (25, 15)
     assert (chain["accountCount"], chain["includesSubsidiaries"]) == (3, True)
-    everything = (await gql(HEALTH, {"a": str(hq.id), "subs": True}, as_=team.admin))["accountHealth"]
+    everything = (await gql(HEALTH, {"a": gid(hq), "subs": True}, as_=team.admin))["accountHealth"]
     assert (scores(everything)["Contract Value"], everything["accountCount"]) == (25, 4)  # 1,110,000
     assert await service.subsidiary_ids(hq.id) == sorted([region.id, hidden.id]) + [unit.id]
 
@@ -216,14 +217,14 @@ async def test_stored_history_newest_first_and_visibility(gql, team):
 
     query = """query($a: ID!) { accountHealth(accountId: $a) { healthHistory(first: 5) { healthScore riskLevel computedAt
         factors { name score } } } accountHealthHistory(accountId: $a, first: 1) { healthScore } }"""
-    got = await gql(query, {"a": str(account.id)}, as_=team.rep)
+    got = await gql(query, {"a": gid(account)}, as_=team.rep)
     history = got["accountHealth"]["healthHistory"]
     assert [(s["healthScore"], s["riskLevel"]) for s in history] == [(45, "MEDIUM"), (15, "HIGH")]
     assert datetime.fromisoformat(history[0]["computedAt"]) == NOW - timedelta(days=1)
     assert [f["name"] for f in history[0]["factors"]] == ["Recent Activity", "Contract Value", "Engagement", "Growth"]
     assert got["accountHealthHistory"] == [{"healthScore": 45}]
 
-    hidden = await gql(query, {"a": str(theirs.id)}, as_=team.rep)
+    hidden = await gql(query, {"a": gid(theirs)}, as_=team.rep)
     assert hidden == {"accountHealth": None, "accountHealthHistory": None}
     assert await gql(query, {"a": "nope"}, as_=team.rep) == {"accountHealth": None, "accountHealthHistory": None}
 

@@ -12,6 +12,7 @@ import pytest
 
 from tests import factories
 from tests.servers import ApiProcess
+from tests.factories import gid
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -118,7 +119,7 @@ async def test_batched_requests_answer_a_list_in_order(gql, team):
         {"query": "{ me { email } }"},
         {"query": "mutation($a: ID!) { createOpportunity(input: {name: \"Batch deal\", accountId: $a, "
                   "expectedCloseDate: \"2027-03-01\"}) { opportunity { name } errors { code } } }",
-         "variables": {"a": str(account.id)}},
+         "variables": {"a": gid(account)}},
         {"query": "{ opportunities(first: 5) { edges { node { name } } } }"},
         {"query": "{ broken"},
         {"operationName": {"not": "a string"}, "query": "{ __typename }"},

@@ -23,6 +23,7 @@ from app.models import (
 from app.services import idempotency as store
 from app.services.auth import issue_token
 from tests import factories
+from tests.factories import gid
 
 ERR = "errors { field message code }"
 
@@ -62,10 +63,10 @@ async def _counts() -> dict[str, int]:
 
 CASES = {
     "createAccount": (CREATE_ACCOUNT, lambda a, d, p: {"name": "Bayside Bistro"}, "accounts"),
-    "createOpportunity": (CREATE_OPPORTUNITY, lambda a, d, p: {"a": str(a.id)}, "opportunities"),
-    "addOpportunityProduct": (ADD_PRODUCT, lambda a, d, p: {"o": str(d.id), "p": str(p.id)}, "lines"),
-    "addOpportunityActivity": (ADD_ACTIVITY, lambda a, d, p: {"o": str(d.id)}, "activities"),
-    "recordInteraction": (RECORD_INTERACTION, lambda a, d, p: {"a": str(a.id), "o": str(d.id)}, "interactions"),
+    "createOpportunity": (CREATE_OPPORTUNITY, lambda a, d, p: {"a": gid(a)}, "opportunities"),
+    "addOpportunityProduct": (ADD_PRODUCT, lambda a, d, p: {"o": gid(d), "p": gid(p)}, "lines"),
+    "addOpportunityActivity": (ADD_ACTIVITY, lambda a, d, p: {"o": gid(d)}, "activities"),
+    "recordInteraction": (RECORD_INTERACTION, lambda a, d, p: {"a": gid(a), "o": gid(d)}, "interactions"),
 }
 
 
@@ -145,7 +146,7 @@ async def test_a_request_still_running_is_reported_in_progress(gql, team):
 
     fingerprint = mutation_fingerprint(CREATE_ACCOUNT, None, {"name": "Bayside Bistro"})
     assert fingerprint is not None
-    claimed = await store.claim(f"user:{team.rep.id}", "slow", fingerprint)
+    claimed = await store.claim(f"user:{team.rep.user.id}", "slow", fingerprint)
     assert isinstance(claimed, store.Claimed)
     second = await post(gql, CREATE_ACCOUNT, {"name": "Bayside Bistro"}, team.rep.token, key="slow")
     assert second.status_code == 409

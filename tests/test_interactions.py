@@ -20,6 +20,8 @@ from app.services import interactions
 from app.services.health import health_job_id
 from app.services.redis import arq_redis_settings
 from tests import factories
+from app.domain.global_ids import global_id
+from tests.factories import gid, pk
 
 ERR = "errors { field message code }"
 RECORD = f"""mutation($input: RecordInteractionInput!) {{ recordInteraction(input: $input) {{
@@ -112,10 +114,10 @@ async def test_record_interaction_does_everything_the_spec_lists(gql, team):
     opp = await factories.opportunity(team.rep.user, account.id, "Weekly produce")
     follow_up = (datetime.now(timezone.utc) + timedelta(days=3)).replace(microsecond=0)
     result = (await gql(RECORD, {"input": {
-        "accountId": str(account.id), "type": "PHONE", "direction": "INBOUND", "subject": "Thank-you call",
+        "accountId": gid(account), "type": "PHONE", "direction": "INBOUND", "subject": "Thank-you call",
         "description": "Chef loved the new brisket samples, wants a standing weekly order",
-        "contactId": str(chef.id), "opportunityId": str(opp.id), "duration": 12, "outcome": "POSITIVE",
-        "participants": [{"contactId": str(buyer.id), "role": "OPTIONAL", "attended": False}],
+        "contactId": gid(chef), "opportunityId": gid(opp), "duration": 12, "outcome": "POSITIVE",
+        "participants": [{"contactId": gid(buyer), "role": "OPTIONAL", "attended": False}],
         "attachments": ["https://files.example/order-guide.pdf"], "followUpDate": follow_up.isoformat(),
     }}, as_=team.rep))["recordInteraction"]
     assert result["errors"] == []
@@ -133,7 +135,7 @@ async def test_record_interaction_does_everything_the_spec_lists(gql, team):
 
     redis = await create_pool(arq_redis_settings())
     try:
-        follow_up_job = interactions.follow_up_key(int(got["id"]), follow_up)
+        follow_up_job = interactions.follow_up_key(pk(got["id"]), follow_up)
         assert await redis.zscore("arq:queue", follow_up_job) == int(follow_up.timestamp()) * 1000
         assert await redis.zscore("arq:queue", health_job_id(account.id)) is not None
     finally:
@@ -181,11 +183,11 @@ async def test_bad_input_answers_every_error_and_changes_nothing(gql, team):
     other_opp = await factories.opportunity(team.rep.user, elsewhere.id)
     before = await _counts()
     result = (await gql(RECORD, {"input": {
-        "accountId": str(account.id), "type": "MEETING", "subject": "  ", "contactId": str(stranger.id),
-        "opportunityId": str(other_opp.id), "duration": -5,
+        "accountId": gid(account), "type": "MEETING", "subject": "  ", "contactId": gid(stranger),
+        "opportunityId": gid(other_opp), "duration": -5,
         "followUpDate": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(),
         "occurredAt": (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat(),
-        "participants": [{"contactId": str(chef.id)}, {"contactId": str(chef.id)}],
+        "participants": [{"contactId": gid(chef)}, {"contactId": gid(chef)}],
         "attachments": [""],
     }}, as_=team.rep))["recordInteraction"]
     assert result["interaction"] is None
@@ -200,7 +202,7 @@ async def test_bad_input_answers_every_error_and_changes_nothing(gql, team):
 async def test_unknown_and_invisible_accounts_answer_alike(gql, team):
     theirs = await factories.account(team.other_rep.user, "Not yours")
     answers = []
-    for account_id in (str(theirs.id), "999999", "garbage"):
+    for account_id in (gid(theirs), global_id("Account", 999999), "garbage"):
         result = (await gql(RECORD, {"input": {"accountId": account_id, "type": "EMAIL", "subject": "Hi"}},
                             as_=team.rep))["recordInteraction"]
         answers.append(result["errors"])
@@ -217,15 +219,15 @@ async def test_update_interaction_rescores_and_validates(gql, team):
         "account_id": account.id, "type": "support", "subject": "Delivery", "description": "All fine"})
     mutation = f"""mutation($id: ID!, $input: UpdateInteractionInput!) {{ updateInteraction(id: $id, input: $input) {{
         interaction {{ sentiment sentimentLabel followUpDate }} {ERR} }} }}"""
-    changed = (await gql(mutation, {"id": str(interaction.id), "input": {
+    changed = (await gql(mutation, {"id": gid(interaction), "input": {
         "description": "Owner is frustrated: last two deliveries arrived late and the produce was damaged"}},
         as_=team.rep))["updateInteraction"]
     assert changed["errors"] == [] and changed["interaction"]["sentimentLabel"] == "NEGATIVE"
-    past = (await gql(mutation, {"id": str(interaction.id), "input": {
+    past = (await gql(mutation, {"id": gid(interaction), "input": {
         "followUpDate": "2020-01-01T00:00:00Z", "duration": -1}}, as_=team.rep))["updateInteraction"]
     assert sorted((e["field"], e["code"]) for e in past["errors"]) == [
         ("duration", "OUT_OF_RANGE"), ("followUpDate", "OUT_OF_RANGE")]
-    hidden = (await gql(mutation, {"id": str(interaction.id), "input": {"subject": "x"}},
+    hidden = (await gql(mutation, {"id": gid(interaction), "input": {"subject": "x"}},
                         as_=team.other_rep))["updateInteraction"]
     assert hidden["errors"] == [{"field": "id", "message": "interaction not found", "code": "NOT_FOUND"}]
 
@@ -255,10 +257,10 @@ async def test_interactions_filter_visibility_and_no_n_plus_one(gql, team, count
 
     phones = (await gql(LIST, {"filter": {"type": ["PHONE"], "direction": "OUTBOUND"}}, as_=team.rep))["interactions"]
     assert [e["node"]["subject"] for e in phones["edges"]] == ["Call 2"]
-    window = (await gql(LIST, {"filter": {"accountId": str(mine.id), "from": (now - timedelta(days=4, hours=1)).isoformat(),
+    window = (await gql(LIST, {"filter": {"accountId": gid(mine), "from": (now - timedelta(days=4, hours=1)).isoformat(),
                                           "to": (now - timedelta(days=1, hours=12)).isoformat()}}, as_=team.rep))
     assert [e["node"]["subject"] for e in window["interactions"]["edges"]] == ["Call 2", "Visit", "Email 1"]
-    assert (await gql(LIST, {"filter": {"accountId": str(theirs.id)}}, as_=team.rep))["interactions"]["totalCount"] == 0
+    assert (await gql(LIST, {"filter": {"accountId": gid(theirs)}}, as_=team.rep))["interactions"]["totalCount"] == 0
 
     count_queries.queries.clear()
     await gql(LIST, {"first": 1}, as_=team.rep)
@@ -312,7 +314,7 @@ async def test_interaction_insights_on_a_known_data_set(gql, team):
                                          sentiment=score, occurred_at=when)
     await CustomerInteraction.create(account=other, type="meeting", subject="not counted", occurred_at=_at(6, 10))
 
-    got = (await gql(INSIGHTS, {"a": str(account.id), "t": "2026-01-01..2026-01-31"}, as_=team.rep))["interactionInsights"]
+    got = (await gql(INSIGHTS, {"a": gid(account), "t": "2026-01-01..2026-01-31"}, as_=team.rep))["interactionInsights"]
 
     # Expected figures, computed here from the data set alone.
     scored = [s for _, _, _, s in JANUARY if s is not None]
@@ -373,13 +375,13 @@ async def test_insights_timeframes_and_errors(gql, team):
     theirs = await factories.account(team.other_rep.user)
     for timeframe in ("last_7_days", "last_30_days", "last_90_days", "this_month", "this_quarter", "this_year",
                       "2026-Q3", "2026-11", "2026-01-01..2026-03-31"):
-        got = (await gql(INSIGHTS, {"a": str(account.id), "t": timeframe}, as_=team.rep))["interactionInsights"]
+        got = (await gql(INSIGHTS, {"a": gid(account), "t": timeframe}, as_=team.rep))["interactionInsights"]
         assert got["totalInteractions"] == 0
         assert datetime.fromisoformat(got["periodEnd"]) <= max(datetime.now(timezone.utc),
                                                                datetime.fromisoformat(got["periodStart"]))
-    body = await gql.raw(INSIGHTS, {"a": str(account.id), "t": "last_week"}, token=team.rep.token)
+    body = await gql.raw(INSIGHTS, {"a": gid(account), "t": "last_week"}, token=team.rep.token)
     error = body["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "last_week" in error["message"] and "last_7_days" in error["message"] and "2026-Q3" in error["message"]
-    assert (await gql(INSIGHTS, {"a": str(theirs.id), "t": "this_year"}, as_=team.rep))["interactionInsights"] is None
+    assert (await gql(INSIGHTS, {"a": gid(theirs), "t": "this_year"}, as_=team.rep))["interactionInsights"] is None
     assert (await gql(INSIGHTS, {"a": "404", "t": "this_year"}, as_=team.rep))["interactionInsights"] is None

@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from app.models import Account, Contact, Opportunity, OpportunityProduct, StageTransition
 from tests import factories
+from app.domain.global_ids import global_id
+from tests.factories import gid
 
 ERR = "errors { field message code }"
 
@@ -23,7 +25,7 @@ async def test_create_opportunity_with_products_and_activity(gql, team):
     created = (await gql(f"""mutation($a: ID!) {{ createOpportunity(input: {{name: "Chicken program", accountId: $a,
         expectedCloseDate: "2026-12-31", budget: "12000.00"}}) {{ opportunity {{ id stage probability version value
         stageHistory {{ fromStage {{ key }} toStage {{ key }} source }} }} {ERR} }} }}""",
-        {"a": str(acct.id)}, as_=team.rep))["createOpportunity"]
+        {"a": gid(acct)}, as_=team.rep))["createOpportunity"]
     assert created["errors"] == []
     opp = created["opportunity"]
     assert (opp["stage"], opp["probability"], opp["version"], opp["value"]) == ("discovery", 20, 1, "0.00")
@@ -31,7 +33,7 @@ async def test_create_opportunity_with_products_and_activity(gql, team):
 
     line = (await gql(f"""mutation($o: ID!, $p: ID!) {{ addOpportunityProduct(input: {{opportunityId: $o, productId: $p,
         quantity: "10", discount: "12.5"}}) {{ opportunityProduct {{ name unitPrice totalPrice }} {ERR} }} }}""",
-        {"o": opp["id"], "p": str(prod.id)}, as_=team.rep))["addOpportunityProduct"]
+        {"o": opp["id"], "p": gid(prod)}, as_=team.rep))["addOpportunityProduct"]
     # 10 × 96.00 × 0.875 = 840.00
     assert line == {"opportunityProduct": {"name": "Product CHK-40", "unitPrice": "96.00", "totalPrice": "840.00"}, "errors": []}
 
@@ -50,9 +52,9 @@ async def test_bad_line_input_is_rejected_with_every_error_and_changes_nothing(g
     acct = await factories.account(team.rep.user)
     opp = await factories.opportunity(team.rep.user, acct.id)
     before = await _snapshot()
-    result = (await gql(f"""mutation($o: ID!) {{ addOpportunityProduct(input: {{opportunityId: $o, productId: "424242",
+    result = (await gql(f"""mutation($o: ID!) {{ addOpportunityProduct(input: {{opportunityId: $o, productId: "{global_id('Product', 424242)}",
         quantity: "-3", discount: "120"}}) {{ opportunityProduct {{ id }} {ERR} }} }}""",
-        {"o": str(opp.id)}, as_=team.rep))["addOpportunityProduct"]
+        {"o": gid(opp)}, as_=team.rep))["addOpportunityProduct"]
     assert result["opportunityProduct"] is None
     assert {(e["field"], e["code"]) for e in result["errors"]} == {
         ("productId", "NOT_FOUND"), ("quantity", "OUT_OF_RANGE"), ("discount", "OUT_OF_RANGE")}
@@ -64,11 +66,11 @@ async def test_probability_override_rules(gql, team):
     opp = await factories.opportunity(team.rep.user, acct.id)
     mutation = f"""mutation($id: ID!, $p: Int!) {{ updateOpportunity(id: $id, input: {{probability: $p}}) {{
         opportunity {{ probability probabilityOverridden }} {ERR} }} }}"""
-    by_rep = (await gql(mutation, {"id": str(opp.id), "p": 50}, as_=team.rep))["updateOpportunity"]
+    by_rep = (await gql(mutation, {"id": gid(opp), "p": 50}, as_=team.rep))["updateOpportunity"]
     assert [e["code"] for e in by_rep["errors"]] == ["FORBIDDEN"]
-    too_high = (await gql(mutation, {"id": str(opp.id), "p": 150}, as_=team.manager))["updateOpportunity"]
+    too_high = (await gql(mutation, {"id": gid(opp), "p": 150}, as_=team.manager))["updateOpportunity"]
     assert [(e["field"], e["code"]) for e in too_high["errors"]] == [("probability", "OUT_OF_RANGE")]
-    ok = (await gql(mutation, {"id": str(opp.id), "p": 35}, as_=team.manager))["updateOpportunity"]
+    ok = (await gql(mutation, {"id": gid(opp), "p": 35}, as_=team.manager))["updateOpportunity"]
     assert ok == {"opportunity": {"probability": 35, "probabilityOverridden": True}, "errors": []}
 
 
@@ -77,9 +79,9 @@ async def test_stale_version_is_refused(gql, team):
     opp = await factories.opportunity(team.rep.user, acct.id)
     mutation = f"""mutation($id: ID!, $v: Int) {{ updateOpportunity(id: $id, expectedVersion: $v, input: {{nextStep: "call chef"}}) {{
         opportunity {{ version nextStep }} {ERR} }} }}"""
-    first = (await gql(mutation, {"id": str(opp.id), "v": 1}, as_=team.rep))["updateOpportunity"]
+    first = (await gql(mutation, {"id": gid(opp), "v": 1}, as_=team.rep))["updateOpportunity"]
     assert first["opportunity"] == {"version": 2, "nextStep": "call chef"}
-    stale = (await gql(mutation, {"id": str(opp.id), "v": 1}, as_=team.rep))["updateOpportunity"]
+    stale = (await gql(mutation, {"id": gid(opp), "v": 1}, as_=team.rep))["updateOpportunity"]
     assert stale["opportunity"] is None
     assert stale["errors"][0]["code"] == "STALE_VERSION" and "current version is 2" in stale["errors"][0]["message"]
 
@@ -90,7 +92,7 @@ async def test_value_is_derived_once_products_exist(gql, team):
     prod = await factories.product(team.admin.user)
     await OpportunityProduct.create(opportunity=opp, product=prod, quantity=1, unit_price=Decimal("1"), total_price=Decimal("1"))
     result = (await gql(f"""mutation($id: ID!) {{ updateOpportunity(id: $id, input: {{value: "10.00"}}) {{ {ERR} }} }}""",
-                        {"id": str(opp.id)}, as_=team.rep))["updateOpportunity"]
+                        {"id": gid(opp)}, as_=team.rep))["updateOpportunity"]
     assert [(e["field"], e["code"]) for e in result["errors"]] == [("value", "INVALID")]
 
 
@@ -98,12 +100,12 @@ async def test_malformed_email_and_blank_names(gql, team):
     acct = await factories.account(team.rep.user)
     before = await _snapshot()
     result = (await gql(f"""mutation($a: ID!) {{ createContact(accountId: $a, input: {{firstName: " ", lastName: "Ng",
-        email: "chef@@kitchen"}}) {{ contact {{ id }} {ERR} }} }}""", {"a": str(acct.id)}, as_=team.rep))["createContact"]
+        email: "chef@@kitchen"}}) {{ contact {{ id }} {ERR} }} }}""", {"a": gid(acct)}, as_=team.rep))["createContact"]
     assert {(e["field"], e["code"]) for e in result["errors"]} == {("firstName", "REQUIRED"), ("email", "INVALID")}
     assert await _snapshot() == before
     ok = (await gql(f"""mutation($a: ID!) {{ createContact(accountId: $a, input: {{firstName: "Ana", lastName: "Ng",
         email: "Ana.Ng@HarborGrill.com", title: "Executive Chef"}}) {{ contact {{ name email account {{ name }} }} {ERR} }} }}""",
-        {"a": str(acct.id)}, as_=team.rep))["createContact"]
+        {"a": gid(acct)}, as_=team.rep))["createContact"]
     assert ok == {"contact": {"name": "Ana Ng", "email": "ana.ng@harborgrill.com", "account": {"name": "Harbor Grill"}}, "errors": []}
 
 
@@ -113,17 +115,17 @@ async def test_parent_account_cycles_are_rejected(gql, team):
     unit = await factories.account(team.rep.user, "Unit 12", parent_id=region.id)
     mutation = f"""mutation($id: ID!, $p: ID) {{ updateAccount(id: $id, input: {{parentId: $p}}) {{ account {{ id }} {ERR} }} }}"""
     for child in (unit, chain):
-        result = (await gql(mutation, {"id": str(chain.id), "p": str(child.id)}, as_=team.rep))["updateAccount"]
+        result = (await gql(mutation, {"id": gid(chain), "p": gid(child)}, as_=team.rep))["updateAccount"]
         assert [(e["field"], e["code"]) for e in result["errors"]] == [("parentId", "CYCLE")]
     assert (await Account.get(id=chain.id)).parent_id is None
     subs = await gql("query($id: ID!) { account(id: $id) { subsidiaries { name subsidiaries { name } } } }",
-                     {"id": str(chain.id)}, as_=team.rep)
+                     {"id": gid(chain)}, as_=team.rep)
     assert subs["account"]["subsidiaries"] == [{"name": "Region", "subsidiaries": [{"name": "Unit 12"}]}]
 
 
 async def test_account_children_crud(gql, team):
     acct = await factories.account(team.rep.user)
-    a = str(acct.id)
+    a = gid(acct)
     loc = (await gql(f"""mutation($a: ID!) {{ createLocation(accountId: $a, input: {{name: "Pier 39", city: "San Francisco"}}) {{
         location {{ id name city }} {ERR} }} }}""", {"a": a}, as_=team.rep))["createLocation"]
     assert loc["errors"] == [] and loc["location"]["city"] == "San Francisco"
@@ -149,7 +151,7 @@ async def test_account_with_opportunities_cannot_be_deleted(gql, team):
     acct = await factories.account(team.rep.user)
     await factories.opportunity(team.rep.user, acct.id)
     result = (await gql(f"""mutation($id: ID!) {{ deleteAccount(id: $id) {{ deletedId {ERR} }} }}""",
-                        {"id": str(acct.id)}, as_=team.rep))["deleteAccount"]
+                        {"id": gid(acct)}, as_=team.rep))["deleteAccount"]
     assert result["deletedId"] is None and result["errors"][0]["code"] == "IN_USE"
     assert await Account.exists(id=acct.id)
 
@@ -157,7 +159,7 @@ async def test_account_with_opportunities_cannot_be_deleted(gql, team):
 async def test_unknown_stage_and_garbage_ids(gql, team):
     acct = await factories.account(team.rep.user)
     result = (await gql(f"""mutation($a: ID!) {{ createOpportunity(input: {{name: "X", accountId: $a, expectedCloseDate: "2026-12-01",
-        stage: "tasting_room"}}) {{ opportunity {{ id }} {ERR} }} }}""", {"a": str(acct.id)}, as_=team.rep))["createOpportunity"]
+        stage: "tasting_room"}}) {{ opportunity {{ id }} {ERR} }} }}""", {"a": gid(acct)}, as_=team.rep))["createOpportunity"]
     assert [(e["field"], e["code"]) for e in result["errors"]] == [("stage", "INVALID")]
     garbage = (await gql(f"""mutation {{ createOpportunity(input: {{name: "X", accountId: "abc", expectedCloseDate: "2026-12-01"}}) {{
         opportunity {{ id }} {ERR} }} }}""", as_=team.rep))["createOpportunity"]

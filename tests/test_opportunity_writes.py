@@ -10,6 +10,7 @@ from app.domain import events as e
 from app.domain.pipeline import ACTION_PARAMETERS, ACTIONS, automation_errors
 from app.models import DomainEvent, Opportunity
 from app.services import automations, reactions
+from app.domain.global_ids import global_id
 from tests import factories
 
 UPDATE = """mutation($id: ID!, $v: Int, $step: String) {
@@ -24,7 +25,7 @@ async def _deal(team):
 
 async def _updates(gql, team, opp_id: int, version: int | None) -> list[dict]:
     bodies = await asyncio.gather(*(
-        gql.raw(UPDATE, {"id": str(opp_id), "v": version, "step": f"step {i}"}, team.rep.token) for i in range(20)))
+        gql.raw(UPDATE, {"id": global_id("Opportunity", opp_id), "v": version, "step": f"step {i}"}, team.rep.token) for i in range(20)))
     assert all("errors" not in body for body in bodies), bodies
     return [body["data"]["updateOpportunity"] for body in bodies]
 

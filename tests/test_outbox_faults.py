@@ -28,6 +28,7 @@ from tests.test_automations import _only_the_automations_each_test_configures  #
 from tests.test_pipeline_gates import advance
 from tests.worker_utils import run_worker_burst
 from workers.events import process_event
+from tests.factories import gid
 
 # Two effects per stage entry, both without SMTP: a task for the owner and a note to the manager.
 AUTOMATIONS = [EVERY_ACTION[0], EVERY_ACTION[4]]
@@ -207,7 +208,7 @@ async def test_redis_lost_during_webhook_retries_every_delivery_arrives_once(gql
     with Receiver(statuses=[500] * 4) as receiver:  # every first attempt fails: each gets a retry job
         assert (await gql(CREATE_HOOK, {"url": receiver.url}, as_=team.admin))["createWebhook"]["errors"] == []
         for deal in deals:
-            assert (await gql(UPDATE_STEP, {"id": str(deal.id), "s": "tasting"}, as_=team.rep))["updateOpportunity"] \
+            assert (await gql(UPDATE_STEP, {"id": gid(deal), "s": "tasting"}, as_=team.rep))["updateOpportunity"] \
                 == {"errors": []}
         # The worker's first steps, run here one by one: each event fans out, each first attempt fails
         # and leaves its retry as a deferred job in Redis.
@@ -252,7 +253,7 @@ async def test_two_jobs_for_one_due_attempt_post_it_once(gql, team, private_redi
     await run_worker_burst()
     with Receiver() as receiver:
         assert (await gql(CREATE_HOOK, {"url": receiver.url}, as_=team.admin))["createWebhook"]["errors"] == []
-        await gql(UPDATE_STEP, {"id": str(deal.id), "s": "tasting"}, as_=team.rep)
+        await gql(UPDATE_STEP, {"id": gid(deal), "s": "tasting"}, as_=team.rep)
         event_id = cast("int", await DomainEvent.get(kind="opportunity.updated").values_list("id", flat=True))
         await process_event({}, event_id)  # the worker's step: its delivery job now waits in Redis
         delivery = await WebhookDelivery.get()
@@ -317,7 +318,7 @@ async def test_the_api_answers_reads_and_writes_while_redis_is_down_and_readyz_n
                             "checks": {"database": "ok", "redis": "error: unreachable"}}
     listed = await gql(LIST, as_=team.rep)
     assert [edge["node"]["name"] for edge in listed["opportunities"]["edges"]] == [deal.name]
-    assert (await gql(UPDATE_STEP, {"id": str(deal.id), "s": "tasting"}, as_=team.rep))["updateOpportunity"] \
+    assert (await gql(UPDATE_STEP, {"id": gid(deal), "s": "tasting"}, as_=team.rep))["updateOpportunity"] \
         == {"errors": []}
     waiting = await DomainEvent.get(kind="opportunity.updated", opportunity_id=deal.id)
     assert waiting.dispatched_at is None and waiting.completed_at is None  # kept in the outbox
@@ -342,7 +343,7 @@ async def test_recomputations_lost_with_redis_are_owed_by_the_database_and_made_
     monkeypatch.setattr(forecasts, "DEBOUNCE_SECONDS", 0.2)
     deal = (await _deals(team, 1))[0]
     await gql("""mutation($id: ID!) { updateOpportunity(id: $id, input: {value: "7500.00"}) { errors { code } } }""",
-              {"id": str(deal.id)}, as_=team.rep)
+              {"id": gid(deal)}, as_=team.rep)
     for event_id in cast("list[int]", await DomainEvent.filter(completed_at__isnull=True).values_list("id", flat=True)):
         await process_event({}, event_id)  # the reactions request both recomputations (debounced jobs)
     private_redis.flushall()  # and Redis loses them

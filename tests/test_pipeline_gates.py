@@ -9,6 +9,8 @@ import pytest
 from app.domain.enums import ActivityType
 from app.models import Opportunity, OpportunityActivity, OpportunityProduct, StageTransition
 from tests import factories
+from app.domain.global_ids import global_id
+from tests.factories import gid
 
 ADVANCE = """mutation($input: AdvanceOpportunityInput!) { advanceOpportunity(input: $input) {
   opportunity { stage probability probabilityOverridden version actualCloseDate lostReason forecastCategory
@@ -19,8 +21,10 @@ READINESS = """query($o: ID!, $s: String!) { stageReadiness(opportunityId: $o, s
   ready unmetRequirements { stage kind field activityTypes } } }"""
 
 
-async def advance(gql, actor, opp_id, stage, **extra):
-    return (await gql(ADVANCE, {"input": {"id": str(opp_id), "stage": stage, **extra}}, as_=actor))["advanceOpportunity"]
+async def advance(gql, actor, opp_id: int | str, stage, **extra):
+    """Move a deal named by its row's key or by the id the API gave it."""
+    deal_id = opp_id if isinstance(opp_id, str) else global_id("Opportunity", opp_id)
+    return (await gql(ADVANCE, {"input": {"id": deal_id, "stage": stage, **extra}}, as_=actor))["advanceOpportunity"]
 
 
 async def _deal(team, ready: bool = True, **extra):
@@ -34,7 +38,7 @@ async def _deal(team, ready: bool = True, **extra):
 
 async def test_forward_move_checks_target_and_every_skipped_stage(gql, team):
     opp = await _deal(team)
-    readiness = (await gql(READINESS, {"o": str(opp.id), "s": "negotiation"}, as_=team.rep))["stageReadiness"]
+    readiness = (await gql(READINESS, {"o": gid(opp), "s": "negotiation"}, as_=team.rep))["stageReadiness"]
     assert readiness["ready"] is False
     unmet = {(u["stage"], u["kind"]) for u in readiness["unmetRequirements"]}
     assert unmet == {("proposal", "products_selected"), ("negotiation", "activity_completed")}

@@ -11,9 +11,11 @@ from app.domain.enums import ActivityType
 from app.models import DomainEvent, OpportunityActivity, PipelineStage, Task
 from app.services import automations
 from app.services.pipelines import ensure_default_pipeline
+from app.domain.global_ids import global_id
 from tests import factories
 from tests.test_pipeline_gates import advance
 from tests.worker_utils import run_worker_burst
+from tests.factories import gid, pk
 
 CREATE = """mutation($input: CreateOpportunityInput!) { createOpportunity(input: $input) {
   opportunity { id stage } errors { field message code } } }"""
@@ -22,7 +24,7 @@ UPDATE_STAGE = """mutation($id: ID!, $input: PipelineStageInput!) { updatePipeli
 
 
 def _deal_input(account_id: int, **extra) -> dict:
-    return {"name": "Weekly produce", "accountId": str(account_id), "expectedCloseDate": "2027-01-29",
+    return {"name": "Weekly produce", "accountId": global_id("Account", account_id), "expectedCloseDate": "2027-01-29",
             "value": "5000", **extra}
 
 
@@ -30,7 +32,7 @@ async def test_a_new_deal_runs_its_stage_s_entered_automation_once_through_the_w
     acct = await factories.account(team.rep.user, "Harbor Grill")
     created = (await gql(CREATE, {"input": _deal_input(acct.id)}, as_=team.rep))["createOpportunity"]
     assert created["errors"] == [] and created["opportunity"]["stage"] == "discovery"
-    deal_id = int(created["opportunity"]["id"])
+    deal_id = pk(created["opportunity"]["id"])
     await run_worker_burst()
     task = await Task.get(opportunity_id=deal_id)
     assert (task.title, task.assignee_id) == ("Conduct discovery call", team.rep.user.id)
@@ -45,7 +47,7 @@ async def test_leaving_discovery_needs_a_completed_call_and_a_budget(gql, team):
     blocked = await advance(gql, team.rep, deal.id, "qualification")
     assert blocked["opportunity"]["stage"] == "discovery"
     unmet = (await gql("""query($o: ID!) { stageReadiness(opportunityId: $o, stage: "qualification") {
-        ready unmetRequirements { stage kind field when } } }""", {"o": str(deal.id)}, as_=team.rep))["stageReadiness"]
+        ready unmetRequirements { stage kind field when } } }""", {"o": gid(deal)}, as_=team.rep))["stageReadiness"]
     assert unmet["ready"] is False
     assert unmet["unmetRequirements"] == [
         {"stage": "discovery", "kind": "activity_completed", "field": None, "when": "exit"},
@@ -78,14 +80,14 @@ async def test_a_gate_no_new_deal_can_meet_is_refused_on_the_creation_stage(gql,
     discovery = await PipelineStage.get(pipeline_id=pipeline.id, key="discovery")
     before = discovery.requirements
     on_entry = [{"type": "activity_completed", "value": "call"}]
-    result = (await gql(UPDATE_STAGE, {"id": str(discovery.id), "input": {"requirements": on_entry}},
+    result = (await gql(UPDATE_STAGE, {"id": gid(discovery), "input": {"requirements": on_entry}},
                         as_=team.admin))["updatePipelineStage"]
     assert [(e["field"], e["code"]) for e in result["errors"]] == [("requirements[0].when", "INVALID")]
     assert "when: exit" in result["errors"][0]["message"]
     assert (await PipelineStage.get(id=discovery.id)).requirements == before  # nothing changed
     # A field gate on entry is fine there (the create input carries it), and so is an exit gate.
     fine = [{"type": "field_populated", "field": "budget"}, {"type": "activity_completed", "value": "call", "when": "exit"}]
-    ok = (await gql(UPDATE_STAGE, {"id": str(discovery.id), "input": {"requirements": fine}},
+    ok = (await gql(UPDATE_STAGE, {"id": gid(discovery), "input": {"requirements": fine}},
                     as_=team.admin))["updatePipelineStage"]
     assert ok["errors"] == []
     # Reordering may not make a stage with such a gate the one deals are created in.

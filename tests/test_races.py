@@ -16,6 +16,7 @@ from app.services import accounts, interactions
 from app.settings import get_settings
 from tests import factories
 from tests.servers import ApiProcess
+from tests.factories import gid, pk
 
 CALLS = 20
 ERR = "errors { field message code }"
@@ -50,7 +51,7 @@ async def _follow_up(team) -> tuple[Task, Notification]:
 async def test_complete_task_20_times_at_once_completes_it_once_with_one_event(gql, team):
     task, _ = await _follow_up(team)
     answers = await burst(gql, f"""mutation($id: ID!) {{ completeTask(id: $id) {{
-        task {{ status completedAt }} {ERR} }} }}""", {"id": str(task.id)}, team.rep.token)
+        task {{ status completedAt }} {ERR} }} }}""", {"id": gid(task)}, team.rep.token)
 
     assert all(a["completeTask"]["errors"] == [] for a in answers)
     assert {a["completeTask"]["task"]["status"] for a in answers} == {"COMPLETED"}
@@ -61,16 +62,16 @@ async def test_complete_task_20_times_at_once_completes_it_once_with_one_event(g
 
 async def test_reopen_task_20_times_at_once_reopens_it_once_with_one_event(gql, team):
     task, _ = await _follow_up(team)
-    await gql("mutation($id: ID!) { completeTask(id: $id) { errors { code } } }", {"id": str(task.id)}, as_=team.rep)
+    await gql("mutation($id: ID!) { completeTask(id: $id) { errors { code } } }", {"id": gid(task)}, as_=team.rep)
     answers = await burst(gql, f"""mutation($id: ID!) {{ reopenTask(id: $id) {{
-        task {{ status completedAt }} {ERR} }} }}""", {"id": str(task.id)}, team.rep.token)
+        task {{ status completedAt }} {ERR} }} }}""", {"id": gid(task)}, team.rep.token)
 
     assert {(a["reopenTask"]["task"]["status"], a["reopenTask"]["task"]["completedAt"]) for a in answers} == {("OPEN", None)}
     assert await DomainEvent.filter(kind="task.reopened").count() == 1
     assert (await Task.get(id=task.id)).status.value == "open"
     # Completing it again is a new change with its own event.
     again = await burst(gql, "mutation($id: ID!) { completeTask(id: $id) { task { status } } }",
-                        {"id": str(task.id)}, team.rep.token)
+                        {"id": gid(task)}, team.rep.token)
     assert {a["completeTask"]["task"]["status"] for a in again} == {"COMPLETED"}
     assert await DomainEvent.filter(kind="task.completed").count() == 2
 
@@ -78,7 +79,7 @@ async def test_reopen_task_20_times_at_once_reopens_it_once_with_one_event(gql, 
 async def test_mark_notification_read_20_times_at_once_reads_it_once(gql, team):
     _, notification = await _follow_up(team)
     answers = await burst(gql, """mutation($id: ID!) { markNotificationRead(id: $id) {
-        notification { readAt } errors { code } } }""", {"id": str(notification.id)}, team.rep.token)
+        notification { readAt } errors { code } } }""", {"id": gid(notification)}, team.rep.token)
 
     read_at = {a["markNotificationRead"]["notification"]["readAt"] for a in answers}
     assert len(read_at) == 1 and None not in read_at
@@ -90,7 +91,7 @@ async def test_mark_notification_read_20_times_at_once_reads_it_once(gql, team):
 async def test_update_account_20_times_at_once_changes_it_once(gql, team, count_queries):
     account = await factories.account(team.rep.user, "Harbor Grill")
     answers = await burst(gql, f"""mutation($id: ID!) {{ updateAccount(id: $id, input: {{name: "Harbor Grill & Bar",
-        tier: KEY}}) {{ account {{ name tier updatedAt }} {ERR} }} }}""", {"id": str(account.id)}, team.rep.token)
+        tier: KEY}}) {{ account {{ name tier updatedAt }} {ERR} }} }}""", {"id": gid(account)}, team.rep.token)
 
     assert all(a["updateAccount"]["errors"] == [] for a in answers)
     assert {(a["updateAccount"]["account"]["name"], a["updateAccount"]["account"]["tier"]) for a in answers} \
@@ -105,7 +106,7 @@ async def test_update_contact_20_times_at_once_changes_it_once(gql, team, count_
     contact = await accounts.create_contact(await scope_for(team.rep.user),
                                             {"account_id": account.id, "first_name": "Ana", "last_name": "Ng"})
     answers = await burst(gql, f"""mutation($id: ID!) {{ updateContact(id: $id, input: {{title: "Head chef",
-        email: "Ana@HarborGrill.com"}}) {{ contact {{ title email }} {ERR} }} }}""", {"id": str(contact.id)}, team.rep.token)
+        email: "Ana@HarborGrill.com"}}) {{ contact {{ title email }} {ERR} }} }}""", {"id": gid(contact)}, team.rep.token)
 
     assert answers[0]["updateContact"]["errors"] == []
     assert {(a["updateContact"]["contact"]["title"], a["updateContact"]["contact"]["email"]) for a in answers} \
@@ -120,7 +121,7 @@ async def test_update_contract_20_times_at_once_changes_it_once(gql, team, count
         "account_id": account.id, "name": "2026 supply", "value": "12000.00",
         "start_date": datetime(2026, 1, 1).date(), "end_date": datetime(2026, 12, 31).date()})
     answers = await burst(gql, f"""mutation($id: ID!) {{ updateContract(id: $id, input: {{value: "15000.00",
-        endDate: "2027-03-31"}}) {{ contract {{ value endDate }} {ERR} }} }}""", {"id": str(contract.id)}, team.rep.token)
+        endDate: "2027-03-31"}}) {{ contract {{ value endDate }} {ERR} }} }}""", {"id": gid(contract)}, team.rep.token)
 
     assert {(a["updateContract"]["contract"]["value"], a["updateContract"]["contract"]["endDate"]) for a in answers} \
         == {("15000.00", "2027-03-31")}
@@ -148,7 +149,7 @@ async def test_disable_then_enable_webhook_20_times_at_once_switches_it_once_eac
     assert updates_of(count_queries, "webhooks") == 1
 
     failing_since = datetime.now(timezone.utc) - timedelta(hours=1)
-    await Webhook.filter(id=int(hook_id)).update(failing_since=failing_since)
+    await Webhook.filter(id=pk(hook_id)).update(failing_since=failing_since)
     enabled = await burst(gql, """mutation($id: ID!) { enableWebhook(id: $id) {
         webhook { isActive disabledReason failingSince } errors { code } } }""", {"id": hook_id}, team.admin.token)
     assert {(a["enableWebhook"]["webhook"]["isActive"], a["enableWebhook"]["webhook"]["disabledReason"],
@@ -159,14 +160,14 @@ async def test_disable_then_enable_webhook_20_times_at_once_switches_it_once_eac
 async def test_rotate_webhook_secret_retried_20_times_with_one_key_rotates_once(gql, team, allow_local):
     """Each rotation is a new secret by design; a retried rotation (same Idempotency-Key) is not."""
     hook_id = await _webhook(gql, team)
-    before = (await Webhook.get(id=int(hook_id))).secret
+    before = (await Webhook.get(id=pk(hook_id))).secret
     query = "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret errors { code } } }"
     answers = await asyncio.gather(*[gql.http.post(
         "/graphql", json={"query": query, "variables": {"id": hook_id}},
         headers={"Authorization": f"Bearer {team.admin.token}", "Idempotency-Key": "rotate-1"}) for _ in range(CALLS)])
     secrets_returned = {a.json()["data"]["rotateWebhookSecret"]["secret"] for a in answers if a.status_code == 200}
     assert all(a.status_code in (200, 409) for a in answers)
-    stored = (await Webhook.get(id=int(hook_id))).secret
+    stored = (await Webhook.get(id=pk(hook_id))).secret
     assert secrets_returned == {stored} and stored != before
 
 
@@ -188,7 +189,7 @@ async def test_across_two_api_processes_one_completion_and_one_run_per_key(two_a
             return await client.post(f"{api.http}/graphql", json={"query": query, "variables": variables},
                                      headers=headers)
 
-        completions = await asyncio.gather(*[call(two_apis[i % 2], complete, {"id": str(task.id)})
+        completions = await asyncio.gather(*[call(two_apis[i % 2], complete, {"id": gid(task)})
                                              for i in range(CALLS)])
         creations = await asyncio.gather(*[call(two_apis[i % 2], create, {}, key="tap-42") for i in range(CALLS)])
 

@@ -12,8 +12,10 @@ from app.api.app import create_app
 from app.models import Opportunity, User
 from app.queries.read_cache import connection_params
 from bench.checks import counting_queries
+from app.domain.global_ids import global_id
 from tests import factories
 from tests.conftest import TEST_BACKEND
+from tests.factories import gid
 
 postgres_only = pytest.mark.skipif(TEST_BACKEND != "postgres", reason="the change feed is PostgreSQL NOTIFY")
 
@@ -53,9 +55,9 @@ async def _deals(team, n: int = 3):
 async def test_a_repeated_read_is_served_from_the_cache_with_no_sql(team):
     deals = await _deals(team)
     async with running_app() as (post, fast):
-        first = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        first = await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         with counting_queries() as counter:
-            again = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+            again = await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         assert again["data"] == first["data"] and first["data"]["opportunity"]["name"] == "deal 0"
         assert counter.count == 0
         assert fast.cache.hits >= 2  # the scope and the opportunity
@@ -85,7 +87,7 @@ async def test_a_commit_from_another_connection_voids_the_cached_result(team):
 async def test_a_rolled_back_write_does_not_void_the_cache(team):
     deals = await _deals(team, 1)
     async with running_app() as (post, fast):
-        await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         generation = fast.cache.feed.generation
         other = await _connect()
         try:
@@ -99,7 +101,7 @@ async def test_a_rolled_back_write_does_not_void_the_cache(team):
         await asyncio.sleep(0.2)
         assert fast.cache.feed.generation == generation
         with counting_queries() as counter:
-            body = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+            body = await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         assert counter.count == 0 and body["data"]["opportunity"]["name"] == "deal 0"
 
 
@@ -108,12 +110,12 @@ async def test_a_mutation_is_seen_by_the_next_read(gql, team):
     deals = await _deals(team, 1)
     await factories.ready_to_leave_discovery(deals[0])
     async with running_app() as (post, fast):
-        assert (await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token))["data"]["opportunity"]["stage"] == "discovery"
+        assert (await post(DETAIL, {"id": gid(deals[0])}, team.rep.token))["data"]["opportunity"]["stage"] == "discovery"
         generation = fast.cache.feed.generation
         await gql("mutation($id:ID!){advanceOpportunity(input:{id:$id,stage:\"qualification\"}){errors{code}}}",
-                  {"id": str(deals[0].id)}, as_=team.rep)
+                  {"id": gid(deals[0])}, as_=team.rep)
         await _generation_moves(fast.cache, generation)
-        body = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        body = await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         assert body["data"]["opportunity"]["stage"] == "qualification"
 
 
@@ -136,11 +138,11 @@ async def test_cached_results_never_cross_visibility_scopes(team):
 async def test_a_deactivated_user_is_refused_even_after_cached_reads(team):
     deals = await _deals(team, 1)
     async with running_app() as (post, fast):
-        assert (await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token))["data"]["opportunity"]
+        assert (await post(DETAIL, {"id": gid(deals[0])}, team.rep.token))["data"]["opportunity"]
         generation = fast.cache.feed.generation
         await User.filter(id=team.rep.user.id).update(is_active=False)
         await _generation_moves(fast.cache, generation)
-        body = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        body = await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         assert body["data"]["opportunity"] is None and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
@@ -150,7 +152,7 @@ async def test_while_the_feed_is_down_reads_go_to_the_database_then_caching_resu
     async with running_app() as (post, fast):
         feed = fast.cache.feed
         feed.reconnect_delay = 0.5
-        await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         # PostgreSQL drops the listening connection (a restart, a failover, an admin's pg_terminate_backend).
         admin = await _connect()
         try:
@@ -162,7 +164,7 @@ async def test_while_the_feed_is_down_reads_go_to_the_database_then_caching_resu
             assert not feed.live
             # A write nobody hears about: with no feed, nothing may come from the cache.
             await admin.execute("UPDATE opportunities SET name = 'changed while deaf' WHERE id = $1", deals[0].id)
-            body = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+            body = await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
             assert body["data"]["opportunity"]["name"] == "changed while deaf"
         finally:
             await admin.close()
@@ -171,9 +173,9 @@ async def test_while_the_feed_is_down_reads_go_to_the_database_then_caching_resu
                 break
             await asyncio.sleep(0.01)
         assert feed.live, "the change feed did not reconnect"
-        await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         with counting_queries() as counter:
-            body = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+            body = await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         assert counter.count == 0 and body["data"]["opportunity"]["name"] == "changed while deaf"
 
 
@@ -206,9 +208,9 @@ async def test_without_a_feed_nothing_is_cached(team):
     deals = await _deals(team, 1)
     async with running_app(read_cache=TEST_BACKEND == "sqlite") as (post, fast):
         assert fast.cache is None
-        await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         await Opportunity.filter(id=deals[0].id).update(name="fresh")
-        body = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        body = await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         assert body["data"]["opportunity"]["name"] == "fresh"
 
 
@@ -268,7 +270,7 @@ async def test_a_feed_that_falls_silent_stops_answering_then_reconnects(team):
     async with running_app() as (post, fast):
         feed = fast.cache.feed
         feed.heartbeat_seconds, feed.reconnect_delay = 0.2, 0.2
-        await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         deaf = feed._connection
         await deaf.remove_listener(CHANNEL, feed._on_notification)
         await deaf.remove_listener(HEARTBEAT_CHANNEL, feed._on_echo)
@@ -278,12 +280,12 @@ async def test_a_feed_that_falls_silent_stops_answering_then_reconnects(team):
         finally:
             await other.close()
         await _until(lambda: not feed.live, 5, "the feed to stop counting as live")
-        body = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        body = await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         assert body["data"]["opportunity"]["name"] == "unheard"
         await _until(lambda: feed.live and feed._connection is not deaf, 10, "a new listening connection")
-        await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+        await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         with counting_queries() as counter:
-            body = await post(DETAIL, {"id": str(deals[0].id)}, team.rep.token)
+            body = await post(DETAIL, {"id": gid(deals[0])}, team.rep.token)
         assert counter.count == 0 and body["data"]["opportunity"]["name"] == "unheard"
 
 
@@ -293,7 +295,7 @@ async def test_the_bound_holds_for_empty_results_and_ignored_variables(team):
     async with running_app() as (post, fast):
         fast.cache.max_rows = 40
         for i in range(100):  # ids nobody can see: empty results still take room
-            await post(DETAIL, {"id": str(10_000 + i)}, team.rep.token)
+            await post(DETAIL, {"id": global_id("Opportunity", 10_000 + i)}, team.rep.token)
         assert len(fast.cache._entries) <= 40 and fast.cache.rows <= 40
         before = len(fast.cache._entries)
         await post(LIST, {"first": 5}, team.rep.token)

@@ -13,6 +13,8 @@ from app.api.errors import input_data
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.models import Account, Contact, Opportunity, PipelineStage
 from tests import factories
+from app.domain.global_ids import ID_FIELD_TYPES, global_id
+from tests.factories import gid
 
 ERRORS = "errors { field message code }"
 
@@ -20,7 +22,7 @@ ERRORS = "errors { field message code }"
 async def test_null_size_on_update_account_is_required_and_changes_nothing(gql, team):
     account = await factories.account(team.rep.user, "Harbor Grill", size="large")
     body = await gql.raw(f'mutation($id: ID!) {{ updateAccount(id: $id, input: {{size: null, name: "Renamed"}}) '
-                         f'{{ account {{ id }} {ERRORS} }} }}', {"id": str(account.id)}, token=team.rep.token)
+                         f'{{ account {{ id }} {ERRORS} }} }}', {"id": gid(account)}, token=team.rep.token)
     payload = body["data"]["updateAccount"]
     assert payload["account"] is None
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [("size", "REQUIRED")]
@@ -31,7 +33,7 @@ async def test_null_size_on_update_account_is_required_and_changes_nothing(gql, 
 async def test_null_title_on_create_contact_is_required_and_creates_nothing(gql, team):
     account = await factories.account(team.rep.user)
     body = await gql.raw(f'mutation($a: ID!) {{ createContact(accountId: $a, input: {{firstName: "Ana", lastName: "Ruiz", '
-                         f'title: null, role: null}}) {{ contact {{ id }} {ERRORS} }} }}', {"a": str(account.id)},
+                         f'title: null, role: null}}) {{ contact {{ id }} {ERRORS} }} }}', {"a": gid(account)},
                          token=team.rep.token)
     payload = body["data"]["createContact"]
     assert payload["contact"] is None
@@ -51,7 +53,7 @@ async def test_null_probability_and_close_date_on_update_opportunity(gql, team):
     opp = await factories.opportunity(team.manager.user, (await factories.account(team.manager.user)).id)
     body = await gql.raw(f'mutation($id: ID!) {{ updateOpportunity(id: $id, input: {{probability: null, '
                          f'expectedCloseDate: null, budget: null}}) {{ opportunity {{ id }} {ERRORS} }} }}',
-                         {"id": str(opp.id)}, token=team.manager.token)
+                         {"id": gid(opp)}, token=team.manager.token)
     payload = body["data"]["updateOpportunity"]
     assert sorted(e["field"] for e in payload["errors"]) == ["expectedCloseDate", "probability"]
     assert {e["code"] for e in payload["errors"]} == {"REQUIRED"}
@@ -61,7 +63,7 @@ async def test_null_probability_and_close_date_on_update_opportunity(gql, team):
 async def test_a_nullable_field_still_clears(gql, team):
     account = await factories.account(team.rep.user, renewal_date="2027-01-31")
     body = await gql(f'mutation($id: ID!) {{ updateAccount(id: $id, input: {{renewalDate: null}}) '
-                     f'{{ account {{ renewalDate }} {ERRORS} }} }}', {"id": str(account.id)}, as_=team.rep)
+                     f'{{ account {{ renewalDate }} {ERRORS} }} }}', {"id": gid(account)}, as_=team.rep)
     assert body["updateAccount"] == {"account": {"renewalDate": None}, "errors": []}
 
 
@@ -76,7 +78,10 @@ def _marked_inputs():
 
 @pytest.mark.parametrize(("cls", "field"), list(_marked_inputs()), ids=lambda v: getattr(v, "__name__", v))
 def test_every_not_null_input_field_refuses_null(cls, field):
-    values = {f.name: None if f.name == field else (f.default if f.default is not dataclasses.MISSING else "1")
+    def filler(name: str):
+        return global_id(ID_FIELD_TYPES[name], 1) if name in ID_FIELD_TYPES else "1"
+
+    values = {f.name: None if f.name == field else (f.default if f.default is not dataclasses.MISSING else filler(f.name))
               for f in dataclasses.fields(cls) if f.name == field or f.default is dataclasses.MISSING}
     with pytest.raises(ValidationFailed) as refused:
         input_data(cls(**values))
@@ -98,7 +103,7 @@ async def test_a_null_the_input_does_not_mark_is_refused_by_the_database_as_requ
     assert stage is not None
     with caplog.at_level(logging.INFO):
         body = await gql.raw(f'mutation($id: ID!) {{ updatePipelineStage(id: $id, input: {{name: null}}) '
-                             f'{{ stage {{ id }} {ERRORS} }} }}', {"id": str(stage.id)}, token=team.admin.token)
+                             f'{{ stage {{ id }} {ERRORS} }} }}', {"id": gid(stage)}, token=team.admin.token)
     payload = body["data"]["updatePipelineStage"]
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [("name", "REQUIRED")]
     assert (await PipelineStage.get(id=stage.id)).name == stage.name

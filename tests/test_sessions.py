@@ -6,9 +6,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.models import ApiKey, RefreshToken, Session, User
+from app.domain.global_ids import global_id
 from app.services.auth import issue_token
 from app.settings import get_settings
 from tests import factories
+from tests.factories import pk
 from tests.conftest import TEST_BACKEND
 from tests.test_read_cache import running_app
 
@@ -170,7 +172,7 @@ async def test_user_administration_is_for_admins_only(gql, team):
         ("mutation($id: ID!) { reactivateUser(id: $id) { errors { code } } }", {"id": team.rep.id}),
         ('mutation($id: ID!) { resetUserPassword(id: $id, newPassword: "long-enough-1") { errors { code } } }', {"id": team.rep.id}),
         ('mutation { createApiKey(input: {name: "x", role: ADMIN}) { secret } }', {}),
-        ("mutation { revokeApiKey(id: 1) { errors { code } } }", {}),
+        ("mutation($id: ID!) { revokeApiKey(id: $id) { errors { code } } }", {"id": global_id("ApiKey", 1)}),
         ("{ apiKeys { id } }", {}),
     ]
     for query, variables in attempts:
@@ -191,7 +193,7 @@ async def test_api_keys_act_as_a_service_account_until_revoked(gql, team):
     assert secret.startswith("kpk_") and secret.startswith(key["prefix"]) and key["role"] == "REP"
     assert key["serviceAccount"]["manager"] == {"email": "manager@pantry.test"} and key["lastUsedAt"] is None
     assert await ApiKey.filter(key_hash__contains=secret).count() == 0  # stored hashed only
-    integration = type(team.rep)(await User.get(id=key["serviceAccount"]["id"]), secret)
+    integration = type(team.rep)(await User.get(id=pk(key["serviceAccount"]["id"])), secret)
 
     me = await gql(ME, as_=integration)
     assert me["me"]["role"] == "REP"

@@ -20,15 +20,16 @@ from decimal import Decimal
 import httpx
 import orjson
 import pytest
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType
+from graphql import GraphQLInterfaceType, GraphQLList, GraphQLNonNull, GraphQLObjectType
 
 from app import models as m
 from app.api.app import create_app
 from app.api.schema import schema
 from app.domain.changelog import Position, decode_cursor, encode_cursor
 from app.domain.enums import ActivityType, InteractionType, Role, TeamRole
+from app.domain.global_ids import decode_global_id, global_id, node_type_of
 from app.services import competition
-from app.queries.visibility import scope_for
+from app.queries.visibility import NODE_MODELS, scope_for
 from tests import factories
 
 GRAPHQL = schema._schema
@@ -268,8 +269,11 @@ def _root_arguments(world: World) -> dict[str, list[dict]]:
     """Arguments for root fields that require some: every id of the type (hidden ones included)."""
     ids = world.records
     period = world.ids["period"]
-    all_of = lambda t: [str(i) for i in ids[t]]  # noqa: E731
+    all_of = lambda t: [global_id(t, i) for i in ids[t]]  # noqa: E731
+    every_id = [global_id(t, i) for t in sorted(ids) if t in NODE_MODELS for i in sorted(ids[t])]
     return {
+        "node": [{"id": i} for i in every_id],
+        "nodes": [{"ids": every_id[start:start + 100]} for start in range(0, len(every_id), 100)],
         "opportunity": [{"id": i} for i in all_of("Opportunity")],
         "account": [{"id": i} for i in all_of("Account")],
         "interaction": [{"id": i} for i in all_of("CustomerInteraction")],
@@ -335,7 +339,7 @@ def _documents(world: World) -> tuple[list[tuple[str, dict, dict]], set[tuple[st
             node.setdefault(name, {})
             edges.add((typename, name))
     for root in QUERY.fields:
-        if isinstance(_unwrap(QUERY.fields[root].type), GraphQLObjectType):
+        if isinstance(_unwrap(QUERY.fields[root].type), (GraphQLObjectType, GraphQLInterfaceType)):
             trees.setdefault(root, {})
             edges.add(("Query", root))
     documents = []
@@ -362,6 +366,14 @@ def _selection(t: GraphQLObjectType, tree: dict) -> str:
     return "{ " + " ".join(parts) + " }"
 
 
+def _pk(record: dict) -> int:
+    """The key behind a record's global id, which must name the record's own type (a change-log entry's
+    names the changed record's)."""
+    named = node_type_of(record["id"])
+    assert named is not None and (named == record["__typename"] or record["__typename"] == "Change"), record
+    return decode_global_id(record["id"], named)
+
+
 def _records(value, t, tree, parent, seen: list, edges: dict) -> None:
     """Every (type, id) in a response, and per (type, field) the records it returned under which parent."""
     if value is None:
@@ -370,7 +382,7 @@ def _records(value, t, tree, parent, seen: list, edges: dict) -> None:
         for item in value:
             _records(item, t, tree, parent, seen, edges)
         return
-    me = (value["__typename"], int(value["id"])) if "id" in value else None
+    me = (value["__typename"], _pk(value)) if "id" in value else None
     if me:
         seen.append(me)
     for name, sub in tree.items():
@@ -378,7 +390,7 @@ def _records(value, t, tree, parent, seen: list, edges: dict) -> None:
         child = value.get(name)
         children = child if isinstance(child, list) else [child]
         present = [c for c in children if c is not None]
-        edges[(t.name, name)].append((me, [(c["__typename"], int(c["id"])) if "id" in c else None for c in present]))
+        edges[(t.name, name)].append((me, [(c["__typename"], _pk(c)) if "id" in c else None for c in present]))
         _records(child, child_type, sub, me, seen, edges)
 
 
@@ -481,7 +493,7 @@ async def test_the_compiled_read_path_keeps_to_the_sharing_model(apps, team):
     tree = _fast_tree("Opportunity")
     node = _selection(_object_type("Opportunity"), tree)
     documents: list[tuple[str, dict, dict]] = [("{ opportunities(first: 50) { nodes " + node + " } }", {}, {"opportunities": {"nodes": tree}})]
-    documents += [("query($id: ID!) { opportunity(id: $id) " + node + " }", {"id": str(pk)}, {"opportunity": tree})
+    documents += [("query($id: ID!) { opportunity(id: $id) " + node + " }", {"id": global_id("Opportunity", pk)}, {"opportunity": tree})
                   for pk in world.records["Opportunity"]]
     fast, standard = apps
     compiled = FastPath(schema)

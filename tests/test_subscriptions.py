@@ -13,6 +13,7 @@ from app.settings import get_settings
 from tests import factories
 from tests.conftest import TEST_REDIS_URL
 from tests.servers import ApiProcess, post_graphql
+from tests.factories import gid
 
 PROTOCOL = [Subprotocol("graphql-transport-ws")]
 OPP_EVENTS = """subscription($after: String, $filter: OpportunityEventFilter) {
@@ -105,15 +106,15 @@ async def test_event_made_on_one_process_reaches_a_subscriber_on_the_other(two_a
     await other_client.subscribe("1", OPP_EVENTS)
     await _until_live()
 
-    assert (await post_graphql(b, ADVANCE, {"id": str(opp.id), "stage": "qualification"}, team.rep.token))["data"]["advanceOpportunity"]["errors"] == []
+    assert (await post_graphql(b, ADVANCE, {"id": gid(opp), "stage": "qualification"}, team.rep.token))["data"]["advanceOpportunity"]["errors"] == []
     event = (await rep_client.next_data("1"))["opportunityEvents"]
     assert (event["kind"], event["fromStage"], event["toStage"], event["by"]) == ("STAGE_CHANGED", "discovery", "qualification", {"email": "rep@pantry.test"})
     assert event["opportunity"] == {"name": "Stadium concessions", "stage": "qualification"}
 
     # the other rep saw nothing of it, but does see their own
-    await post_graphql(b, UPDATE, {"id": str(other.id), "n": "call buyer"}, team.other_rep.token)
+    await post_graphql(b, UPDATE, {"id": gid(other), "n": "call buyer"}, team.other_rep.token)
     theirs = (await other_client.next_data("1"))["opportunityEvents"]
-    assert theirs["opportunityId"] == str(other.id) and theirs["kind"] == "UPDATED"
+    assert theirs["opportunityId"] == gid(other) and theirs["kind"] == "UPDATED"
     assert theirs["changes"] == [{"field": "next_step", "previous": "", "current": "call buyer"}]
     await rep_client.ws.close()
     await other_client.ws.close()
@@ -126,17 +127,17 @@ async def test_resume_from_a_cursor_without_gap_or_duplicate(two_apis, team):
     client = await _acked(a, team.rep)
     await client.subscribe("s", OPP_EVENTS, {"filter": {"kinds": ["UPDATED"]}})
     await _until_live()
-    await post_graphql(b, UPDATE, {"id": str(opp.id), "n": "step 1"}, team.rep.token)
+    await post_graphql(b, UPDATE, {"id": gid(opp), "n": "step 1"}, team.rep.token)
     first = (await client.next_data("s"))["opportunityEvents"]
     await client.ws.close()
 
     for n in (2, 3):  # missed while disconnected
-        await post_graphql(b, UPDATE, {"id": str(opp.id), "n": f"step {n}"}, team.rep.token)
+        await post_graphql(b, UPDATE, {"id": gid(opp), "n": f"step {n}"}, team.rep.token)
     client = await _acked(a, team.rep)
     await client.subscribe("s", OPP_EVENTS, {"after": first["cursor"], "filter": {"kinds": ["UPDATED"]}})
     replayed = [(await client.next_data("s"))["opportunityEvents"] for _ in range(2)]
     assert [e["changes"][0]["current"] for e in replayed] == ["step 2", "step 3"]
-    await post_graphql(b, UPDATE, {"id": str(opp.id), "n": "step 4"}, team.rep.token)
+    await post_graphql(b, UPDATE, {"id": gid(opp), "n": "step 4"}, team.rep.token)
     live = (await client.next_data("s"))["opportunityEvents"]
     assert live["changes"][0]["current"] == "step 4"
     cursors = [first["cursor"]] + [e["cursor"] for e in replayed] + [live["cursor"]]

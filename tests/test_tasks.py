@@ -10,6 +10,7 @@ from app.models import DomainEvent, Notification, Task
 from app.services import queue, work
 from tests import factories
 from tests.worker_utils import run_worker_burst
+from tests.factories import gid, pk
 
 FIELDS = "id title description dueDate priority status isOverdue assignee { email } opportunity { name } account { name }"
 CREATE = f"""mutation($input: CreateTaskInput!) {{ createTask(input: $input) {{
@@ -33,7 +34,7 @@ async def _create(gql, actor, **fields) -> dict:
 async def test_a_rep_creates_a_task_on_a_deal_and_it_lands_on_the_deal_s_account(gql, team):
     acct = await factories.account(team.rep.user, "Harbor Grill")
     deal = await factories.opportunity(team.rep.user, acct.id, "Weekly produce")
-    created = await _create(gql, team.rep, opportunityId=str(deal.id), dueDate=_at(2), priority="HIGH",
+    created = await _create(gql, team.rep, opportunityId=gid(deal), dueDate=_at(2), priority="HIGH",
                             description="Ask about the new brunch menu")
     assert created["errors"] == []
     task = created["task"]
@@ -41,7 +42,7 @@ async def test_a_rep_creates_a_task_on_a_deal_and_it_lands_on_the_deal_s_account
         {"email": "rep@pantry.test"}, {"name": "Weekly produce"}, {"name": "Harbor Grill"})
     assert (task["priority"], task["status"], task["isOverdue"]) == ("HIGH", "OPEN", False)
     event = await DomainEvent.get(kind="task.created")
-    assert event.payload["task_id"] == int(task["id"]) and event.owner_id == team.rep.user.id
+    assert event.payload["task_id"] == pk(task["id"]) and event.owner_id == team.rep.user.id
     # A plain task of one's own, on nothing.
     plain = await _create(gql, team.rep)
     assert plain["errors"] == [] and plain["task"]["account"] is None and plain["task"]["priority"] == "MEDIUM"
@@ -55,10 +56,10 @@ async def test_bad_task_input_is_refused_field_by_field_and_writes_nothing(gql, 
     other_account = await factories.account(team.rep.user, "Second Cafe")
     cases = [
         ({"title": "  "}, [("title", "REQUIRED")]),
-        ({"assigneeId": str(team.other_rep.user.id)}, [("assigneeId", "NOT_FOUND")]),  # outside the rep's scope
-        ({"opportunityId": str(their_deal.id)}, [("opportunityId", "NOT_FOUND")]),
-        ({"accountId": str(theirs.id)}, [("accountId", "NOT_FOUND")]),
-        ({"opportunityId": str(my_deal.id), "accountId": str(other_account.id)}, [("accountId", "INVALID")]),
+        ({"assigneeId": gid(team.other_rep.user)}, [("assigneeId", "NOT_FOUND")]),  # outside the rep's scope
+        ({"opportunityId": gid(their_deal)}, [("opportunityId", "NOT_FOUND")]),
+        ({"accountId": gid(theirs)}, [("accountId", "NOT_FOUND")]),
+        ({"opportunityId": gid(my_deal), "accountId": gid(other_account)}, [("accountId", "INVALID")]),
         ({"title": "x" * 301}, [("title", "OUT_OF_RANGE")]),
     ]
     for fields, expected in cases:
@@ -68,14 +69,14 @@ async def test_bad_task_input_is_refused_field_by_field_and_writes_nothing(gql, 
 
 
 async def test_reschedule_reassign_within_scope_and_delete(gql, team):
-    created = (await _create(gql, team.manager, assigneeId=str(team.rep.user.id), dueDate=_at(1)))["task"]
+    created = (await _create(gql, team.manager, assigneeId=gid(team.rep.user), dueDate=_at(1)))["task"]
     task_id = created["id"]
     # The manager reassigns within their team; the rep cannot hand it to a rep of another team.
     moved = (await gql(UPDATE, {"id": task_id, "input": {"dueDate": _at(3), "priority": "URGENT"}},
                        as_=team.rep))["updateTask"]
     assert moved["errors"] == [] and moved["task"]["priority"] == "URGENT"
     assert moved["task"]["dueDate"].startswith(_at(3)[:16])
-    refused = (await gql(UPDATE, {"id": task_id, "input": {"assigneeId": str(team.other_rep.user.id)}},
+    refused = (await gql(UPDATE, {"id": task_id, "input": {"assigneeId": gid(team.other_rep.user)}},
                          as_=team.rep))["updateTask"]
     assert [(e["field"], e["code"]) for e in refused["errors"]] == [("assigneeId", "NOT_FOUND")]
     hidden = (await gql(UPDATE, {"id": task_id, "input": {"title": "mine now"}}, as_=team.other_rep))["updateTask"]
@@ -86,7 +87,7 @@ async def test_reschedule_reassign_within_scope_and_delete(gql, team):
     same = (await gql(UPDATE, {"id": task_id, "input": {"priority": "URGENT"}}, as_=team.rep))["updateTask"]
     assert same["errors"] == [] and await DomainEvent.filter(kind="task.updated").count() == updates  # no change, no event
     # Reassigned away: the event names the previous assignee (their offline copy drops it).
-    to_manager = (await gql(UPDATE, {"id": task_id, "input": {"assigneeId": str(team.manager.user.id)}},
+    to_manager = (await gql(UPDATE, {"id": task_id, "input": {"assigneeId": gid(team.manager.user)}},
                             as_=team.rep))["updateTask"]
     assert to_manager["errors"] == [] and to_manager["task"]["assignee"] == {"email": "manager@pantry.test"}
     reassigned = await DomainEvent.filter(kind="task.updated").order_by("-id").first()
@@ -96,7 +97,7 @@ async def test_reschedule_reassign_within_scope_and_delete(gql, team):
     assert (await gql(DELETE, {"id": task_id}, as_=team.other_rep))["deleteTask"]["errors"] == [
         {"field": "id", "code": "NOT_FOUND"}]
     assert (await gql(DELETE, {"id": task_id}, as_=team.manager))["deleteTask"] == {"deletedId": task_id, "errors": []}
-    assert not await Task.exists(id=int(task_id))
+    assert not await Task.exists(id=pk(task_id))
     assert await DomainEvent.filter(kind="task.deleted").count() == 1
 
 
@@ -105,7 +106,7 @@ async def test_filters_overdue_due_range_account_and_sorts_with_undated_tasks_la
     specs = [("late", -2, "LOW"), ("today", 0.2, "URGENT"), ("soon", 2, "MEDIUM"), ("later", 9, "HIGH"),
              ("someday", None, "HIGH"), ("done late", -1, "LOW")]
     for title, days, priority in specs:
-        fields = {"title": title, "priority": priority, "accountId": str(acct.id)}
+        fields = {"title": title, "priority": priority, "accountId": gid(acct)}
         if days is not None:
             fields["dueDate"] = _at(days)
         assert (await _create(gql, team.rep, **fields))["errors"] == []
@@ -124,7 +125,7 @@ async def test_filters_overdue_due_range_account_and_sorts_with_undated_tasks_la
     assert await titles(filter={"overdue": True}) == ["late"]
     assert sorted(await titles(filter={"overdue": False})) == sorted(["today", "soon", "later", "someday", "done late"])
     assert sorted(await titles(filter={"dueAfter": _at(0), "dueBefore": _at(5)})) == ["soon", "today"]
-    assert await titles(filter={"accountId": str(acct.id), "status": ["COMPLETED"]}) == ["done late"]
+    assert await titles(filter={"accountId": gid(acct), "status": ["COMPLETED"]}) == ["done late"]
     assert await titles(sort={"field": "DUE_DATE", "direction": "ASC"}) == [
         "late", "done late", "today", "soon", "later", "someday"]
     assert await titles(sort={"field": "DUE_DATE", "direction": "DESC"}) == [
@@ -152,7 +153,7 @@ async def test_a_reminder_goes_to_the_assignee_at_the_due_time_once(gql, team):
     assert note.created_at >= due.replace(microsecond=0)  # not before the due time
     # The catch-up and a second run of the job change nothing.
     assert await work.catch_up_reminders() == 0
-    assert await work.send_reminder(int(task["task"]["id"]), int(due.replace(microsecond=0).timestamp())) == "already_done"
+    assert await work.send_reminder(pk(task["task"]["id"]), int(due.replace(microsecond=0).timestamp())) == "already_done"
     assert await Notification.filter(kind="task_due").count() == 1
 
 
@@ -180,5 +181,5 @@ async def test_twenty_concurrent_deletes_record_one_event(gql, team):
     answers = await asyncio.gather(*(gql(DELETE, {"id": task_id}, as_=team.rep) for _ in range(20)))
     deleted = [a["deleteTask"] for a in answers if a["deleteTask"]["deletedId"] == task_id]
     assert deleted and all(a["deleteTask"]["errors"] in ([], [{"field": "id", "code": "NOT_FOUND"}]) for a in answers)
-    assert not await Task.exists(id=int(task_id))
+    assert not await Task.exists(id=pk(task_id))
     assert await DomainEvent.filter(kind="task.deleted").count() == 1

@@ -5,6 +5,8 @@ from datetime import date
 from app.domain.enums import TeamRole
 from app.models import AccountTeamMember, Opportunity
 from tests import factories
+from app.domain.global_ids import global_id
+from tests.factories import gid
 
 OPPS = "{ opportunities(first: 100) { totalCount edges { node { name } } } }"
 ACCOUNTS = "{ accounts(first: 100) { totalCount edges { node { name } } } }"
@@ -48,12 +50,12 @@ async def test_hidden_record_answers_like_a_missing_one(gql, team):
     await _world(team)
     hidden = await Opportunity.get(name="other deal")
     query = "query($id: ID!) { opportunity(id: $id) { name } }"
-    assert (await gql(query, {"id": str(hidden.id)}, as_=team.rep))["opportunity"] is None
-    assert (await gql(query, {"id": "999999"}, as_=team.rep))["opportunity"] is None
+    assert (await gql(query, {"id": gid(hidden)}, as_=team.rep))["opportunity"] is None
+    assert (await gql(query, {"id": global_id("Opportunity", 999999)}, as_=team.rep))["opportunity"] is None
     mutation = """mutation($id: ID!) { updateOpportunity(id: $id, input: {name: "mine now"}) {
         opportunity { name } errors { field message code } } }"""
-    hidden_result = (await gql(mutation, {"id": str(hidden.id)}, as_=team.rep))["updateOpportunity"]
-    missing_result = (await gql(mutation, {"id": "999999"}, as_=team.rep))["updateOpportunity"]
+    hidden_result = (await gql(mutation, {"id": gid(hidden)}, as_=team.rep))["updateOpportunity"]
+    missing_result = (await gql(mutation, {"id": global_id("Opportunity", 999999)}, as_=team.rep))["updateOpportunity"]
     assert hidden_result == missing_result
     assert hidden_result["errors"] == [{"field": "id", "message": "opportunity not found", "code": "NOT_FOUND"}]
     assert (await Opportunity.get(id=hidden.id)).name == "other deal"
@@ -123,7 +125,7 @@ async def _deal_on_someone_elses_account(team):
 
 async def test_a_deal_owner_reads_the_account_row_but_nothing_hanging_off_it(gql, team):
     deal, theirs = await _deal_on_someone_elses_account(team)
-    seen = (await gql(LEAKY_DEAL, {"id": str(deal.id)}, as_=team.rep))["opportunity"]
+    seen = (await gql(LEAKY_DEAL, {"id": gid(deal)}, as_=team.rep))["opportunity"]
     assert seen == {
         "name": "A's deal", "contact": None,
         "account": {"name": "B Bistro", "assignedTo": None, "contacts": [], "contracts": [], "locations": [],
@@ -131,15 +133,15 @@ async def test_a_deal_owner_reads_the_account_row_but_nothing_hanging_off_it(gql
         "assignedTo": {"email": "rep@pantry.test", "manager": {"email": "manager@pantry.test", "manager": None}},
     }
     # The same account by look-up and in the list: its row, consistently.
-    by_id = await gql("query($id: ID!) { account(id: $id) { name contacts { email } } }", {"id": str(theirs.id)},
+    by_id = await gql("query($id: ID!) { account(id: $id) { name contacts { email } } }", {"id": gid(theirs)},
                       as_=team.rep)
     assert by_id["account"] == {"name": "B Bistro", "contacts": []}
     assert _names(await gql(ACCOUNTS, as_=team.rep), "accounts") == ["B Bistro"]
     # Its owner's manager sees everything.
-    full = (await gql(LEAKY_DEAL, {"id": str(deal.id)}, as_=team.other_manager))["opportunity"]
+    full = (await gql(LEAKY_DEAL, {"id": gid(deal)}, as_=team.other_manager))["opportunity"]
     assert full is None  # the deal itself is the rep's, outside the other manager's scope
     account = (await gql("query($id: ID!) { account(id: $id) { contacts { email } contracts { value } } }",
-                         {"id": str(theirs.id)}, as_=team.other_manager))["account"]
+                         {"id": gid(theirs)}, as_=team.other_manager))["account"]
     assert account == {"contacts": [{"email": "bea@b.example"}], "contracts": [{"value": "777777.00"}]}
 
 
@@ -152,7 +154,7 @@ async def test_the_compiled_path_hides_the_same_relations(team, orm):
     from app.api.schema import schema
 
     deal, _ = await _deal_on_someone_elses_account(team)
-    variables = {"id": str(deal.id)}
+    variables = {"id": gid(deal)}
     served = await FastPath(schema).execute(FAST_DEAL, variables, None, f"Bearer {team.rep.token}")
     assert served is not None  # the compiled plan itself answered
     expected = {"opportunity": {
@@ -177,15 +179,15 @@ async def test_sharing_an_account_only_with_users_you_may_see_and_hidden_answers
     from app.models import AccountTeamMember
 
     mine, _, _ = await _world(team)
-    outside = (await gql(TEAM_ADD, {"a": str(mine.id), "u": team.other_rep.id}, as_=team.rep))["addAccountTeamMember"]
-    missing = (await gql(TEAM_ADD, {"a": str(mine.id), "u": "999999"}, as_=team.rep))["addAccountTeamMember"]
+    outside = (await gql(TEAM_ADD, {"a": gid(mine), "u": team.other_rep.id}, as_=team.rep))["addAccountTeamMember"]
+    missing = (await gql(TEAM_ADD, {"a": gid(mine), "u": global_id("User", 999999)}, as_=team.rep))["addAccountTeamMember"]
     assert outside == missing == {"teamMember": None,
                                   "errors": [{"field": "userId", "message": "user not found", "code": "NOT_FOUND"}]}
     assert not await AccountTeamMember.filter(account_id=mine.id).exists()
     # Your own manager, or (for a manager) their reps, may be given access.
-    ok = (await gql(TEAM_ADD, {"a": str(mine.id), "u": team.manager.id}, as_=team.rep))["addAccountTeamMember"]
+    ok = (await gql(TEAM_ADD, {"a": gid(mine), "u": team.manager.id}, as_=team.rep))["addAccountTeamMember"]
     assert ok == {"teamMember": {"user": {"email": "manager@pantry.test"}}, "errors": []}
-    admin_adds = (await gql(TEAM_ADD, {"a": str(mine.id), "u": team.other_rep.id}, as_=team.admin))
+    admin_adds = (await gql(TEAM_ADD, {"a": gid(mine), "u": team.other_rep.id}, as_=team.admin))
     assert admin_adds["addAccountTeamMember"]["errors"] == []
 
 
@@ -194,15 +196,15 @@ async def test_reassignment_only_to_users_you_may_see_and_hidden_answers_like_mi
     deal = await Opportunity.get(name="rep deal")
     mutation = """mutation($id: ID!, $u: ID!) { updateOpportunity(id: $id, input: {assignedToId: $u}) {
         opportunity { name } errors { field message code } } }"""
-    outside = (await gql(mutation, {"id": str(deal.id), "u": team.other_rep.id}, as_=team.manager))["updateOpportunity"]
-    missing = (await gql(mutation, {"id": str(deal.id), "u": "999999"}, as_=team.manager))["updateOpportunity"]
+    outside = (await gql(mutation, {"id": gid(deal), "u": team.other_rep.id}, as_=team.manager))["updateOpportunity"]
+    missing = (await gql(mutation, {"id": gid(deal), "u": global_id("User", 999999)}, as_=team.manager))["updateOpportunity"]
     assert outside == missing == {"opportunity": None, "errors": [
         {"field": "assignedToId", "message": "user not found", "code": "NOT_FOUND"}]}
     assert (await Opportunity.get(id=deal.id)).assigned_to_id == team.rep.user.id
     account = """mutation($u: ID!) { createAccount(input: {name: "Handed over", assignedToId: $u}) {
         account { name } errors { field message code } } }"""
     assert (await gql(account, {"u": team.other_manager.id}, as_=team.manager))["createAccount"] == \
-        (await gql(account, {"u": "999999"}, as_=team.manager))["createAccount"]
+        (await gql(account, {"u": global_id("User", 999999)}, as_=team.manager))["createAccount"]
 
 
 async def test_joining_the_account_team_shows_the_contact_through_the_read_cache(team):
@@ -215,7 +217,7 @@ async def test_joining_the_account_team_shows_the_contact_through_the_read_cache
     deal, theirs = await _deal_on_someone_elses_account(team)
     query = "query($id: ID!) { opportunity(id: $id) { name contact { email } } }"
     async with running_app(read_cache=TEST_BACKEND == "postgres") as (post, fast):
-        before = await post(query, {"id": str(deal.id)}, team.rep.token)
+        before = await post(query, {"id": gid(deal)}, team.rep.token)
         assert before["data"]["opportunity"]["contact"] is None
         generation = fast.cache.feed.generation if fast.cache else None
         await AccountTeamMember.create(account=theirs, user=team.rep.user, role=TeamRole.SALES_REP,
@@ -225,7 +227,7 @@ async def test_joining_the_account_team_shows_the_contact_through_the_read_cache
             while fast.cache.feed.generation == generation:
                 assert asyncio.get_running_loop().time() < deadline, "no change notification for the team table"
                 await asyncio.sleep(0.01)
-        after = await post(query, {"id": str(deal.id)}, team.rep.token)
+        after = await post(query, {"id": gid(deal)}, team.rep.token)
         assert after["data"]["opportunity"]["contact"] == {"email": "bea@b.example"}
 
 
@@ -237,8 +239,8 @@ async def test_a_deal_owner_cannot_attach_a_contact_he_may_not_see(gql, team):
     mutation = """mutation($id: ID!, $c: ID!) { updateOpportunity(id: $id, input: {contactId: $c}) {
         opportunity { name } errors { field message code } } }"""
     await Opportunity.filter(id=deal.id).update(contact_id=None)
-    attach_hidden = (await gql(mutation, {"id": str(deal.id), "c": str(hidden.id)}, as_=team.rep))["updateOpportunity"]
-    attach_missing = (await gql(mutation, {"id": str(deal.id), "c": "999999"}, as_=team.rep))["updateOpportunity"]
+    attach_hidden = (await gql(mutation, {"id": gid(deal), "c": gid(hidden)}, as_=team.rep))["updateOpportunity"]
+    attach_missing = (await gql(mutation, {"id": gid(deal), "c": global_id("Contact", 999999)}, as_=team.rep))["updateOpportunity"]
     assert attach_hidden == attach_missing
     assert attach_hidden["errors"][0]["code"] == "NOT_FOUND"
     assert (await Opportunity.get(id=deal.id)).contact_id is None

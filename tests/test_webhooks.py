@@ -14,6 +14,7 @@ from tests import factories
 from tests.http_receiver import Receiver
 from tests.test_pipeline_gates import advance
 from tests.worker_utils import run_worker_burst
+from tests.factories import gid, pk
 
 CREATE = """mutation($url: String!, $events: [String!]!) { createWebhook(url: $url, events: $events, description: "ERP sync") {
   webhook { id url events isActive } secret errors { field message code } } }"""
@@ -45,7 +46,7 @@ async def test_delivery_is_signed_and_recorded(gql, team, allow_local):
         assert not verify("wrong-secret", timestamp, hit.body, hit.headers["x-crm-signature"], now=int(time.time()))
         document = json.loads(hit.body)
         assert document["type"] == "opportunity.closed_lost"
-        assert document["data"]["from"] == "discovery" and document["data"]["opportunityId"] == opp.id
+        assert document["data"]["from"] == "discovery" and document["data"]["opportunityId"] == gid(opp)
         rows = (await gql(DELIVERIES, {"id": created["webhook"]["id"]}, as_=team.admin))["webhookDeliveries"]["edges"]
         assert [(r["node"]["status"], r["node"]["attempts"], r["node"]["responseCode"]) for r in rows] == [("delivered", 1, 200)]
         assert rows[0]["node"]["latencyMs"] is not None
@@ -57,19 +58,19 @@ async def test_retry_after_failure_then_redelivery(gql, team, allow_local, monke
         created = await _hook(gql, team, receiver.url, ["opportunity.updated"])
         opp = await factories.opportunity(team.rep.user, (await factories.account(team.rep.user)).id)
         await gql("""mutation($id: ID!) { updateOpportunity(id: $id, input: {nextStep: "tasting"}) { errors { code } } }""",
-                  {"id": str(opp.id)}, as_=team.rep)
+                  {"id": gid(opp)}, as_=team.rep)
         started = time.monotonic()
         await run_worker_burst()  # burst mode also waits for the deferred retries
-        delivery = await WebhookDelivery.get(webhook_id=int(created["webhook"]["id"]))
+        delivery = await WebhookDelivery.get(webhook_id=pk(created["webhook"]["id"]))
         assert (delivery.status, delivery.attempts, delivery.response_code) == ("delivered", 3, 200)
         assert time.monotonic() - started >= 3  # backoff: 1 s, then 2 s
         first, second, third = receiver.received
         assert first.body == second.body == third.body  # the same event and id: receivers can deduplicate
-        assert first.headers["x-crm-signature"] != "" and second.headers["x-crm-delivery"] == str(delivery.id)
+        assert first.headers["x-crm-signature"] != "" and second.headers["x-crm-delivery"] == gid(delivery)
         assert json.loads(first.body)["data"]["changes"] == {"next_step": {"from": "", "to": "tasting"}}
 
         again = (await gql("""mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { delivery { status } errors { code } } }""",
-                           {"id": str(delivery.id)}, as_=team.admin))["redeliverWebhook"]
+                           {"id": gid(delivery)}, as_=team.admin))["redeliverWebhook"]
         assert again == {"delivery": {"status": "pending"}, "errors": []}
         await run_worker_burst()
         assert len(receiver.received) == 4
@@ -84,7 +85,7 @@ async def test_due_attempts_are_requeued_by_the_sweep(gql, team, allow_local):
 
         event = await DomainEvent.get(kind="opportunity.created", opportunity_id=opp.id)
         # a delivery whose queued job was lost (e.g. with Redis)
-        await WebhookDelivery.create(webhook_id=int(created["webhook"]["id"]), event_id=event.id, status="retrying",
+        await WebhookDelivery.create(webhook_id=pk(created["webhook"]["id"]), event_id=event.id, status="retrying",
                                      attempts=1, next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1))
         assert await webhooks.sweep_due() == 1
         await run_worker_burst()
@@ -95,11 +96,11 @@ async def test_failing_endpoint_is_disabled_and_admins_told(gql, team, allow_loc
     monkeypatch.setattr(get_settings(), "webhook_first_retry_seconds", 0.5)
     with Receiver(statuses=[503]) as receiver:
         created = await _hook(gql, team, receiver.url, ["opportunity.updated"])
-        hook_id = int(created["webhook"]["id"])
+        hook_id = pk(created["webhook"]["id"])
         await Webhook.filter(id=hook_id).update(failing_since=datetime.now(timezone.utc) - timedelta(hours=25))
         opp = await factories.opportunity(team.rep.user, (await factories.account(team.rep.user)).id)
         await gql("""mutation($id: ID!) { updateOpportunity(id: $id, input: {nextStep: "x"}) { errors { code } } }""",
-                  {"id": str(opp.id)}, as_=team.rep)
+                  {"id": gid(opp)}, as_=team.rep)
         await run_worker_burst()
         hook = await Webhook.get(id=hook_id)
         assert hook.is_active is False and hook.disabled_reason is not None and "failed since" in hook.disabled_reason
@@ -126,7 +127,7 @@ async def test_rotate_secret_and_disable(gql, team, allow_local):
     rotated = (await gql("""mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret errors { code } } }""",
                          {"id": created["webhook"]["id"]}, as_=team.admin))["rotateWebhookSecret"]
     assert rotated["errors"] == [] and rotated["secret"] != created["secret"]
-    assert (await Webhook.get(id=int(created["webhook"]["id"]))).secret == rotated["secret"]
+    assert (await Webhook.get(id=pk(created["webhook"]["id"]))).secret == rotated["secret"]
     disabled = (await gql("""mutation($id: ID!) { disableWebhook(id: $id) { webhook { isActive } } }""",
                           {"id": created["webhook"]["id"]}, as_=team.admin))["disableWebhook"]
     assert disabled["webhook"]["isActive"] is False

@@ -10,6 +10,7 @@ import strawberry
 
 from app.api.context import CtxInfo
 from app.api.errors import parse_id, require_scope
+from app.api.types import node_id, node_pk
 from app.domain.errors import ValidationFailed
 from app.domain.health import AccountHealth as Assessment
 from app.domain.health import Impact as ImpactEnum
@@ -69,13 +70,13 @@ class AccountHealth:
 
     @strawberry.field(description="Stored recomputations of the account's own health, newest first.")
     async def health_history(self, info: CtxInfo, first: int = 30) -> list[HealthSnapshot]:
-        return await _history(info, int(self.account_id), first) or []
+        return await _history(info, node_pk(self.account_id, "Account"), first) or []
 
     @classmethod
     def build(cls, report: service.HealthReport, include_subsidiaries: bool) -> "AccountHealth":
         h: Assessment = report.health
         return cls(
-            account_id=ID(str(report.account_id)), health_score=h.score, risk_level=h.risk_level,
+            account_id=node_id("Account", report.account_id), health_score=h.score, risk_level=h.risk_level,
             factors=[HealthFactor(name=f.name, score=f.score, impact=f.impact, detail=f.detail) for f in h.factors],
             recommendations=h.recommendations, includes_subsidiaries=include_subsidiaries,
             account_count=len(report.account_ids), computed_at=report.computed_at,

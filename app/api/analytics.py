@@ -12,7 +12,7 @@ import strawberry
 from app.api.context import CtxInfo
 from app.api.enums import AccountTier, ForecastCategory, Industry, OpportunitySource, ProductCategory
 from app.api.errors import bad_user_input, parse_id, require_scope, top_level_error
-from app.api.types import User
+from app.api.types import Node, User, node_id, node_pk
 from app.domain.analytics import PipelineFilters, TrendInterval as TrendIntervalEnum
 from app.domain.errors import PermissionDenied, ValidationFailed
 from app.domain.forecasting import ForecastMethod as ForecastMethodEnum
@@ -53,7 +53,7 @@ class RepForecast:
 
     @strawberry.field
     async def user(self, info: CtxInfo) -> Optional[User]:
-        return await info.context.loaders.user.load(int(self.user_id))
+        return await info.context.loaders.user.load(node_pk(self.user_id, "User"))
 
 
 @strawberry.type(description="One product category's part of the pipeline forecast (category null: deals without products).")
@@ -140,7 +140,7 @@ class SalesForecast:
         return cls(
             period=f.period.label, first_day=f.period.first_day, last_day=_last_day(f.period), method=f.method,
             total_forecast=e.total, best_case=e.best, worst_case=e.worst, confidence=e.confidence,
-            by_rep=[RepForecast(user_id=ID(str(r.user_id)), closed_won=r.closed_won, weighted=r.weighted,
+            by_rep=[RepForecast(user_id=node_id("User", r.user_id), closed_won=r.closed_won, weighted=r.weighted,
                                 best_case=r.best_case, worst_case=r.worst_case, open_deals=r.open_deals, total=r.total)
                     for r in f.by_rep],
             # The category's value: strawberry serializes an enum's value as it does the member.
@@ -364,8 +364,8 @@ def to_filters(f: Optional[PipelineFilterInput]) -> PipelineFilters:
 
 
 @strawberry.type
-class ForecastSnapshot:
-    id: ID
+class ForecastSnapshot(Node):
+    pk: strawberry.Private[int]
     period: str
     method: ForecastMethod
     total_forecast: Decimal
@@ -376,7 +376,7 @@ class ForecastSnapshot:
 
     @classmethod
     def from_model(cls, s) -> "ForecastSnapshot":
-        return cls(id=ID(str(s.id)), period=s.period, method=ForecastMethodEnum(s.method),
+        return cls(pk=s.id, period=s.period, method=ForecastMethodEnum(s.method),
                    total_forecast=s.total_forecast, best_case=s.best_case, worst_case=s.worst_case,
                    confidence=s.confidence, computed_at=s.computed_at)
 
@@ -424,7 +424,7 @@ class AnalyticsQuery:
 
         r = await _guarded(build())
         return PipelineAnalytics(timeframe=r.timeframe.label, period_start=r.timeframe.start,
-                                 period_end=r.timeframe.end, pipeline_id=ID(str(r.pipeline_id)),
+                                 period_end=r.timeframe.end, pipeline_id=node_id("Pipeline", r.pipeline_id),
                                  trend_interval=r.trend_interval, report=r)
 
     @strawberry.field(description="Sales forecast for a period (this_month, next_month, this_quarter, next_quarter, "

@@ -12,7 +12,7 @@ from app.api.context import CtxInfo
 from app.api.errors import require_scope, top_level_error
 from app.api.interactions import CustomerInteraction
 from app.api.realtime import parse_cursor
-from app.api.types import Account, Contact, Opportunity, OpportunityActivity, Product
+from app.api.types import Account, Contact, Opportunity, OpportunityActivity, Product, node_id
 from app.api.work import Notification, Task
 from app.domain import changelog as rules
 from app.domain.changelog import encode_cursor
@@ -61,8 +61,18 @@ class ChangesPage:
     has_more: bool
 
 
+# The GraphQL type of each kind of record the change log names (the type of its field on Change).
+RECORD_NODE_TYPES: dict[ChangeRecordType, str] = {
+    ChangeRecordType.OPPORTUNITY: "Opportunity", ChangeRecordType.ACCOUNT: "Account",
+    ChangeRecordType.CONTACT: "Contact", ChangeRecordType.ACTIVITY: "OpportunityActivity",
+    ChangeRecordType.INTERACTION: "CustomerInteraction", ChangeRecordType.TASK: "Task",
+    ChangeRecordType.NOTIFICATION: "Notification", ChangeRecordType.PRODUCT: "Product",
+}
+
+
 def _change(change: sync.Change) -> Change:
-    entry = Change(cursor=encode_cursor(change.position), type=change.record_type, id=strawberry.ID(str(change.record_id)),
+    entry = Change(cursor=encode_cursor(change.position), type=change.record_type,
+                   id=node_id(RECORD_NODE_TYPES[change.record_type], change.record_id),
                    action=ChangeAction(change.action.value), at=change.position.at)
     if change.record is not None:
         setattr(entry, change.record_type.value, change.record)

@@ -13,9 +13,9 @@ from strawberry import UNSET
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import Industry, Pricing, ProductCategory
-from app.api.errors import bad_user_input, input_data, parse_id, require_scope, run_mutation
+from app.api.errors import bad_user_input, input_data, parse_id, require_scope, deleting, run_mutation
 from app.api.mutations import DeletePayload, OpportunityPayload
-from app.api.types import Competitor, Opportunity, UserError
+from app.api.types import Competitor, Node, Opportunity, UserError
 from app.domain import competition as rules
 from app.domain.errors import ValidationFailed
 from app.queries.competition import WinLossFilter
@@ -37,8 +37,7 @@ class ObjectionResponse:
 
 
 @strawberry.type(description="Sales guidance against one competitor.")
-class BattleCard:
-    id: ID
+class BattleCard(Node):
     title: str
     summary: str
     proof_points: list[str]
@@ -224,7 +223,7 @@ class CompetitionQuery:
     async def competitor(self, info: CtxInfo, id: ID) -> Optional[Competitor]:
         require_scope(info)
         try:
-            return cast(Optional[Competitor], await m.Competitor.get_or_none(id=parse_id(id, "id")))
+            return cast(Optional[Competitor], await m.Competitor.get_or_none(id=parse_id(id, "id", "Competitor")))
         except ValidationFailed:
             return None
 
@@ -258,12 +257,12 @@ class CompetitionMutation:
     @strawberry.mutation(description="Managers and admins only.")
     async def update_competitor(self, info: CtxInfo, id: ID, input: CompetitorInput) -> CompetitorPayload:
         return await run_mutation(info, CompetitorPayload, "competitor",
-                                  lambda s: competition.update_competitor(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: competition.update_competitor(s, parse_id(id, "id", "Competitor"), input_data(input)))
 
     @strawberry.mutation(description="Managers and admins only; refused while the competitor is on opportunities.")
     async def delete_competitor(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: competition.delete_competitor(s, parse_id(id, "id")))
+                                  deleting("Competitor", lambda s: competition.delete_competitor(s, parse_id(id, "id", "Competitor"))))
 
     @strawberry.mutation(description="Managers and admins only.")
     async def create_battle_card(self, info: CtxInfo, input: BattleCardInput) -> BattleCardPayload:
@@ -273,12 +272,12 @@ class CompetitionMutation:
     @strawberry.mutation(description="Managers and admins only.")
     async def update_battle_card(self, info: CtxInfo, id: ID, input: BattleCardInput) -> BattleCardPayload:
         return await run_mutation(info, BattleCardPayload, "battlecard", lambda s: competition.update_battlecard(
-            s, parse_id(id, "id"), _battlecard_data(input)))
+            s, parse_id(id, "id", "BattleCard"), _battlecard_data(input)))
 
     @strawberry.mutation(description="Managers and admins only.")
     async def delete_battle_card(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: competition.delete_battlecard(s, parse_id(id, "id")))
+                                  deleting("BattleCard", lambda s: competition.delete_battlecard(s, parse_id(id, "id", "BattleCard"))))
 
     @strawberry.mutation(description="Link a competitor to an opportunity you can see; its battlecards come with it.")
     async def add_opportunity_competitor(self, info: CtxInfo, opportunity_id: ID, competitor_id: ID) -> OpportunityPayload:

@@ -15,6 +15,7 @@ from tortoise.exceptions import IntegrityError
 from app.api.context import CtxInfo
 from app.api.inputs import NOT_NULL, AddressInput
 from app.api.types import UserError
+from app.domain.global_ids import ID_FIELD_TYPES, InvalidGlobalId, decode_global_id, global_id
 from app.domain.errors import ErrorCode, FieldError, NotAuthenticated, PermissionDenied, TokenExpired, ValidationFailed
 from app.queries.visibility import Scope
 
@@ -38,14 +39,15 @@ def user_errors(exc: ValidationFailed) -> list[UserError]:
     return [UserError(field=camel(e.field), message=e.message, code=e.code) for e in exc.errors]
 
 
-def parse_id(value: Any, field: str) -> int:
+def parse_id(value: Any, field: str, type_name: str | None = None) -> int:
+    """The primary key of a global id a client sent for `field`, which names a record of `type_name`
+    (default: the type ID_FIELD_TYPES gives the field's last segment). A malformed id, or one of another
+    type, is NOT_FOUND like a missing record."""
+    expected = type_name or ID_FIELD_TYPES[field.rpartition(".")[2]]
     try:
-        parsed = int(str(value))
-    except (TypeError, ValueError):
+        return decode_global_id(value, expected)
+    except InvalidGlobalId:
         raise ValidationFailed.single(field, "not a valid id", ErrorCode.NOT_FOUND) from None
-    if parsed <= 0 or parsed > 2**31 - 1:
-        raise ValidationFailed.single(field, "not a valid id", ErrorCode.NOT_FOUND)
-    return parsed
 
 
 def _convert(name: str, value: Any) -> Any:
@@ -65,19 +67,23 @@ def _convert(name: str, value: Any) -> Any:
 
 def input_data(value: Any) -> dict[str, Any]:
     """The fields the client actually sent, with ids parsed and datetimes made UTC-aware; an explicit
-    null on a field that always has a value is refused (REQUIRED) before any use case runs."""
+    null on a field that always has a value (REQUIRED) and an id that names nothing of its type
+    (NOT_FOUND) are refused, all of them at once, before any use case runs."""
     data: dict[str, Any] = {}
-    nulls: list[FieldError] = []
+    refused: list[FieldError] = []
     for f in dataclasses.fields(value):
         v = getattr(value, f.name)
         if v is UNSET:
             continue
         if v is None and f.metadata.get(NOT_NULL):
-            nulls.append(FieldError(f.name, "must not be null: leave the field out to keep its value", ErrorCode.REQUIRED))
+            refused.append(FieldError(f.name, "must not be null: leave the field out to keep its value", ErrorCode.REQUIRED))
             continue
-        data[f.name] = _convert(f.name, v)
-    if nulls:
-        raise ValidationFailed(nulls)
+        try:
+            data[f.name] = _convert(f.name, v)
+        except ValidationFailed as exc:  # an id that names nothing of its type
+            refused += exc.errors
+    if refused:
+        raise ValidationFailed(refused)
     return data
 
 
@@ -119,6 +125,13 @@ def require_scope(info: CtxInfo) -> Scope:
 def auth_error_code(exc: NotAuthenticated) -> str:
     """TOKEN_EXPIRED: refresh and retry; UNAUTHENTICATED: missing or bad credentials, log in."""
     return "TOKEN_EXPIRED" if isinstance(exc, TokenExpired) else "UNAUTHENTICATED"
+
+
+def deleting(type_name: str, action: Callable[[Scope], Awaitable[int]]) -> Callable[[Scope], Awaitable[str]]:
+    """A delete use case whose payload names the removed record by its global id."""
+    async def run(scope: Scope) -> str:
+        return global_id(type_name, await action(scope))
+    return run
 
 
 async def run_mutation(

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, OrderedDict, defaultdict
-from functools import lru_cache
+from functools import lru_cache, partial
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -66,6 +66,7 @@ from app.api.outages import is_outage
 from app.api.queries import opportunity_query
 from app.domain import enums as e
 from app.domain.errors import NotAuthenticated, ValidationFailed
+from app.domain.global_ids import global_id
 from app.domain.pipeline import is_stale as stale_rule
 from app.queries.pagination import Page, paginate
 from app.queries.read_cache import ReadCache
@@ -180,6 +181,11 @@ class TypeSpec:
         return {*self.scalars, *self.relations, *self.computed, *self.derived, *self.embedded}
 
 
+def _global_id(type_name: str) -> Serializer:
+    """A row's id as Node.id renders it (app/api/types.py)."""
+    return partial(global_id, type_name)
+
+
 def _days_in_stage(row: dict) -> int:
     return (datetime.now(timezone.utc) - row["stage_entered_at"]).days
 
@@ -213,7 +219,7 @@ TYPES: dict[str, TypeSpec] = {
     "Opportunity": TypeSpec(
         m.Opportunity,
         scalars={
-            "id": ("id", str), "name": ("name", _same), "probability": ("probability", _same),
+            "id": ("id", _global_id("Opportunity")), "name": ("name", _same), "probability": ("probability", _same),
             "probabilityOverridden": ("probability_overridden", _same), "value": ("value", _text),
             "budget": ("budget", _text), "expectedCloseDate": ("expected_close_date", _iso),
             "actualCloseDate": ("actual_close_date", _iso), "source": ("source", _enum(e.OpportunitySource)),
@@ -243,20 +249,20 @@ TYPES: dict[str, TypeSpec] = {
             _staleness)},
     ),
     "Pipeline": TypeSpec(
-        m.Pipeline, scalars={"id": ("id", str), "name": ("name", _same), "isDefault": ("is_default", _same)},
+        m.Pipeline, scalars={"id": ("id", _global_id("Pipeline")), "name": ("name", _same), "isDefault": ("is_default", _same)},
         relations={"stages": Many("PipelineStage", "pipeline_id", ("order",))},
     ),
     "OpportunityDocument": TypeSpec(
         m.OpportunityDocument,
         scalars={
-            "id": ("id", str), "name": ("name", _same), "type": ("type", _enum(e.DocumentType)),
+            "id": ("id", _global_id("OpportunityDocument")), "name": ("name", _same), "type": ("type", _enum(e.DocumentType)),
             "url": ("url", _same), "contentType": ("content_type", _same), "createdAt": ("created_at", _iso),
         },
     ),
     "StageTransition": TypeSpec(
         m.StageTransition,
         scalars={
-            "id": ("id", str), "at": ("at", _iso), "source": ("source", _enum(e.TransitionSource)),
+            "id": ("id", _global_id("StageTransition")), "at": ("at", _iso), "source": ("source", _enum(e.TransitionSource)),
             "amountBefore": ("amount_before", _text), "amountAfter": ("amount_after", _text),
             "probabilityBefore": ("probability_before", _same), "probabilityAfter": ("probability_after", _same),
         },
@@ -266,7 +272,7 @@ TYPES: dict[str, TypeSpec] = {
     "Account": TypeSpec(
         m.Account,
         scalars={
-            "id": ("id", str), "name": ("name", _same), "industry": ("industry", _enum(e.Industry)),
+            "id": ("id", _global_id("Account")), "name": ("name", _same), "industry": ("industry", _enum(e.Industry)),
             "size": ("size", _enum(e.AccountSize)), "annualRevenue": ("annual_revenue", _text),
             "status": ("status", _enum(e.AccountStatus)), "tier": ("tier", _enum(e.AccountTier)),
             "healthScore": ("health_score", _same), "lastActivityDate": ("last_activity_date", _iso),
@@ -283,7 +289,7 @@ TYPES: dict[str, TypeSpec] = {
     "AccountTeamMember": TypeSpec(
         m.AccountTeamMember,
         scalars={
-            "id": ("id", str), "role": ("role", _enum(e.TeamRole)), "isPrimary": ("is_primary", _same),
+            "id": ("id", _global_id("AccountTeamMember")), "role": ("role", _enum(e.TeamRole)), "isPrimary": ("is_primary", _same),
             "startDate": ("start_date", _iso), "endDate": ("end_date", _iso),
         },
         relations={"user": One("User", "user_id")},
@@ -291,7 +297,7 @@ TYPES: dict[str, TypeSpec] = {
     "User": TypeSpec(
         m.User,
         scalars={
-            "id": ("id", str), "email": ("email", _same), "name": ("name", _same), "role": ("role", _enum(e.Role)),
+            "id": ("id", _global_id("User")), "email": ("email", _same), "name": ("name", _same), "role": ("role", _enum(e.Role)),
             "timezone": ("timezone", _same), "isActive": ("is_active", _same), "createdAt": ("created_at", _iso),
         },
         relations={"manager": One("User", "manager_id")},
@@ -299,7 +305,7 @@ TYPES: dict[str, TypeSpec] = {
     "Contact": TypeSpec(
         m.Contact,
         scalars={
-            "id": ("id", str), "firstName": ("first_name", _same), "lastName": ("last_name", _same),
+            "id": ("id", _global_id("Contact")), "firstName": ("first_name", _same), "lastName": ("last_name", _same),
             "email": ("email", _same), "phone": ("phone", _same), "title": ("title", _same),
             "role": ("role", _enum(e.ContactRole)), "isPrimary": ("is_primary", _same),
         },
@@ -309,7 +315,7 @@ TYPES: dict[str, TypeSpec] = {
     "OpportunityProduct": TypeSpec(
         m.OpportunityProduct,
         scalars={
-            "id": ("id", str), "quantity": ("quantity", _text), "unitPrice": ("unit_price", _text),
+            "id": ("id", _global_id("OpportunityProduct")), "quantity": ("quantity", _text), "unitPrice": ("unit_price", _text),
             "discount": ("discount", _text), "totalPrice": ("total_price", _text),
         },
         relations={"product": One("Product", "product_id"), "name": One("Product", "product_id", column="name")},
@@ -317,7 +323,7 @@ TYPES: dict[str, TypeSpec] = {
     "Product": TypeSpec(
         m.Product,
         scalars={
-            "id": ("id", str), "sku": ("sku", _same), "name": ("name", _same),
+            "id": ("id", _global_id("Product")), "sku": ("sku", _same), "name": ("name", _same),
             "category": ("category", _enum(e.ProductCategory)), "unit": ("unit", _enum(e.ProductUnit)),
             "unitPrice": ("unit_price", _text), "description": ("description", _same), "isActive": ("is_active", _same),
         },
@@ -325,7 +331,7 @@ TYPES: dict[str, TypeSpec] = {
     "OpportunityActivity": TypeSpec(
         m.OpportunityActivity,
         scalars={
-            "id": ("id", str), "type": ("type", _enum(e.ActivityType)), "subject": ("subject", _same),
+            "id": ("id", _global_id("OpportunityActivity")), "type": ("type", _enum(e.ActivityType)), "subject": ("subject", _same),
             "description": ("description", _same), "outcome": ("outcome", _enum(e.Outcome)),
             "nextSteps": ("next_steps", _same), "scheduledAt": ("scheduled_at", _iso),
             "completedAt": ("completed_at", _iso), "createdAt": ("created_at", _iso),
@@ -335,7 +341,7 @@ TYPES: dict[str, TypeSpec] = {
     "PipelineStage": TypeSpec(
         m.PipelineStage,
         scalars={
-            "id": ("id", str), "key": ("key", _same), "name": ("name", _same), "order": ("order", _same),
+            "id": ("id", _global_id("PipelineStage")), "key": ("key", _same), "name": ("name", _same), "order": ("order", _same),
             "kind": ("kind", _enum(e.StageKind)), "probability": ("probability", _same),
             "expectedDurationDays": ("expected_duration_days", _same),
             "forecastCategory": ("forecast_category", _enum(e.ForecastCategory)),
@@ -1155,7 +1161,7 @@ class FastPath:
         from app.api.errors import parse_id
 
         try:
-            pk = parse_id(args["id"], "id")
+            pk = parse_id(args["id"], "id", "Opportunity")
         except ValidationFailed:
             return None
         data = await self._maybe_cached(cache_data, ("node", *reads), lambda: _node_data(plan, pk, scope),

@@ -13,7 +13,7 @@ from app.api.context import CtxInfo
 from app.api.enums import Outcome, SortDirection
 from app.api.errors import bad_user_input, input_data, parse_id, require_scope, run_mutation
 from app.api.relay import Connection, page_connection
-from app.api.types import Account, Contact, Opportunity, User, UserError
+from app.api.types import Account, Contact, Node, Opportunity, User, UserError, node_id
 from app.domain import enums as e
 from app.domain.errors import ValidationFailed
 from app.domain.sentiment import SentimentLabel as SentimentLabelEnum
@@ -33,8 +33,7 @@ strawberry.enum(SentimentLabel)
 
 
 @strawberry.type
-class InteractionParticipant:
-    id: ID
+class InteractionParticipant(Node):
     role: ParticipantRole
     attended: bool
     feedback: str
@@ -47,8 +46,7 @@ class InteractionParticipant:
 
 
 @strawberry.type(description="A call, email, meeting, demo, support contact or event with a customer.")
-class CustomerInteraction:
-    id: ID
+class CustomerInteraction(Node):
     type: InteractionType
     direction: InteractionDirection
     subject: str
@@ -156,7 +154,7 @@ def _service_data(value: Any) -> dict:
     data = input_data(value)
     if data.get("participants") is not None:
         data["participants"] = [
-            {"contact_id": parse_id(p.contact_id, "participants"), "role": p.role, "attended": p.attended,
+            {"contact_id": parse_id(p.contact_id, "participants", "Contact"), "role": p.role, "attended": p.attended,
              "feedback": p.feedback} for p in data["participants"]
         ]
     return data
@@ -220,7 +218,7 @@ class InteractionInsights:
     def build(cls, r: service.InteractionInsights) -> "InteractionInsights":
         c = r.comparison
         return cls(
-            account_id=strawberry.ID(str(r.account_id)), timeframe=r.timeframe.label,
+            account_id=node_id("Account", r.account_id), timeframe=r.timeframe.label,
             period_start=r.start, period_end=r.end, total_interactions=r.total_interactions,
             by_type=[InteractionTypeCount(type=e.InteractionType(k), count=n) for k, n in sorted(r.by_type.items())],
             average_sentiment=r.average_sentiment, response_time=r.responses.average_hours,
@@ -252,7 +250,7 @@ class InteractionQuery:
     async def interaction(self, info: CtxInfo, id: ID) -> Optional[CustomerInteraction]:
         scope = require_scope(info)
         try:
-            return cast(CustomerInteraction, await service.visible_interaction(scope, parse_id(id, "id")))
+            return cast(CustomerInteraction, await service.visible_interaction(scope, parse_id(id, "id", "CustomerInteraction")))
         except ValidationFailed:
             return None
 
@@ -291,4 +289,4 @@ class InteractionMutation:
     @strawberry.mutation(description="Edit an interaction; changing or clearing followUpDate reschedules or cancels it.")
     async def update_interaction(self, info: CtxInfo, id: ID, input: UpdateInteractionInput) -> InteractionPayload:
         return await run_mutation(info, InteractionPayload, "interaction",
-                                  lambda s: service.update_interaction(s, parse_id(id, "id"), _service_data(input)))
+                                  lambda s: service.update_interaction(s, parse_id(id, "id", "CustomerInteraction"), _service_data(input)))

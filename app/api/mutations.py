@@ -9,7 +9,7 @@ import strawberry
 from app.api import inputs as i
 from app.api import types as t
 from app.api.context import CtxInfo
-from app.api.errors import input_data, parse_id, run_mutation
+from app.api.errors import input_data, parse_id, deleting, run_mutation
 from app.services import accounts, catalog, opportunities
 
 ID = strawberry.ID
@@ -97,12 +97,12 @@ class CoreMutation:
     @strawberry.mutation
     async def update_account(self, info: CtxInfo, id: ID, input: i.UpdateAccountInput) -> AccountPayload:
         return await run_mutation(info, AccountPayload, "account",
-                                  lambda s: accounts.update_account(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: accounts.update_account(s, parse_id(id, "id", "Account"), input_data(input)))
 
     @strawberry.mutation
     async def delete_account(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: accounts.delete_account(s, parse_id(id, "id")))
+                                  deleting("Account", lambda s: accounts.delete_account(s, parse_id(id, "id", "Account"))))
 
     @strawberry.mutation
     async def create_location(self, info: CtxInfo, account_id: ID, input: i.LocationInput) -> LocationPayload:
@@ -112,12 +112,12 @@ class CoreMutation:
     @strawberry.mutation
     async def update_location(self, info: CtxInfo, id: ID, input: i.LocationInput) -> LocationPayload:
         return await run_mutation(info, LocationPayload, "location",
-                                  lambda s: accounts.update_location(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: accounts.update_location(s, parse_id(id, "id", "Location"), input_data(input)))
 
     @strawberry.mutation
     async def delete_location(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: accounts.delete_location(s, parse_id(id, "id")))
+                                  deleting("Location", lambda s: accounts.delete_location(s, parse_id(id, "id", "Location"))))
 
     @strawberry.mutation
     async def add_account_team_member(self, info: CtxInfo, input: i.AddTeamMemberInput) -> TeamMemberPayload:
@@ -127,12 +127,12 @@ class CoreMutation:
     @strawberry.mutation
     async def update_account_team_member(self, info: CtxInfo, id: ID, input: i.UpdateTeamMemberInput) -> TeamMemberPayload:
         return await run_mutation(info, TeamMemberPayload, "team_member",
-                                  lambda s: accounts.update_team_member(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: accounts.update_team_member(s, parse_id(id, "id", "AccountTeamMember"), input_data(input)))
 
     @strawberry.mutation
     async def remove_account_team_member(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: accounts.remove_team_member(s, parse_id(id, "id")))
+                                  deleting("AccountTeamMember", lambda s: accounts.remove_team_member(s, parse_id(id, "id", "AccountTeamMember"))))
 
     @strawberry.mutation
     async def create_contract(self, info: CtxInfo, account_id: ID, input: i.ContractInput) -> ContractPayload:
@@ -142,12 +142,12 @@ class CoreMutation:
     @strawberry.mutation
     async def update_contract(self, info: CtxInfo, id: ID, input: i.ContractInput) -> ContractPayload:
         return await run_mutation(info, ContractPayload, "contract",
-                                  lambda s: accounts.update_contract(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: accounts.update_contract(s, parse_id(id, "id", "Contract"), input_data(input)))
 
     @strawberry.mutation
     async def delete_contract(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: accounts.delete_contract(s, parse_id(id, "id")))
+                                  deleting("Contract", lambda s: accounts.delete_contract(s, parse_id(id, "id", "Contract"))))
 
     @strawberry.mutation
     async def create_contact(self, info: CtxInfo, account_id: ID, input: i.ContactInput) -> ContactPayload:
@@ -157,12 +157,12 @@ class CoreMutation:
     @strawberry.mutation
     async def update_contact(self, info: CtxInfo, id: ID, input: i.ContactInput) -> ContactPayload:
         return await run_mutation(info, ContactPayload, "contact",
-                                  lambda s: accounts.update_contact(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: accounts.update_contact(s, parse_id(id, "id", "Contact"), input_data(input)))
 
     @strawberry.mutation
     async def delete_contact(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: accounts.delete_contact(s, parse_id(id, "id")))
+                                  deleting("Contact", lambda s: accounts.delete_contact(s, parse_id(id, "id", "Contact"))))
 
     # Products
     @strawberry.mutation
@@ -173,12 +173,12 @@ class CoreMutation:
     @strawberry.mutation
     async def update_product(self, info: CtxInfo, id: ID, input: i.ProductInput) -> ProductPayload:
         return await run_mutation(info, ProductPayload, "product",
-                                  lambda s: catalog.update_product(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: catalog.update_product(s, parse_id(id, "id", "Product"), input_data(input)))
 
     @strawberry.mutation
     async def delete_product(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: catalog.delete_product(s, parse_id(id, "id")))
+                                  deleting("Product", lambda s: catalog.delete_product(s, parse_id(id, "id", "Product"))))
 
     # Opportunities
     @strawberry.mutation
@@ -191,12 +191,12 @@ class CoreMutation:
         self, info: CtxInfo, id: ID, input: i.UpdateOpportunityInput, expected_version: Optional[int] = None
     ) -> OpportunityPayload:
         return await run_mutation(info, OpportunityPayload, "opportunity", lambda s: opportunities.update_opportunity(
-            s, parse_id(id, "id"), input_data(input), expected_version))
+            s, parse_id(id, "id", "Opportunity"), input_data(input), expected_version))
 
     @strawberry.mutation
     async def delete_opportunity(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: opportunities.delete_opportunity(s, parse_id(id, "id")))
+                                  deleting("Opportunity", lambda s: opportunities.delete_opportunity(s, parse_id(id, "id", "Opportunity"))))
 
     @strawberry.mutation
     async def add_opportunity_product(self, info: CtxInfo, input: i.AddOpportunityProductInput) -> OpportunityProductPayload:
@@ -208,12 +208,12 @@ class CoreMutation:
         self, info: CtxInfo, id: ID, input: i.UpdateOpportunityProductInput
     ) -> OpportunityProductPayload:
         return await run_mutation(info, OpportunityProductPayload, "opportunity_product",
-                                  lambda s: opportunities.update_opportunity_product(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: opportunities.update_opportunity_product(s, parse_id(id, "id", "OpportunityProduct"), input_data(input)))
 
     @strawberry.mutation
     async def remove_opportunity_product(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: opportunities.remove_opportunity_product(s, parse_id(id, "id")))
+                                  deleting("OpportunityProduct", lambda s: opportunities.remove_opportunity_product(s, parse_id(id, "id", "OpportunityProduct"))))
 
     @strawberry.mutation
     async def add_opportunity_activity(self, info: CtxInfo, opportunity_id: ID, input: i.ActivityInput) -> ActivityPayload:
@@ -223,12 +223,12 @@ class CoreMutation:
     @strawberry.mutation
     async def update_opportunity_activity(self, info: CtxInfo, id: ID, input: i.ActivityInput) -> ActivityPayload:
         return await run_mutation(info, ActivityPayload, "activity",
-                                  lambda s: opportunities.update_activity(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: opportunities.update_activity(s, parse_id(id, "id", "OpportunityActivity"), input_data(input)))
 
     @strawberry.mutation
     async def delete_opportunity_activity(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: opportunities.delete_activity(s, parse_id(id, "id")))
+                                  deleting("OpportunityActivity", lambda s: opportunities.delete_activity(s, parse_id(id, "id", "OpportunityActivity"))))
 
     @strawberry.mutation
     async def add_opportunity_document(self, info: CtxInfo, input: i.AddDocumentInput) -> DocumentPayload:
@@ -238,4 +238,4 @@ class CoreMutation:
     @strawberry.mutation
     async def delete_opportunity_document(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  lambda s: opportunities.delete_document(s, parse_id(id, "id")))
+                                  deleting("OpportunityDocument", lambda s: opportunities.delete_document(s, parse_id(id, "id", "OpportunityDocument"))))

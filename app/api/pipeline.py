@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import ForecastCategory
-from app.api.errors import bad_user_input, input_data, parse_id, require_scope, run_mutation, user_errors
+from app.api.errors import bad_user_input, input_data, parse_id, require_scope, deleting, run_mutation, user_errors
 from app.api.types import Opportunity, Pipeline, PipelineStage, UserError
 from app.domain.enums import TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
 from app.domain.errors import ValidationFailed
@@ -141,7 +141,7 @@ class PipelineMutation:
         try:
             data = input_data(input.data) if input.data else {}
             result = await pipeline_engine.advance_opportunity(
-                scope, parse_id(input.id, "id"), input.stage, data,
+                scope, parse_id(input.id, "id", "Opportunity"), input.stage, data,
                 expected_version=input.expected_version, dry_run=input.dry_run, reopen=input.reopen,
             )
         except ValidationFailed as exc:
@@ -152,7 +152,7 @@ class PipelineMutation:
     @strawberry.mutation(description="Admins: change a stage's name, order, probability, requirements or automations.")
     async def update_pipeline_stage(self, info: CtxInfo, id: ID, input: PipelineStageInput) -> PipelineStagePayload:
         return await run_mutation(info, PipelineStagePayload, "stage",
-                                  lambda s: pipelines.update_stage(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: pipelines.update_stage(s, parse_id(id, "id", "PipelineStage"), input_data(input)))
 
     @strawberry.mutation
     async def create_pipeline(self, info: CtxInfo, name: str) -> PipelinePayload:
@@ -166,4 +166,4 @@ class PipelineMutation:
     @strawberry.mutation
     async def delete_pipeline_stage(self, info: CtxInfo, id: ID) -> DeleteStagePayload:
         return await run_mutation(info, DeleteStagePayload, "deleted_id",
-                                  lambda s: pipelines.delete_stage(s, parse_id(id, "id")))
+                                  deleting("PipelineStage", lambda s: pipelines.delete_stage(s, parse_id(id, "id", "PipelineStage"))))

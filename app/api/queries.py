@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Optional, TypeVar, cast
 
 import strawberry
@@ -12,7 +13,7 @@ from tortoise.queryset import QuerySet
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import SortDirection
-from app.api.errors import bad_user_input, parse_id, require_scope
+from app.api.errors import bad_user_input, parse_id, require_scope, top_level_error
 from app.api.inputs import (
     AccountFilter,
     AccountOrder,
@@ -23,10 +24,11 @@ from app.api.inputs import (
     UserFilter,
 )
 from app.api.relay import Connection, page_connection
-from app.api.types import Account, Contact, Opportunity, Pipeline, Product, User
+from app.api.types import Account, Contact, Node, Opportunity, Pipeline, Product, User
 from app.domain.errors import ValidationFailed
+from app.domain.global_ids import InvalidGlobalId, decode_global_id, node_type_of
 from app.queries.changelog import updated_since_filter
-from app.queries.visibility import account_read_filter, contact_filter, opportunity_filter, user_filter
+from app.queries.visibility import NODE_MODELS, Scope, read_filter, account_read_filter, contact_filter, opportunity_filter, user_filter
 
 
 Row = TypeVar("Row", bound=Model)
@@ -36,12 +38,38 @@ def _ids(values, field: str) -> list[int]:
     return [parse_id(v, field) for v in values]
 
 
-async def _node(qs: QuerySet[Row], raw_id: strawberry.ID) -> Row | None:
+async def _node(qs: QuerySet[Row], raw_id: strawberry.ID, type_name: str) -> Row | None:
     try:
-        pk = parse_id(raw_id, "id")
+        pk = parse_id(raw_id, "id", type_name)
     except ValidationFailed:
         return None
     return await qs.filter(id=pk).first()
+
+
+MAX_NODES = 100
+
+
+async def load_nodes(scope: Scope, ids: list[strawberry.ID]) -> list[Optional[Node]]:
+    """The records the ids name that the caller may read (visibility as for every other read: one
+    query per type asked for); None for the rest, whatever the reason."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    keys: list[tuple[str, int] | None] = []
+    for raw in ids:
+        type_name = node_type_of(raw)
+        model = NODE_MODELS.get(type_name or "")
+        try:
+            pk = decode_global_id(raw, type_name or "") if model else None
+        except InvalidGlobalId:
+            pk = None
+        keys.append((type_name, pk) if type_name and pk else None)
+        if type_name and pk:
+            wanted[type_name].add(pk)
+    found: dict[tuple[str, int], Model] = {}
+    for type_name, pks in wanted.items():
+        model = NODE_MODELS[type_name]
+        for row in await model.filter(read_filter(model, scope), id__in=sorted(pks)):
+            found[(type_name, row.pk)] = row
+    return [cast(Optional[Node], found.get(key)) if key else None for key in keys]
 
 
 def opportunity_query(f: OpportunityFilter | None, visible: Q):
@@ -109,10 +137,24 @@ class CoreQuery:
         require_scope(info)
         return cast(User, info.context.user)  # set with the scope
 
+    @strawberry.field(description="Any record by its global id, if you may read it (else null, as for an id "
+                                  "that names nothing).")
+    async def node(self, info: CtxInfo, id: strawberry.ID) -> Optional[Node]:
+        scope = require_scope(info)
+        return (await load_nodes(scope, [id]))[0]
+
+    @strawberry.field(description="Records by their global ids, in the order asked; null where `node` is null. "
+                                  "At most 100 ids.")
+    async def nodes(self, info: CtxInfo, ids: list[strawberry.ID]) -> list[Optional[Node]]:
+        scope = require_scope(info)
+        if len(ids) > MAX_NODES:
+            raise top_level_error(f"ids: at most {MAX_NODES} at once", "BAD_USER_INPUT")
+        return await load_nodes(scope, ids)
+
     @strawberry.field
     async def opportunity(self, info: CtxInfo, id: strawberry.ID) -> Optional[Opportunity]:
         scope = require_scope(info)
-        return cast(Optional[Opportunity], await _node(m.Opportunity.filter(opportunity_filter(scope)), id))
+        return cast(Optional[Opportunity], await _node(m.Opportunity.filter(opportunity_filter(scope)), id, "Opportunity"))
 
     @strawberry.field
     async def opportunities(
@@ -127,7 +169,7 @@ class CoreQuery:
     @strawberry.field
     async def account(self, info: CtxInfo, id: strawberry.ID) -> Optional[Account]:
         scope = require_scope(info)
-        return cast(Optional[Account], await _node(m.Account.filter(account_read_filter(scope)), id))
+        return cast(Optional[Account], await _node(m.Account.filter(account_read_filter(scope)), id, "Account"))
 
     @strawberry.field
     async def accounts(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from typing import AsyncGenerator, Optional, cast
@@ -11,10 +12,12 @@ from strawberry.scalars import JSON
 
 from app import models as m
 from app.api.context import CtxInfo
-from app.api.errors import require_scope, top_level_error
+from app.api.errors import bad_user_input, parse_id, require_scope, top_level_error
 from app.api.loaders import Loaders
 from app.api.work import Notification, Task
-from app.api.types import Opportunity, User
+from app.api.types import Opportunity, User, node_id, node_pk
+from app.domain.errors import ValidationFailed
+from app.domain.global_ids import globalize_ids
 from app.domain.changelog import CursorError, Position, decode_cursor, encode_cursor
 from app.models import DomainEvent
 from app.queries.changelog import position_of
@@ -70,7 +73,7 @@ class OpportunityEvent:
 
     @strawberry.field(description="The opportunity as it is now (null if it was deleted since).")
     async def opportunity(self, info: CtxInfo) -> Optional[Opportunity]:
-        return await info.context.loaders.opportunity.load(int(self.opportunity_id))
+        return await info.context.loaders.opportunity.load(node_pk(self.opportunity_id, "Opportunity"))
 
     @strawberry.field(description="Who caused the event; null for the system.")
     async def by(self, info: CtxInfo) -> Optional[User]:
@@ -121,23 +124,43 @@ def cursor_of(event: DomainEvent) -> str:
     return encode_cursor(position_of(event))
 
 
-def _matches(scope: Scope, event: DomainEvent, kind: OpportunityEventKind, f: OpportunityEventFilter | None) -> bool:
+@dataclass(frozen=True)
+class _EventFilter:
+    """An OpportunityEventFilter with its ids decoded once, when the subscription starts."""
+
+    account_id: int | None = None
+    assigned_to: frozenset[int] = frozenset()
+    stages: frozenset[str] = frozenset()
+    kinds: frozenset[OpportunityEventKind] = frozenset()
+
+    @classmethod
+    def parse(cls, f: OpportunityEventFilter | None) -> "_EventFilter":
+        if f is None:
+            return cls()
+        try:
+            return cls(account_id=parse_id(f.account_id, "filter.account_id") if f.account_id else None,
+                       assigned_to=frozenset(parse_id(a, "filter.assigned_to") for a in f.assigned_to or ()),
+                       stages=frozenset(f.stages or ()), kinds=frozenset(f.kinds or ()))
+        except ValidationFailed as exc:
+            raise bad_user_input(exc) from None
+
+
+def _matches(scope: Scope, event: DomainEvent, kind: OpportunityEventKind, f: _EventFilter) -> bool:
     if not opportunity_visible(scope, event.owner_id):
         return False  # the same visibility rule as queries, checked per event
-    if f is None:
-        return True
     if f.kinds and kind not in f.kinds:
         return False
-    if f.account_id and str(event.account_id) != str(f.account_id):
+    if f.account_id and event.account_id != f.account_id:
         return False
-    if f.assigned_to and str(event.owner_id) not in {str(a) for a in f.assigned_to}:
+    if f.assigned_to and event.owner_id not in f.assigned_to:
         return False
     return not (f.stages and event.payload.get("to", event.payload.get("stage")) not in f.stages)
 
 
 def _changes(event: DomainEvent) -> list[FieldChange]:
     changes = event.payload.get("changes") or {}
-    return [FieldChange(field=name, previous=c.get("from"), current=c.get("to")) for name, c in changes.items()]
+    return [FieldChange(field=name, previous=c.get("from"), current=c.get("to"))
+            for name, c in globalize_ids(changes).items()]
 
 
 def _fresh_loaders(info: CtxInfo, scope: Scope) -> None:
@@ -151,14 +174,15 @@ class RealtimeSubscription:
     async def opportunity_events(self, info: CtxInfo, filter: Optional[OpportunityEventFilter] = None,
                                  after: Optional[str] = None) -> AsyncGenerator[OpportunityEvent, None]:
         scope = require_scope(info)
+        wanted = _EventFilter.parse(filter)
         async for event in realtime.stream(parse_cursor(after), OPPORTUNITY_EVENT_KINDS):
             kind = opportunity_event_kind(event)
-            if not _matches(scope, event, kind, filter):
+            if not _matches(scope, event, kind, wanted):
                 continue
             _fresh_loaders(info, scope)
             yield OpportunityEvent(
                 cursor=cursor_of(event), kind=kind, at=event.created_at,
-                opportunity_id=ID(str(event.opportunity_id or event.payload.get("opportunity_id"))),
+                opportunity_id=node_id("Opportunity", event.opportunity_id or event.payload["opportunity_id"]),
                 from_stage=event.payload.get("from"), to_stage=event.payload.get("to"), changes=_changes(event),
                 actor_id=event.actor_id,
             )
@@ -190,4 +214,4 @@ class RealtimeSubscription:
         async for event in realtime.stream(parse_cursor(after), ["forecast.updated"]):
             if event.payload.get("period") == period:
                 yield ForecastUpdate(cursor=cursor_of(event), period=period, at=event.created_at,
-                                     forecast=event.payload.get("forecast", {}))
+                                     forecast=globalize_ids(event.payload.get("forecast", {})))

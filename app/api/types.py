@@ -15,6 +15,7 @@ import strawberry
 
 from app.api.context import CtxInfo
 from app.domain.enums import ActivityType as ActivityTypeEnum
+from app.domain.global_ids import decode_global_id, global_id
 from app.domain.pipeline import is_stale as stale_rule
 from app.services.stages import to_spec
 from app.api.enums import (
@@ -40,8 +41,35 @@ from app.api.enums import (
 )
 
 if TYPE_CHECKING:
+    from tortoise.models import Model
+
     from app import models as m
     from app.api.competition import BattleCard
+
+
+@strawberry.interface(description="A record with a globally unique id (Relay's object identification): "
+                                  "fetch any record again with `node(id:)`.")
+class Node:
+    @strawberry.field(description="Globally unique and opaque: pass it back as it is.")
+    def id(self, info: CtxInfo) -> strawberry.ID:
+        # `self` is the model row (see the module's note); the type's name is the one being resolved.
+        row = cast("Model", self)  # or a type instance that keeps its row's key as `pk`
+        return strawberry.ID(global_id(info._raw_info.parent_type.name, row.pk))
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        """Rows are model instances: a row is of the GraphQL type named like its model."""
+        return isinstance(obj, cls) or type(obj).__name__ == cls.__name__
+
+
+def node_id(type_name: str, pk: int) -> strawberry.ID:
+    """The global id of a record, for fields that name a record without resolving it."""
+    return strawberry.ID(global_id(type_name, pk))
+
+
+def node_pk(value: strawberry.ID, type_name: str) -> int:
+    """The primary key behind an id this API rendered with node_id."""
+    return decode_global_id(value, type_name)
 
 
 @strawberry.type(description="An expected failure: which input field, why, and a machine-readable code.")
@@ -78,8 +106,7 @@ class Address:
 
 
 @strawberry.type
-class User:
-    id: strawberry.ID
+class User(Node):
     email: str
     name: str
     role: Role
@@ -94,8 +121,7 @@ class User:
 
 
 @strawberry.type
-class Location:
-    id: strawberry.ID
+class Location(Node):
     name: str
     street: str
     city: str
@@ -108,8 +134,7 @@ class Location:
 
 
 @strawberry.type
-class AccountTeamMember:
-    id: strawberry.ID
+class AccountTeamMember(Node):
     role: TeamRole
     is_primary: bool
     start_date: date
@@ -122,8 +147,7 @@ class AccountTeamMember:
 
 
 @strawberry.type
-class Contract:
-    id: strawberry.ID
+class Contract(Node):
     name: str
     value: Decimal
     start_date: date
@@ -132,8 +156,7 @@ class Contract:
 
 
 @strawberry.type
-class Contact:
-    id: strawberry.ID
+class Contact(Node):
     first_name: str
     last_name: str
     email: Optional[str]
@@ -153,8 +176,7 @@ class Contact:
 
 
 @strawberry.type
-class Account:
-    id: strawberry.ID
+class Account(Node):
     name: str
     industry: Industry
     size: AccountSize
@@ -208,8 +230,7 @@ class Account:
 
 
 @strawberry.type
-class Product:
-    id: strawberry.ID
+class Product(Node):
     sku: str
     name: str
     category: ProductCategory
@@ -220,8 +241,7 @@ class Product:
 
 
 @strawberry.type
-class PipelineStage:
-    id: strawberry.ID
+class PipelineStage(Node):
     key: str
     name: str
     order: int
@@ -237,8 +257,7 @@ class PipelineStage:
 
 
 @strawberry.type
-class Pipeline:
-    id: strawberry.ID
+class Pipeline(Node):
     name: str
     is_default: bool
 
@@ -248,8 +267,7 @@ class Pipeline:
 
 
 @strawberry.type
-class OpportunityProduct:
-    id: strawberry.ID
+class OpportunityProduct(Node):
     quantity: Decimal
     unit_price: Decimal
     discount: Decimal
@@ -266,8 +284,7 @@ class OpportunityProduct:
 
 
 @strawberry.type
-class OpportunityActivity:
-    id: strawberry.ID
+class OpportunityActivity(Node):
     type: ActivityType
     subject: str
     description: str
@@ -284,8 +301,7 @@ class OpportunityActivity:
 
 
 @strawberry.type
-class OpportunityDocument:
-    id: strawberry.ID
+class OpportunityDocument(Node):
     name: str
     type: DocumentType
     url: Optional[str]
@@ -294,8 +310,7 @@ class OpportunityDocument:
 
 
 @strawberry.type
-class StageTransition:
-    id: strawberry.ID
+class StageTransition(Node):
     at: datetime
     source: TransitionSource
     amount_before: Optional[Decimal]
@@ -320,8 +335,7 @@ class StageTransition:
 
 
 @strawberry.type
-class Competitor:
-    id: strawberry.ID
+class Competitor(Node):
     name: str
     website: str
     description: str
@@ -339,8 +353,7 @@ class Competitor:
 
 
 @strawberry.type
-class Opportunity:
-    id: strawberry.ID
+class Opportunity(Node):
     name: str
     probability: int
     probability_overridden: bool

@@ -20,7 +20,6 @@ from graphql import (
     ValidationRule,
 )
 
-from app import models as m
 from app.api import types as t
 from app.api.context import CtxInfo
 from app.api.errors import input_data, parse_id, require_scope, run_mutation, top_level_error, user_errors
@@ -59,23 +58,22 @@ class LogoutPayload:
 
 
 @strawberry.type(description="An integration's key; the secret itself is shown only once, by createApiKey.")
-class ApiKey:
-    id: ID
+class ApiKey(t.Node):
     name: str
     prefix: str = strawberry.field(description="The secret's first characters, to tell keys apart.")
     created_at: datetime
     last_used_at: Optional[datetime] = strawberry.field(description="Last request made with the key (to the minute).")
     revoked_at: Optional[datetime]
-    # The row's service account (`self` is the ApiKey row: see app/api/types.py).
-    user: strawberry.Private[m.User]
+    # The row's service account (`self` is the ApiKey row: see app/api/types.py); keys are an admin's.
+    user_id: strawberry.Private[int]
 
     @strawberry.field(description="The role the key acts with.")
-    def role(self) -> Role:
-        return self.user.role
+    async def role(self, info: CtxInfo) -> Role:
+        return (await info.context.loaders.user.load(self.user_id)).role
 
     @strawberry.field(description="The service account that owns what the integration creates.")
-    def service_account(self) -> t.User:
-        return cast(t.User, self.user)
+    async def service_account(self, info: CtxInfo) -> t.User:
+        return cast(t.User, await info.context.loaders.user.load(self.user_id))
 
 
 @strawberry.type
@@ -189,20 +187,20 @@ class SessionMutation:
     @strawberry.mutation(description="Admins: change a user's name, role or manager.")
     async def update_user(self, info: CtxInfo, id: ID, input: UpdateUserInput) -> UserPayload:
         return await run_mutation(info, UserPayload, "user",
-                                  lambda s: users.update_user(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: users.update_user(s, parse_id(id, "id", "User"), input_data(input)))
 
     @strawberry.mutation(description="Admins: deactivate a user; their sessions end and their sockets close.")
     async def deactivate_user(self, info: CtxInfo, id: ID) -> UserPayload:
-        return await run_mutation(info, UserPayload, "user", lambda s: users.deactivate_user(s, parse_id(id, "id")))
+        return await run_mutation(info, UserPayload, "user", lambda s: users.deactivate_user(s, parse_id(id, "id", "User")))
 
     @strawberry.mutation(description="Admins: let a deactivated user log in again.")
     async def reactivate_user(self, info: CtxInfo, id: ID) -> UserPayload:
-        return await run_mutation(info, UserPayload, "user", lambda s: users.reactivate_user(s, parse_id(id, "id")))
+        return await run_mutation(info, UserPayload, "user", lambda s: users.reactivate_user(s, parse_id(id, "id", "User")))
 
     @strawberry.mutation(description="Admins: set a user's password; all their sessions end.")
     async def reset_user_password(self, info: CtxInfo, id: ID, new_password: str) -> UserPayload:
         return await run_mutation(info, UserPayload, "user",
-                                  lambda s: users.reset_password(s, parse_id(id, "id"), new_password))
+                                  lambda s: users.reset_password(s, parse_id(id, "id", "User"), new_password))
 
     @strawberry.mutation(description="Admins: a key for an integration, acting as a new service account with the role.")
     async def create_api_key(self, info: CtxInfo, input: CreateApiKeyInput) -> CreateApiKeyPayload:
@@ -215,7 +213,7 @@ class SessionMutation:
 
     @strawberry.mutation(description="Admins: revoke an API key; requests and sockets using it stop at once.")
     async def revoke_api_key(self, info: CtxInfo, id: ID) -> ApiKeyPayload:
-        return await run_mutation(info, ApiKeyPayload, "api_key", lambda s: users.revoke_api_key(s, parse_id(id, "id")))
+        return await run_mutation(info, ApiKeyPayload, "api_key", lambda s: users.revoke_api_key(s, parse_id(id, "id", "ApiKey")))
 
 
 

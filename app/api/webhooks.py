@@ -12,7 +12,7 @@ from app.api.context import CtxInfo
 from app.api.enums import SortDirection
 from app.api.errors import parse_id, require_scope, run_mutation, top_level_error
 from app.api.relay import Connection, page_connection
-from app.api.types import UserError
+from app.api.types import Node, UserError
 from app.domain.errors import ValidationFailed
 from app.services import webhooks
 
@@ -20,8 +20,7 @@ ID = strawberry.ID
 
 
 @strawberry.type
-class Webhook:
-    id: ID
+class Webhook(Node):
     url: str
     events: list[str]
     description: str
@@ -32,8 +31,7 @@ class Webhook:
 
 
 @strawberry.type
-class WebhookDelivery:
-    id: ID
+class WebhookDelivery(Node):
     status: str
     attempts: int
     response_code: Optional[int]
@@ -109,17 +107,17 @@ class WebhookMutation:
 
     @strawberry.mutation(description="Admins: replace the signing secret; the new one is returned once.")
     async def rotate_webhook_secret(self, info: CtxInfo, id: ID) -> WebhookSecretPayload:
-        return await _with_secret(info, lambda s: webhooks.rotate_secret(s, parse_id(id, "id")))
+        return await _with_secret(info, lambda s: webhooks.rotate_secret(s, parse_id(id, "id", "Webhook")))
 
     @strawberry.mutation
     async def disable_webhook(self, info: CtxInfo, id: ID) -> WebhookPayload:
         return await run_mutation(info, WebhookPayload, "webhook",
-                                  lambda s: webhooks.set_active(s, parse_id(id, "id"), False))
+                                  lambda s: webhooks.set_active(s, parse_id(id, "id", "Webhook"), False))
 
     @strawberry.mutation
     async def enable_webhook(self, info: CtxInfo, id: ID) -> WebhookPayload:
         return await run_mutation(info, WebhookPayload, "webhook",
-                                  lambda s: webhooks.set_active(s, parse_id(id, "id"), True))
+                                  lambda s: webhooks.set_active(s, parse_id(id, "id", "Webhook"), True))
 
     @strawberry.mutation(description="Admins: send a delivery again now.")
     async def redeliver_webhook(self, info: CtxInfo, delivery_id: ID) -> WebhookDeliveryPayload:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Optional
+from typing import Optional, cast
 
 import strawberry
 from strawberry import UNSET
@@ -13,10 +13,11 @@ from strawberry.scalars import JSON
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import SortDirection
-from app.api.errors import bad_user_input, input_data, parse_id, require_scope, run_mutation, top_level_error
+from app.api.errors import bad_user_input, deleting, input_data, parse_id, require_scope, run_mutation, top_level_error
 from app.api.inputs import not_null
 from app.api.relay import Connection, page_connection
-from app.api.types import Account, Opportunity, User, UserError
+from app.domain.global_ids import globalize_ids
+from app.api.types import Account, Node, Opportunity, User, UserError
 from app.domain.enums import Role, TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
 from app.domain.errors import ValidationFailed
 from app.services import work
@@ -32,8 +33,7 @@ ID = strawberry.ID
 
 
 @strawberry.type
-class Task:
-    id: ID
+class Task(Node):
     title: str
     description: str
     due_date: Optional[datetime]
@@ -69,19 +69,20 @@ class Task:
 
 
 @strawberry.type
-class Notification:
-    id: ID
+class Notification(Node):
     kind: str
     title: str
     message: str
-    payload: JSON
     read_at: Optional[datetime]
     created_at: datetime
 
+    @strawberry.field(description="What it is about: the records it names, by their global ids.")
+    def payload(self) -> JSON:
+        return globalize_ids(cast(m.Notification, self).payload)
+
 
 @strawberry.type
-class OutgoingMail:
-    id: ID
+class OutgoingMail(Node):
     to_address: str
     subject: str
     body: str
@@ -216,22 +217,22 @@ class WorkMutation:
     @strawberry.mutation(description="Reschedule, reassign (within your scope), re-prioritise or edit a task.")
     async def update_task(self, info: CtxInfo, id: ID, input: UpdateTaskInput) -> TaskPayload:
         return await run_mutation(info, TaskPayload, "task",
-                                  lambda s: work.update_task(s, parse_id(id, "id"), input_data(input)))
+                                  lambda s: work.update_task(s, parse_id(id, "id", "Task"), input_data(input)))
 
     @strawberry.mutation
     async def delete_task(self, info: CtxInfo, id: ID) -> DeleteTaskPayload:
         return await run_mutation(info, DeleteTaskPayload, "deleted_id",
-                                  lambda s: work.delete_task(s, parse_id(id, "id")))
+                                  deleting("Task", lambda s: work.delete_task(s, parse_id(id, "id", "Task"))))
 
     @strawberry.mutation
     async def complete_task(self, info: CtxInfo, id: ID) -> TaskPayload:
-        return await run_mutation(info, TaskPayload, "task", lambda s: work.complete_task(s, parse_id(id, "id")))
+        return await run_mutation(info, TaskPayload, "task", lambda s: work.complete_task(s, parse_id(id, "id", "Task")))
 
     @strawberry.mutation(description="Completed → open again (records task.reopened); an open task is returned unchanged.")
     async def reopen_task(self, info: CtxInfo, id: ID) -> TaskPayload:
-        return await run_mutation(info, TaskPayload, "task", lambda s: work.reopen_task(s, parse_id(id, "id")))
+        return await run_mutation(info, TaskPayload, "task", lambda s: work.reopen_task(s, parse_id(id, "id", "Task")))
 
     @strawberry.mutation
     async def mark_notification_read(self, info: CtxInfo, id: ID) -> NotificationPayload:
         return await run_mutation(info, NotificationPayload, "notification",
-                                  lambda s: work.mark_notification_read(s, parse_id(id, "id")))
+                                  lambda s: work.mark_notification_read(s, parse_id(id, "id", "Notification")))

@@ -209,6 +209,13 @@ READ_FILTERS: dict[type[Model], Callable[[Scope], Q]] = {
     m.PipelineStage: everyone_filter,
     m.Competitor: everyone_filter,
     m.BattleCard: everyone_filter,
+    m.ApiKey: admin_only_filter,
+}
+
+# The records `node(id:)` reaches, by GraphQL type name (each GraphQL type that implements Node is served
+# from the model of the same name: checked against the schema by tests/test_global_ids.py).
+NODE_MODELS: dict[str, type[Model]] = {
+    model.__name__: model for model in READ_FILTERS if model is not m.AccountHealthSnapshot
 }
 
 

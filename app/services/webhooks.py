@@ -18,6 +18,7 @@ from tortoise.expressions import Q
 
 from app.domain.enums import Role
 from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed
+from app.domain.global_ids import global_id, globalize_ids
 from app.domain.webhooks import DISABLE_AFTER, WEBHOOK_EVENTS, address_refusal, next_attempt, signature
 from app.domain.events import Event, parse_event
 from app.models import DomainEvent, Notification, User, Webhook, WebhookDelivery
@@ -155,7 +156,7 @@ async def fan_out(record: DomainEvent, event: Event) -> int:
 
 
 def _body(event: DomainEvent, name: str) -> bytes:
-    data = {"opportunityId": event.opportunity_id, "accountId": event.account_id, **event.payload}
+    data = globalize_ids({"opportunityId": event.opportunity_id, "accountId": event.account_id, **event.payload})
     document = {"id": f"evt_{event.id}", "type": name, "createdAt": event.created_at.isoformat(), "data": data}
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
@@ -176,7 +177,7 @@ async def deliver(delivery_id: int) -> str:
     timestamp = int(time.time())
     headers = {
         "content-type": "application/json", "user-agent": "KitchenPantryCRM-Webhooks/1",
-        "x-crm-delivery": str(delivery.id), "x-crm-event": webhook_event_name(event) or event.kind,
+        "x-crm-delivery": global_id("WebhookDelivery", delivery.id), "x-crm-event": webhook_event_name(event) or event.kind,
         "x-crm-timestamp": str(timestamp), "x-crm-signature": f"v1={signature(hook.secret, timestamp, body)}",
     }
     now = datetime.now(timezone.utc)

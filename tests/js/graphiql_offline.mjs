@@ -16,8 +16,9 @@ const browser = await chromium.launch({
   ],
 });
 const summary = { blocked: [], failed: [], consoleErrors: [] };
+let page;
 try {
-  const page = await browser.newPage();
+  page = await browser.newPage();
   await page.route("**/*", (route) => {
     const url = route.request().url();
     if (url.startsWith(origin) || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
@@ -55,11 +56,15 @@ try {
       if (value.includes("Bearer <token>")) el.CodeMirror.setValue(value.replace("<token>", token));
     }
   }, token);
+  // GraphiQL reads the tab's operation name from its query editor after a debounce (100 ms): a click
+  // sooner than any person could make it runs the previous tab's operation name ("Unknown operation").
+  await page.waitForTimeout(500);
   await page.click(".graphiql-execute-button");
   await page.waitForFunction(() => (document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue() ?? "").includes('"me"'), null, { timeout: 20000 });
   summary.authenticated = JSON.parse(await responseText());
 } catch (error) {
   summary.error = String(error);
+  summary.atFailure = await page?.evaluate(() => [...document.querySelectorAll(".CodeMirror")].map((el) => el.CodeMirror.getValue())).catch(String);
 } finally {
   await browser.close();
 }
