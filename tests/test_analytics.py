@@ -541,6 +541,36 @@ async def test_report_forecast_is_the_current_quarter_with_the_report_filters(gq
     assert data == {"period": direct["period"], "method": "HYBRID", "totalForecast": direct["totalForecast"]}
 
 
+BY_REP = """query($t: String!) { pipelineReport(timeframe: $t) {
+  totalOpportunities totalValue weightedValue wonCount lostCount openOpportunities
+  byRep { userId user { email } totalOpportunities totalValue weightedValue averageDealSize averageSalesCycle
+          winRate wonCount lostCount openOpportunities stageDistribution { stage count value } } } }"""
+
+
+async def test_by_rep_gives_each_owner_s_report_in_one_request_and_adds_up(gql, team, world, count_queries):
+    deals, _ = world
+    count_queries.queries.clear()
+    got = (await gql(BY_REP, {"t": "2026-Q3"}, as_=team.manager))["pipelineReport"]
+    assert len([q for q in count_queries.queries if "GROUP BY" in q]) == 2  # the totals and the totals per owner
+    owners = {team.rep.id: team.rep.user, team.manager.id: team.manager.user}
+    assert {r["userId"] for r in got["byRep"]} == set(owners)  # the manager's team only
+    values = [Decimal(r["totalValue"]) for r in got["byRep"]]
+    assert values == sorted(values, reverse=True)
+    for part in got["byRep"]:
+        row = dict(part)
+        owner = owners[row["userId"]]
+        assert row.pop("userId") and row.pop("user") == {"email": owner.email}
+        expected = expected_report([d for d in deals if d.owner.id == owner.id], Q3_START, Q3_END)
+        assert row["openOpportunities"] == sum(s["count"] for s in expected["stageDistribution"]
+                                               if s["stage"] not in ("closed_won", "closed_lost"))
+        row.pop("openOpportunities")
+        assert_report(row, {k: expected[k] for k in row})
+    for figure in ("totalOpportunities", "wonCount", "lostCount", "openOpportunities"):
+        assert got[figure] == sum(r[figure] for r in got["byRep"]), figure
+    for figure in ("totalValue", "weightedValue"):
+        assert Decimal(got[figure]) == sum(Decimal(r[figure]) for r in got["byRep"]), figure
+
+
 async def test_only_the_selected_parts_are_computed_and_fragments_count(gql, team, count_queries):
     acct = await factories.account(team.rep.user)
     await store([Deal(team.rep.user, acct, [("discovery", at(1)), ("closed_won", at(4))], Decimal("700.00"))])

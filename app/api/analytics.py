@@ -11,7 +11,8 @@ import strawberry
 
 from app.api.context import CtxInfo
 from app.api.enums import AccountTier, ForecastCategory, Industry, OpportunitySource, ProductCategory
-from app.api.errors import bad_user_input, parse_id, require_scope, top_level_error
+from app.api.errors import parse_id, require_scope, top_level_error
+from app.api.user_input import bad_user_input
 from app.api.types import Node, User, node_id, node_pk
 from app.domain.analytics import PipelineFilters, TrendInterval as TrendIntervalEnum
 from app.domain.errors import PermissionDenied, ValidationFailed
@@ -230,7 +231,68 @@ def _require(part, name: str):
 
 
 @strawberry.type
-class PipelineAnalytics:
+class PipelineTotals:
+    """The report's totals, for the whole report (PipelineAnalytics) and for each owner (RepPipeline)."""
+
+    totals: strawberry.Private[reports.Totals | None]
+
+    def _totals(self) -> reports.Totals:
+        return _require(self.totals, "totals")
+
+    @strawberry.field
+    def total_opportunities(self) -> int:
+        return self._totals().count
+
+    @strawberry.field
+    def total_value(self) -> Decimal:
+        return self._totals().value
+
+    @strawberry.field(description="Σ value × probability ÷ 100.")
+    def weighted_value(self) -> Decimal:
+        return self._totals().weighted
+
+    @strawberry.field(description="totalValue ÷ totalOpportunities; null when there are none.")
+    def average_deal_size(self) -> Optional[Decimal]:
+        return self._totals().average_deal_size
+
+    @strawberry.field(description="Days from creation to close, over deals won in the window; null when none.")
+    def average_sales_cycle(self) -> Optional[float]:
+        return self._totals().closed.average_sales_cycle
+
+    @strawberry.field(description="Won ÷ (won + lost) over deals closed in the window; null when none closed.")
+    def win_rate(self) -> Optional[float]:
+        return self._totals().closed.win_rate
+
+    @strawberry.field
+    def won_count(self) -> int:
+        return self._totals().closed.won
+
+    @strawberry.field
+    def lost_count(self) -> int:
+        return self._totals().closed.lost
+
+    @strawberry.field(description="Deals in an open stage now.")
+    def open_opportunities(self) -> int:
+        return self._totals().open_count
+
+    @strawberry.field
+    def stage_distribution(self) -> list[StageDistribution]:
+        return [StageDistribution(stage=s.stage.key, name=s.stage.name, count=s.count, value=s.value)
+                for s in self._totals().distribution]
+
+
+@strawberry.type(description="One owner's part of the pipeline report (same population, same rules): the "
+                             "owners' parts add up to the report's totals.")
+class RepPipeline(PipelineTotals):
+    user_id: ID
+
+    @strawberry.field(description="The owner; null when the user is outside what you may see.")
+    async def user(self, info: CtxInfo) -> Optional[User]:
+        return await info.context.loaders.user.load(node_pk(self.user_id, "User"))
+
+
+@strawberry.type
+class PipelineAnalytics(PipelineTotals):
     timeframe: str
     period_start: datetime
     period_end: datetime = strawberry.field(description="Exclusive.")
@@ -238,38 +300,10 @@ class PipelineAnalytics:
     trend_interval: TrendInterval
     report: strawberry.Private[reports.PipelineReport]
 
-    @strawberry.field
-    def total_opportunities(self) -> int:
-        return _require(self.report.totals, "totals").count
-
-    @strawberry.field
-    def total_value(self) -> Decimal:
-        return _require(self.report.totals, "totals").value
-
-    @strawberry.field(description="Σ value × probability ÷ 100.")
-    def weighted_value(self) -> Decimal:
-        return _require(self.report.totals, "totals").weighted
-
-    @strawberry.field(description="totalValue ÷ totalOpportunities; null when there are none.")
-    def average_deal_size(self) -> Optional[Decimal]:
-        _require(self.report.totals, "totals")
-        return self.report.average_deal_size
-
-    @strawberry.field(description="Days from creation to close, over deals won in the window; null when none.")
-    def average_sales_cycle(self) -> Optional[float]:
-        return _require(self.report.totals, "totals").closed.average_sales_cycle
-
-    @strawberry.field(description="Won ÷ (won + lost) over deals closed in the window; null when none closed.")
-    def win_rate(self) -> Optional[float]:
-        return _require(self.report.totals, "totals").closed.win_rate
-
-    @strawberry.field
-    def won_count(self) -> int:
-        return _require(self.report.totals, "totals").closed.won
-
-    @strawberry.field
-    def lost_count(self) -> int:
-        return _require(self.report.totals, "totals").closed.lost
+    @strawberry.field(description="The totals per owner, largest pipeline value first, in the same request.")
+    def by_rep(self) -> list[RepPipeline]:
+        return [RepPipeline(totals=r.totals, user_id=node_id("User", r.user_id))
+                for r in _require(self.report.reps, "reps")]
 
     @strawberry.field
     def conversion_rates(self) -> list[StageConversion]:
@@ -277,10 +311,6 @@ class PipelineAnalytics:
                                 advanced=c.advanced, rate=c.rate)
                 for c in _require(self.report.cohorts, "cohorts").conversions]
 
-    @strawberry.field
-    def stage_distribution(self) -> list[StageDistribution]:
-        return [StageDistribution(stage=s.stage.key, name=s.stage.name, count=s.count, value=s.value)
-                for s in _require(self.report.totals, "totals").distribution]
 
     @strawberry.field
     def velocity(self) -> PipelineVelocity:
@@ -309,6 +339,7 @@ _PARTS = {
     "averageDealSize": {"totals"}, "averageSalesCycle": {"totals"}, "winRate": {"totals"}, "wonCount": {"totals"},
     "lostCount": {"totals"}, "stageDistribution": {"totals"}, "conversionRates": {"cohorts"},
     "velocity": {"totals", "cohorts"}, "trends": {"trends"}, "forecast": {"forecast"},
+    "openOpportunities": {"totals"}, "byRep": {"reps"},
 }
 
 
@@ -423,7 +454,7 @@ class AnalyticsQuery:
                                                   trend_interval=trend_interval)
 
         r = await _guarded(build())
-        return PipelineAnalytics(timeframe=r.timeframe.label, period_start=r.timeframe.start,
+        return PipelineAnalytics(totals=r.totals, timeframe=r.timeframe.label, period_start=r.timeframe.start,
                                  period_end=r.timeframe.end, pipeline_id=node_id("Pipeline", r.pipeline_id),
                                  trend_interval=r.trend_interval, report=r)
 

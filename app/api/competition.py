@@ -13,7 +13,8 @@ from strawberry import UNSET
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import Industry, Pricing, ProductCategory
-from app.api.errors import bad_user_input, input_data, parse_id, require_scope, deleting, run_mutation
+from app.api.errors import input_data, parse_id, require_scope, deleting, run_mutation
+from app.api.user_input import bad_user_input
 from app.api.mutations import DeletePayload, OpportunityPayload
 from app.api.types import Competitor, Node, Opportunity, UserError
 from app.domain import competition as rules

@@ -13,6 +13,7 @@ from strawberry import UNSET
 from tortoise.exceptions import IntegrityError
 
 from app.api.context import CtxInfo
+from app.api.user_input import camel
 from app.api.inputs import NOT_NULL, AddressInput
 from app.api.types import UserError
 from app.domain.global_ids import ID_FIELD_TYPES, InvalidGlobalId, decode_global_id, global_id
@@ -21,18 +22,6 @@ from app.queries.visibility import Scope
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-def camel(name: str | None) -> str | None:
-    """snake_case service field names as the API prints them; dotted paths segment by segment."""
-    if name is None:
-        return None
-
-    def one(segment: str) -> str:
-        head, *rest = segment.split("_")
-        return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-    return ".".join(one(segment) for segment in name.split("."))
 
 
 def user_errors(exc: ValidationFailed) -> list[UserError]:
@@ -104,15 +93,6 @@ def not_null_column(exc: Exception) -> str | None:
 
 def top_level_error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
-
-
-def bad_user_input(exc: ValidationFailed) -> GraphQLError:
-    """A query's invalid argument (queries have no payload for `errors`): a top-level BAD_USER_INPUT
-    error, "field: message" with the field named as in the schema (camelCase), also in extensions.field."""
-    error = exc.errors[0]
-    field = camel(error.field)
-    message = f"{field}: {error.message}" if field else error.message
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "field": field})
 
 
 def require_scope(info: CtxInfo) -> Scope:

@@ -354,10 +354,14 @@ TYPES: dict[str, TypeSpec] = {
 # must be added to TYPES or here (tests/test_fastpath_documents.py fails until it is).
 _NO_CHANGE_FEED = ("reads {tables}, which send no change notification to the read cache: compiling it needs "
                    "their trigger (as in migration 0010) first")
+_PAGED_CHILDREN = ("a connection paged per parent (first/after, a page of each parent in one ranked query): "
+                   "the compiled path plans root connections only")
 STANDARD_ONLY: dict[str, dict[str, str]] = {
-    "Opportunity": {"competitors": _NO_CHANGE_FEED.format(tables="competitors, opportunity_competitors, battlecards")},
+    "Opportunity": {"competitors": _NO_CHANGE_FEED.format(tables="competitors, opportunity_competitors, battlecards"),
+                    "tasks": _PAGED_CHILDREN, "interactions": _PAGED_CHILDREN},
     "Account": {"locations": _NO_CHANGE_FEED.format(tables="locations"),
-                "contracts": _NO_CHANGE_FEED.format(tables="contracts")},
+                "contracts": _NO_CHANGE_FEED.format(tables="contracts"),
+                "interactions": _PAGED_CHILDREN},
 }
 
 # The connection the list root returns: its own fields, its edges' and its pageInfo's.
@@ -920,7 +924,7 @@ async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
     assert isinstance(connection, ConnectionPlan)
     order = args.get("order_by") or OpportunityOrder()
     columns = sorted(connection.node.columns | {order.field.value})
-    page = await paginate(opportunity_query(args.get("filter"), opportunity_filter(scope)), first=args.get("first"),
+    page = await paginate(await opportunity_query(args.get("filter"), opportunity_filter(scope)), first=args.get("first"),
                           after=args.get("after"), sort_field=order.field.value,
                           descending=order.direction.value == "desc", columns=columns)
     lookups: dict[int, dict] = {}
@@ -928,8 +932,18 @@ async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
     return PageData(page, lookups)
 
 
+def _filters_by_clock(query: str, variables: bytes, args: "_Lazy") -> bool:
+    """Whether the list's filter uses stale or overdue (the document and its variables are looked at
+    first, so requests naming neither never convert their arguments here)."""
+    if not any(word in query for word in ("stale", "overdue")) and b"stale" not in variables \
+            and b"overdue" not in variables:
+        return False
+    f = args.value.get("filter")
+    return f is not None and (f.stale is not None or f.overdue is not None)
+
+
 async def _total_count(args: dict, scope: Scope) -> int:
-    return await opportunity_query(args.get("filter"), opportunity_filter(scope)).count()
+    return await (await opportunity_query(args.get("filter"), opportunity_filter(scope))).count()
 
 
 def _render_page(plan: QueryPlan, data: PageData, total: int | None) -> dict:
@@ -1134,6 +1148,10 @@ class FastPath:
         used = {k: v for k, v in (variables or {}).items() if k in declared}
         reads = (scope.sharing_key, query, operation_name, orjson.dumps(used, option=orjson.OPT_SORT_KEYS))
         try:
+            if plan.kind == "list" and _filters_by_clock(query, reads[3], args):
+                # What matches changes with time alone (stale, overdue): read every time, cache nothing.
+                return with_extensions(await self._respond(plan, args, scope, reads, cache_data=False,
+                                                           cache_count=False), cost)
             if plan.reads_clock:  # cache the data, render every time
                 return with_extensions(await self._respond(plan, args, scope, reads, cache_data=True), cost)
             # Nothing depends on the clock: the response itself is what is cached.
@@ -1147,11 +1165,11 @@ class FastPath:
             return self._fall_back("arguments")
 
     async def _respond(self, plan: QueryPlan, args: "_Lazy", scope: Scope, reads: tuple,
-                       cache_data: bool = False) -> bytes:
+                       cache_data: bool = False, cache_count: bool = True) -> bytes:
         if plan.kind == "node":
             data = await self._node(plan, args.value, scope, reads, cache_data)
         else:
-            data = await self._list(plan, args.value, scope, reads, cache_data)
+            data = await self._list(plan, args.value, scope, reads, cache_data, cache_count)
         return orjson.dumps({"data": {key: data if typename is None else typename for key, typename in plan.top}})
 
     async def _maybe_cached(self, cache_data: bool, key: tuple, load, size):
@@ -1168,13 +1186,15 @@ class FastPath:
                                         lambda d: _size(d.rows, d.lookups))
         return plan.render(data.rows[0], data.lookups) if data.rows else None
 
-    async def _list(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple, cache_data: bool) -> dict:
+    async def _list(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple, cache_data: bool,
+                    cache_count: bool) -> dict:
         counting = any(what == "totalCount" for _, what, _ in plan.plan.fields)
         page = self._maybe_cached(cache_data, ("page", *reads), lambda: _page_data(plan, args, scope),
                                   lambda d: _size(d.page.rows, d.lookups))
         if not counting:
             return _render_page(plan, await page, None)
         # The count does not depend on the page: other pages (and orders) of the same list share it.
-        count = self._cached(("count", scope.sharing_key, repr(args.get("filter"))), lambda: _total_count(args, scope))
+        count = self._maybe_cached(cache_count, ("count", scope.sharing_key, repr(args.get("filter"))),
+                                   lambda: _total_count(args, scope), lambda _: 1)
         data, total = await asyncio.gather(page, count)
         return _render_page(plan, data, total)

@@ -243,6 +243,11 @@ class OpportunityFilter:
     search: Optional[str] = None
     updated_since: Optional[datetime] = strawberry.field(
         default=None, description="Only records created or changed at or after this moment (offline sync).")
+    stale: Optional[bool] = strawberry.field(
+        default=None, description="true: only deals `isStale` calls stale now (open, longer in their stage than "
+                                  "its expected duration, nothing scheduled ahead); false: only the others.")
+    overdue: Optional[bool] = strawberry.field(
+        default=None, description="true: only open deals whose expected close date has passed (UTC); false: the others.")
 
 
 @strawberry.enum
@@ -252,6 +257,9 @@ class OpportunityOrderField(Enum):
     VALUE = "value"
     EXPECTED_CLOSE_DATE = "expected_close_date"
     NAME = "name"
+    STAGE_ENTERED_AT = strawberry.enum_value(
+        "stage_entered_at", description="When the deal entered its stage: ASC puts the longest in their stage (most "
+                                        "days in stage) first.")
 
 
 @strawberry.input

@@ -11,7 +11,8 @@ from strawberry import UNSET
 
 from app.api.context import CtxInfo
 from app.api.enums import Outcome, SortDirection
-from app.api.errors import bad_user_input, input_data, parse_id, require_scope, run_mutation
+from app.api.errors import input_data, parse_id, require_scope, run_mutation
+from app.api.user_input import bad_user_input
 from app.api.relay import Connection, page_connection
 from app.api.types import Account, Contact, Node, Opportunity, User, UserError, node_id
 from app.domain import enums as e
@@ -96,6 +97,12 @@ class CustomerInteraction(Node):
 
 
 # Inputs ------------------------------------------------------------------------------------
+
+
+@strawberry.type
+class CustomerInteractionConnection(Connection[CustomerInteraction]):
+    """Interactions, a page at a time: named so that app/api/types.py (Account.interactions,
+    Opportunity.interactions) can refer to it lazily."""
 
 
 @strawberry.input
@@ -258,13 +265,13 @@ class InteractionQuery:
     async def interactions(
         self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
         filter: Optional[InteractionFilter] = None,
-    ) -> Connection[CustomerInteraction]:
+    ) -> CustomerInteractionConnection:
         scope = require_scope(info)
         try:
             qs = interaction_query(scope, _list_filter(filter))
         except ValidationFailed as exc:
             raise bad_user_input(exc) from None
-        return await page_connection(qs, first, after, "occurred_at", SortDirection.DESC)
+        return cast(CustomerInteractionConnection, await page_connection(qs, first, after, "occurred_at", SortDirection.DESC))
 
     @strawberry.field(description="Interaction figures for one account over a timeframe (last_30_days, this_quarter, "
                                   "2026-Q3, 2026-11, 2026-01-01..2026-03-31, …); null for an account you cannot see.")

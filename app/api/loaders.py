@@ -6,10 +6,38 @@ from __future__ import annotations
 from functools import partial
 
 from strawberry.dataloader import DataLoader
+from tortoise.expressions import Q
+from tortoise.models import Model
 
 from app import models as m
 from app.queries import loaders as batch
+from app.queries.pagination import Page, page_size, paginate
 from app.queries.visibility import Scope, read_filter
+
+
+class ChildPages:
+    """A nested connection (Opportunity.tasks, Account.interactions, …): the first page of every parent
+    a request asks for in one ranked query, their totalCounts in one grouped query; a later page
+    (`after`) is one parent's list being paged on its own, read like a root list."""
+
+    def __init__(self, model: type[Model], fk: str, sort_field: str, descending: bool, visible: Q):
+        self.model, self.fk, self.sort_field, self.descending, self.visible = model, fk, sort_field, descending, visible
+        self.first_pages = DataLoader(self._first_pages)
+        self.counts = DataLoader(partial(batch.count_children, model, fk, visible=visible))
+
+    async def _first_pages(self, keys: list[tuple[int, int]]) -> list[Page]:
+        return await batch.load_child_pages(self.model, self.fk, keys, sort_field=self.sort_field,
+                                            descending=self.descending, visible=self.visible)
+
+    async def page(self, parent_id: int, first: int | None, after: str | None) -> Page:
+        """Raises ValidationFailed for a page size out of range or a malformed cursor."""
+        if after is not None:
+            page = await paginate(self.model.filter(self.visible, **{self.fk: parent_id}), first=first, after=after,
+                                  sort_field=self.sort_field, descending=self.descending)
+        else:
+            page = await self.first_pages.load((parent_id, page_size(first)))
+        page.count = partial(self.counts.load, parent_id)
+        return page
 
 
 class Loaders:
@@ -48,3 +76,10 @@ class Loaders:
         self.account_opportunities = children(m.Opportunity, "account_id", ("-created_at", "-id"))
         self.pipeline_stages = children(m.PipelineStage, "pipeline_id", ("order",))
         self.interaction_participants = children(m.InteractionParticipant, "interaction_id")
+
+        def child_pages(model, fk: str, sort_field: str):
+            return ChildPages(model, fk, sort_field, descending=True, visible=read_filter(model, scope))
+
+        self.opportunity_tasks = child_pages(m.Task, "opportunity_id", "id")
+        self.opportunity_interactions = child_pages(m.CustomerInteraction, "opportunity_id", "occurred_at")
+        self.account_interactions = child_pages(m.CustomerInteraction, "account_id", "occurred_at")

@@ -13,7 +13,8 @@ from strawberry.scalars import JSON
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import ForecastCategory
-from app.api.errors import bad_user_input, input_data, parse_id, require_scope, deleting, run_mutation, user_errors
+from app.api.errors import input_data, parse_id, require_scope, deleting, run_mutation, user_errors
+from app.api.user_input import bad_user_input
 from app.api.types import Opportunity, Pipeline, PipelineStage, UserError
 from app.domain.enums import TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
 from app.domain.errors import ValidationFailed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Optional, TypeVar, cast
 
 import strawberry
@@ -13,7 +14,8 @@ from tortoise.queryset import QuerySet
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import SortDirection
-from app.api.errors import bad_user_input, parse_id, require_scope, top_level_error
+from app.api.errors import parse_id, require_scope, top_level_error
+from app.api.user_input import bad_user_input
 from app.api.inputs import (
     AccountFilter,
     AccountOrder,
@@ -28,6 +30,7 @@ from app.api.types import Account, Contact, Node, Opportunity, Pipeline, Product
 from app.domain.errors import ValidationFailed
 from app.domain.global_ids import InvalidGlobalId, decode_global_id, node_type_of
 from app.queries.changelog import updated_since_filter
+from app.queries.pipeline_health import overdue_filter, stale_filter
 from app.queries.visibility import NODE_MODELS, Scope, read_filter, account_read_filter, contact_filter, opportunity_filter, user_filter
 
 
@@ -72,11 +75,19 @@ async def load_nodes(scope: Scope, ids: list[strawberry.ID]) -> list[Optional[No
     return [cast(Optional[Node], found.get(key)) if key else None for key in keys]
 
 
-def opportunity_query(f: OpportunityFilter | None, visible: Q):
-    """The opportunities a list filter selects among the visible ones (shared with the fast path)."""
+async def opportunity_query(f: OpportunityFilter | None, visible: Q, now: datetime | None = None):
+    """The opportunities a list filter selects among the visible ones (shared with the fast path).
+    `stale` and `overdue` read the clock: `now`, default the current time."""
     qs = m.Opportunity.filter(visible)
     if f is None:
         return qs
+    now = now or datetime.now(timezone.utc)
+    if f.stale is not None:
+        stale = await stale_filter(now)
+        qs = qs.filter(stale if f.stale else ~stale)
+    if f.overdue is not None:
+        overdue = overdue_filter(now.date())
+        qs = qs.filter(overdue if f.overdue else ~overdue)
     if f.status:
         qs = qs.filter(stage__kind__in=f.status)
     if f.stage:
@@ -163,7 +174,10 @@ class CoreQuery:
     ) -> Connection[Opportunity]:
         scope = require_scope(info)
         order = order_by or OpportunityOrder()
-        qs = _guard_filters(lambda: opportunity_query(filter, opportunity_filter(scope)))
+        try:
+            qs = await opportunity_query(filter, opportunity_filter(scope))
+        except ValidationFailed as exc:
+            raise bad_user_input(exc) from None
         return await page_connection(qs, first, after, order.field.value, order.direction)
 
     @strawberry.field

@@ -12,7 +12,8 @@ from strawberry.scalars import JSON
 
 from app import models as m
 from app.api.context import CtxInfo
-from app.api.errors import bad_user_input, parse_id, require_scope, top_level_error
+from app.api.errors import parse_id, require_scope, top_level_error
+from app.api.user_input import bad_user_input
 from app.api.loaders import Loaders
 from app.api.work import Notification, Task
 from app.api.types import Opportunity, User, node_id, node_pk

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Optional, TypeVar
 
 import strawberry
 
 from app.api.enums import SortDirection
-from app.api.errors import bad_user_input
-from app.api.types import PageInfo
+from app.api.user_input import bad_user_input
 from app.domain.errors import ValidationFailed
 from app.queries.pagination import Page, paginate
 
+if TYPE_CHECKING:
+    from app.api.loaders import ChildPages
+
 T = TypeVar("T")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: Optional[str]
+    end_cursor: Optional[str]
 
 
 @strawberry.type
@@ -56,6 +66,15 @@ async def page_connection(qs, first, after, sort_field: str, direction: SortDire
     try:
         page = await paginate(qs, first=first, after=after, sort_field=sort_field,
                               descending=direction == SortDirection.DESC, nulls_last=nulls_last)
+    except ValidationFailed as exc:
+        raise bad_user_input(exc) from None
+    return to_connection(page)
+
+
+async def child_connection(pages: "ChildPages", parent_id: int, first: int | None, after: str | None) -> Connection:
+    """A nested connection's page for one parent (batched with the request's other parents)."""
+    try:
+        page = await pages.page(parent_id, first, after)
     except ValidationFailed as exc:
         raise bad_user_input(exc) from None
     return to_connection(page)

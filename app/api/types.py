@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Optional, cast
 import strawberry
 
 from app.api.context import CtxInfo
+from app.api.relay import child_connection
 from app.domain.enums import ActivityType as ActivityTypeEnum
 from app.domain.global_ids import decode_global_id, global_id
 from app.domain.pipeline import is_stale as stale_rule
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
     from app import models as m
     from app.api.competition import BattleCard
+    from app.api.interactions import CustomerInteractionConnection
+    from app.api.work import TaskConnection
 
 
 @strawberry.interface(description="A record with a globally unique id (Relay's object identification): "
@@ -77,14 +80,6 @@ class UserError:
     field: Optional[str]
     message: str
     code: ErrorCode
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: Optional[str]
-    end_cursor: Optional[str]
 
 
 @strawberry.type
@@ -227,6 +222,13 @@ class Account(Node):
     @strawberry.field(description="The account's opportunities that the caller may see.")
     async def opportunities(self, info: CtxInfo) -> list["Opportunity"]:
         return await info.context.loaders.account_opportunities.load(self.id)
+
+    @strawberry.field(description="Customer interactions with the account, newest first (those you may see).")
+    async def interactions(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
+    ) -> Annotated["CustomerInteractionConnection", strawberry.lazy("app.api.interactions")]:
+        connection = await child_connection(info.context.loaders.account_interactions, self.id, first, after)
+        return cast("CustomerInteractionConnection", connection)
 
 
 @strawberry.type
@@ -415,6 +417,20 @@ class Opportunity(Node):
     @strawberry.field
     async def competitors(self, info: CtxInfo) -> list[Competitor]:
         return await info.context.loaders.opportunity_competitors.load(self.id)
+
+    @strawberry.field(description="The deal's tasks, newest first (those you may see: yours, or your reps' as a manager).")
+    async def tasks(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
+    ) -> Annotated["TaskConnection", strawberry.lazy("app.api.work")]:
+        connection = await child_connection(info.context.loaders.opportunity_tasks, self.id, first, after)
+        return cast("TaskConnection", connection)
+
+    @strawberry.field(description="Customer interactions logged on the deal, newest first.")
+    async def interactions(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
+    ) -> Annotated["CustomerInteractionConnection", strawberry.lazy("app.api.interactions")]:
+        connection = await child_connection(info.context.loaders.opportunity_interactions, self.id, first, after)
+        return cast("CustomerInteractionConnection", connection)
 
     @strawberry.field(description="Every stage move, oldest first (append-only log).")
     async def stage_history(self, info: CtxInfo) -> list[StageTransition]:

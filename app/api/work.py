@@ -13,7 +13,8 @@ from strawberry.scalars import JSON
 from app import models as m
 from app.api.context import CtxInfo
 from app.api.enums import SortDirection
-from app.api.errors import bad_user_input, deleting, input_data, parse_id, require_scope, run_mutation, top_level_error
+from app.api.errors import deleting, input_data, parse_id, require_scope, run_mutation, top_level_error
+from app.api.user_input import bad_user_input
 from app.api.inputs import not_null
 from app.api.relay import Connection, page_connection
 from app.domain.global_ids import globalize_ids
@@ -66,6 +67,11 @@ class Task(Node):
         if not self.account_id:
             return None
         return await info.context.loaders.account.load(self.account_id)
+
+
+@strawberry.type
+class TaskConnection(Connection[Task]):
+    """Tasks, a page at a time: named so that app/api/types.py (Opportunity.tasks) can refer to it lazily."""
 
 
 @strawberry.type
@@ -165,7 +171,7 @@ class WorkQuery:
     @strawberry.field(description="Tasks you may see (yours; your reps' when you manage them). Without `sort`: "
                                   "newest first; sorted by due date, tasks without one come last.")
     async def tasks(self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
-                    filter: Optional[TaskFilter] = None, sort: Optional[TaskSort] = None) -> Connection[Task]:
+                    filter: Optional[TaskFilter] = None, sort: Optional[TaskSort] = None) -> TaskConnection:
         scope = require_scope(info)
         qs = m.Task.filter(task_filter(scope))
         if filter:
@@ -180,12 +186,14 @@ class WorkQuery:
             if filter.updated_since:
                 qs = qs.filter(updated_since_filter(filter.updated_since))
         if sort is None:
-            return await page_connection(qs, first, after, "id", SortDirection.DESC)
-        if sort.field is TaskSortField.PRIORITY:
+            connection = await page_connection(qs, first, after, "id", SortDirection.DESC)
+        elif sort.field is TaskSortField.PRIORITY:
             qs = qs.annotate(priority_rank=work.priority_rank())
-            return await page_connection(qs, first, after, "priority_rank", sort.direction)
-        return await page_connection(qs, first, after, sort.field.value, sort.direction,
-                                     nulls_last=sort.field is TaskSortField.DUE_DATE)
+            connection = await page_connection(qs, first, after, "priority_rank", sort.direction)
+        else:
+            connection = await page_connection(qs, first, after, sort.field.value, sort.direction,
+                                               nulls_last=sort.field is TaskSortField.DUE_DATE)
+        return cast(TaskConnection, connection)
 
     @strawberry.field(description="The caller's own notifications, newest first.")
     async def notifications(self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,

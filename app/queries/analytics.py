@@ -159,15 +159,16 @@ class Window:
 # Pipeline report ----------------------------------------------------------------------------
 
 
-def report_stage_totals(d: Dialect, scope: Scope, filters: PipelineFilters, w: Window) -> Query:
-    """Per current stage, over the report population (created before the window ends and not closed
-    before it starts): count, value, Σ value × probability, and the deals closed in the window with
-    their Σ days from creation to close."""
+def report_stage_totals(d: Dialect, scope: Scope, filters: PipelineFilters, w: Window, by_rep: bool = False) -> Query:
+    """Per current stage (and, `by_rep`, per owner: `rep_id`), over the report population (created
+    before the window ends and not closed before it starts): count, value, Σ value × probability, and
+    the deals closed in the window with their Σ days from creation to close."""
     p = Params(d)
+    rep = "o.assigned_to_id AS rep_id, " if by_rep else ""
     start_day, end_day = p.add(w.first_day), p.add(w.end_date)
     closed_in_window = f"o.actual_close_date >= {start_day} AND o.actual_close_date < {end_day}"
     sql = f"""
-SELECT o.stage_id AS stage_id,
+SELECT {rep}o.stage_id AS stage_id,
        COUNT(*) AS n,
        SUM(o.value) AS value,
        SUM(o.value * o.probability) AS value_x_probability,
@@ -180,7 +181,7 @@ JOIN pipeline_stages s ON s.id = o.stage_id
 WHERE o.created_at < {p.add(w.end)}
   AND (s.kind = 'open' OR o.actual_close_date >= {start_day})
   AND {opportunity_where(p, scope, filters)}
-GROUP BY o.stage_id"""
+GROUP BY {"o.assigned_to_id, " if by_rep else ""}o.stage_id"""
     return p.query(sql)
 
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 from tortoise.expressions import Case, Q, When
 from tortoise.queryset import QuerySet
@@ -29,9 +29,11 @@ class Page(Generic[T]):
     # The filtered query, counted only when a client asks for totalCount (a full count is the
     # costliest part of a page on a large table).
     counted: QuerySet
+    # A nested connection's pages are counted together, by a batched count (see app/api/loaders.py).
+    count: Callable[[], Awaitable[int]] | None = None
 
     async def total_count(self) -> int:
-        return await self.counted.count()
+        return await (self.count() if self.count is not None else self.counted.count())
 
 
 def _encode_value(value: Any) -> Any:
@@ -73,6 +75,15 @@ def decode_cursor(cursor: str, sort_type: type) -> tuple[Any, int]:
         raise ValidationFailed.single("after", "malformed cursor", ErrorCode.INVALID) from None
 
 
+def page_size(first: int | None) -> int:
+    """A client's `first`: the default when absent, OUT_OF_RANGE outside 0..MAX_PAGE_SIZE."""
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if first < 0 or first > MAX_PAGE_SIZE:
+        raise ValidationFailed.single("first", f"must be between 0 and {MAX_PAGE_SIZE}", ErrorCode.OUT_OF_RANGE)
+    return first
+
+
 def _field_type(qs: QuerySet, field: str) -> type:
     column = qs.model._meta.fields_map.get(field)
     return column.field_type if column is not None else str  # an annotation (e.g. a rank) holds text
@@ -87,10 +98,7 @@ async def paginate(
     direction (the databases disagree on where NULL sorts, so the order is made explicit)."""
     if nulls_last and sort_field != "id":
         return await _paginate_nulls_last(qs, first=first, after=after, sort_field=sort_field, descending=descending)
-    if first is None:
-        first = DEFAULT_PAGE_SIZE
-    if first < 0 or first > MAX_PAGE_SIZE:
-        raise ValidationFailed.single("first", f"must be between 0 and {MAX_PAGE_SIZE}", ErrorCode.OUT_OF_RANGE)
+    first = page_size(first)
     page_qs = qs
     if after:
         value, pk = decode_cursor(after, _field_type(qs, sort_field))
@@ -119,10 +127,7 @@ async def paginate(
 
 async def _paginate_nulls_last(qs: QuerySet, *, first: int | None, after: str | None, sort_field: str,
                                descending: bool) -> Page:
-    if first is None:
-        first = DEFAULT_PAGE_SIZE
-    if first < 0 or first > MAX_PAGE_SIZE:
-        raise ValidationFailed.single("first", f"must be between 0 and {MAX_PAGE_SIZE}", ErrorCode.OUT_OF_RANGE)
+    first = page_size(first)
     op = "lt" if descending else "gt"
     page_qs = qs
     if after:

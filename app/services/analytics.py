@@ -2,15 +2,17 @@
 (app.queries.analytics), apply the rules (app.domain.analytics) and attach the current quarter's forecast.
 
 Only the parts a caller asks for are computed: "totals" (totals, stage distribution, win rate, cycle),
-"cohorts" (conversion, time in stage), "trends" and "forecast"; velocity needs totals and cohorts."""
+"cohorts" (conversion, time in stage), "trends", "forecast" and "reps" (the totals per owner); velocity needs
+totals and cohorts."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Collection, cast
+from typing import Any, Collection, cast
 
 from app.domain.analytics import (
     ClosedFigures,
@@ -40,7 +42,7 @@ from app.services import forecasts
 from app.services.pipelines import ensure_default_pipeline
 from app.services.stages import stage_specs
 
-ALL_PARTS = frozenset({"totals", "cohorts", "trends", "forecast"})
+ALL_PARTS = frozenset({"totals", "cohorts", "trends", "forecast", "reps"})
 FORECAST_PERIOD = "this_quarter"
 
 
@@ -72,6 +74,18 @@ class Totals:
     closed: ClosedFigures
     distribution: list[StageSlice]
 
+    @property
+    def average_deal_size(self) -> Decimal | None:
+        return average_money(self.value, self.count)
+
+
+@dataclass(frozen=True)
+class RepTotals:
+    """One owner's part of the report's totals: the owners' parts add up to the totals."""
+
+    user_id: int
+    totals: Totals
+
 
 @dataclass(frozen=True)
 class Cohorts:
@@ -89,12 +103,7 @@ class PipelineReport:
     trend_interval: TrendInterval
     trends: list[TrendBucket] | None
     forecast: forecasts.SalesForecast | None
-
-    @property
-    def average_deal_size(self) -> Decimal | None:
-        totals = self.totals
-        assert totals is not None  # read only from a report with totals (app/api/analytics.py checks)
-        return average_money(totals.value, totals.count)
+    reps: list[RepTotals] | None = None
 
     @property
     def velocity(self) -> Velocity:
@@ -116,6 +125,20 @@ def window(timeframe: Timeframe) -> sql.Window:
 async def _totals(d: sql.Dialect, scope: Scope, filters: PipelineFilters, w: sql.Window,
                   stages: list[StageSpec]) -> Totals:
     rows = {r["stage_id"]: r for r in await sql.run(sql.report_stage_totals(d, scope, filters, w))}
+    return _totals_of(rows, stages)
+
+
+async def _rep_totals(d: sql.Dialect, scope: Scope, filters: PipelineFilters, w: sql.Window,
+                      stages: list[StageSpec]) -> list[RepTotals]:
+    """The same figures per owner, from one grouped query; largest pipeline value first."""
+    by_rep: dict[int, dict[int, Any]] = defaultdict(dict)
+    for r in await sql.run(sql.report_stage_totals(d, scope, filters, w, by_rep=True)):
+        by_rep[r["rep_id"]][r["stage_id"]] = r
+    reps = [RepTotals(rep_id, _totals_of(rows, stages)) for rep_id, rows in by_rep.items()]
+    return sorted(reps, key=lambda r: (-r.totals.value, r.user_id))
+
+
+def _totals_of(rows: dict[int, Any], stages: list[StageSpec]) -> Totals:
     count = open_count = won = lost = won_cycle = closed_cycle = 0
     value = weighted = won_value = Decimal(0)
     distribution = []
@@ -187,10 +210,11 @@ async def pipeline_report(scope: Scope, timeframe: str, filters: PipelineFilters
         return None
 
     # Independent read-only aggregates: run side by side on the pool (never inside a transaction).
-    totals, cohorts, trends, forecast = await asyncio.gather(
+    totals, cohorts, trends, forecast, reps = await asyncio.gather(
         _totals(d, scope, filters, w, stages) if "totals" in wanted else nothing(),
         _cohorts(d, scope, filters, w, stages) if "cohorts" in wanted else nothing(),
         _trends(d, scope, filters, w, interval) if "trends" in wanted else nothing(),
         forecasts.sales_forecast(scope, FORECAST_PERIOD, filters=filters, now=now) if "forecast" in wanted else nothing(),
+        _rep_totals(d, scope, filters, w, stages) if "reps" in wanted else nothing(),
     )
-    return PipelineReport(frame, pipeline_id, filters, totals, cohorts, interval, trends, forecast)
+    return PipelineReport(frame, pipeline_id, filters, totals, cohorts, interval, trends, forecast, reps)
