@@ -116,7 +116,8 @@ async def _build(team) -> World:
         account_owner = await m.User.get(id=w.records["Account"][acct.id]["owner"])
         opp = await factories.opportunity(account_owner, acct.id, name, contact_id=w.ids[contact_key],
                                           expected_close_date=now.date() + timedelta(days=1))
-        await m.Opportunity.filter(id=opp.id).update(assigned_to_id=owner.id)
+        # Long in its stage, so stale: every deal is on the at-risk list of whoever may see it.
+        await m.Opportunity.filter(id=opp.id).update(assigned_to_id=owner.id, stage_entered_at=now - timedelta(days=30))
         w.add("Opportunity", opp, key, owner=owner.id, account=acct.id)
         line = await m.OpportunityProduct.create(opportunity=opp, product=product, quantity=Decimal("2"),
                                                  unit_price=Decimal("87.25"), total_price=Decimal("174.50"))

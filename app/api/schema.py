@@ -34,6 +34,7 @@ from app.api.interactions import InteractionMutation, InteractionQuery
 from app.api.mutations import CoreMutation
 from app.api.pipeline import PipelineMutation, PipelineQuery
 from app.api.queries import CoreQuery
+from app.api.risk import RiskQuery
 from app.api.realtime import RealtimeSubscription
 from app.api.users import OneLoginPerRequest, SessionMutation, SessionQuery
 from app.api.webhooks import WebhookMutation, WebhookQuery
@@ -48,6 +49,7 @@ QUERY_ROOTS: tuple[type, ...] = (
     CoreQuery, PipelineQuery, WorkQuery, WebhookQuery, HealthQuery, InteractionQuery, CompetitionQuery, AnalyticsQuery,
     SessionQuery,
     ChangelogQuery,
+    RiskQuery,
 )
 MUTATION_ROOTS: tuple[type, ...] = (
     CoreMutation, PipelineMutation, WorkMutation, WebhookMutation, InteractionMutation, CompetitionMutation,

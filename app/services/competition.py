@@ -281,7 +281,7 @@ class CompetitiveAnalysis:
     win_probability: int
 
 
-def _profile(c: Competitor) -> rules.CompetitorProfile:
+def competitor_profile(c: Competitor) -> rules.CompetitorProfile:
     return rules.CompetitorProfile(
         name=c.name, pricing=Pricing(c.pricing), market_share=Decimal(c.market_share),
         strengths=tuple(c.strengths or ()), weaknesses=tuple(c.weaknesses or ()),
@@ -309,7 +309,7 @@ async def competitive_analysis(scope: Scope, opportunity_id: int) -> Competitive
         has_lost_reason=bool((opportunity.lost_reason or "").strip()),
     )
     analysis = rules.analyse(deal, [
-        rules.CompetitorInput(_profile(c), rules.TrackRecord(*records.get(c.id, (0, 0))), bool(cards.get(c.id)))
+        rules.CompetitorInput(competitor_profile(c), rules.TrackRecord(*records.get(c.id, (0, 0))), bool(cards.get(c.id)))
         for c in competitors
     ])
     return CompetitiveAnalysis(
