@@ -477,9 +477,15 @@ async def test_pipeline_forecast_matches_the_reference(team, forecast_world):
         mine = [(d, w) for d, w in exp["counted"] if d.owner.id == r.user_id]
         won = sum((d.value for d in exp["won"] if d.owner.id == r.user_id), Decimal(0))
         assert r.closed_won == won
-        assert r.weighted == Decimal(money(sum((d.value * d.p * w for d, w in mine), Decimal(0)) / 100))
+        # Rounded so that the parts add up (below): within a cent of rounding each rep on its own.
+        assert abs(r.weighted - Decimal(money(sum((d.value * d.p * w for d, w in mine), Decimal(0)) / 100))) <= CENT
         assert r.open_deals == len(mine)
+        assert r.worst_case <= r.total <= r.best_case and r.worst_case >= r.closed_won
     assert {r.user_id for r in f.by_rep} == {team.rep.user.id, team.other_rep.user.id}
+    # The reps' parts add up to the pipeline method's figures, closed-won included in all three.
+    assert sum(r.total for r in f.by_rep) == f.estimate.total
+    assert sum(r.best_case for r in f.by_rep) == f.estimate.best
+    assert sum(r.worst_case for r in f.by_rep) == f.estimate.worst
     # product categories: lines split the value evenly in this data set
     by_product = {p.category: p for p in f.by_product}
     produce = Decimal("4000") + Decimal("5000") * 80 / 100

@@ -42,13 +42,19 @@ async def _guarded(call):
 # Forecast types ----------------------------------------------------------------------------
 
 
-@strawberry.type(description="One rep's part of the pipeline forecast.")
+@strawberry.type(description=(
+    "One rep's part of the pipeline method's forecast (`pipeline`), on the same basis: closed-won counts in total, "
+    "best and worst case alike, and the reps' parts add up to `pipeline`'s totalForecast, bestCase and worstCase "
+    "to the cent. (The forecast's own totalForecast/bestCase/worstCase follow the chosen method; byRep always "
+    "breaks down the pipeline method.)"))
 class RepForecast:
     user_id: ID
-    closed_won: Decimal
+    closed_won: Decimal = strawberry.field(description="Won in the period (actual close date in it).")
     weighted: Decimal = strawberry.field(description="Σ value × probability × time weight of their open deals.")
-    best_case: Decimal
-    worst_case: Decimal
+    best_case: Decimal = strawberry.field(
+        description="closedWon + Σ value × (probability + 20 points, at most 100) × time weight of their open deals.")
+    worst_case: Decimal = strawberry.field(
+        description="closedWon + Σ value × (probability − 20 points, at least 0) × time weight of their open deals.")
     open_deals: int
     total: Decimal = strawberry.field(description="closedWon + weighted.")
 

@@ -178,7 +178,12 @@ class Account(Node):
     annual_revenue: Optional[Decimal]
     status: AccountStatus
     tier: AccountTier
-    health_score: Optional[int]
+    health_score: Optional[int] = strawberry.field(description=(
+        "The account's own health (0–100), stored by the worker when its data changes (null until first computed): "
+        "its own deals, interactions and contracts only, and every one of them whatever the caller may see. "
+        "`accountHealth(accountId, includeSubsidiaries: true)` computes a chain's score live instead, over the "
+        "account and the subsidiaries you can see, so the two differ for a chain (e.g. a quiet headquarters "
+        "with busy subsidiaries)."))
     last_activity_date: Optional[datetime]
     renewal_date: Optional[date]
     created_at: datetime

@@ -14,7 +14,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import Enum
 from typing import Any, Sequence
 
@@ -290,6 +290,18 @@ class PipelineFigures:
     best: Decimal = Decimal("0.00")  # Σ value × best probability/100 × time weight
     worst: Decimal = Decimal("0.00")
     open_deals: int = 0  # open deals with a time weight above 0
+
+
+def apportion(shares: Sequence[Decimal]) -> list[Decimal]:
+    """Exact shares rounded to cents so that they add up to their rounded sum (the whole, rounded half
+    up): each share rounded down, then the cents left over to the largest remainders (ties: first)."""
+    whole = Decimal(sum(shares, Decimal(0))).quantize(CENT, ROUND_HALF_UP)
+    floors = [share.quantize(CENT, rounding=ROUND_FLOOR) for share in shares]
+    left = int((whole - sum(floors, Decimal(0))) / CENT)
+    by_remainder = sorted(range(len(shares)), key=lambda i: (-(shares[i] - floors[i]), i))
+    for i in by_remainder[:left]:
+        floors[i] += CENT
+    return floors
 
 
 def pipeline_estimate(figures: PipelineFigures, simulation: Simulation) -> Estimate:

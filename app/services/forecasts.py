@@ -23,6 +23,7 @@ from app.domain.analytics import PipelineFilters, check_filters, money, rate
 from app.domain.enums import ForecastCategory, Role, StageKind
 from app.domain.errors import PermissionDenied
 from app.domain.forecasting import (
+    apportion,
     CONFIDENCE_BAND,
     HISTORY_MONTHS_MAX,
     OVERDUE_WEIGHT,
@@ -225,9 +226,15 @@ def _pipeline_side(rows: list[dict], largest: list[dict], kinds: dict[int, tuple
         win_variance += float(r["win_variance"] or 0)
     figures = PipelineFigures(money(totals["booked"]), _x100(totals["weighted"]), _x100(totals["best"]),
                               _x100(totals["worst"]), int(totals["open_deals"]))
+    # Each rep's figures on the basis of the totals (closed-won included in best and worst, as in the
+    # pipeline method's), rounded so that the reps' parts add up to the totals to the cent.
+    rep_ids = list(reps)
+    shares = {name: apportion([Decimal(str(reps[i][name])) / 100 for i in rep_ids]) for name in ("weighted", "best", "worst")}
     by_rep = sorted(
-        (RepForecast(user_id, money(v["closed_won"]), _x100(v["weighted"]), _x100(v["best"]), _x100(v["worst"]),
-                     int(v["open_deals"])) for user_id, v in reps.items()),
+        (RepForecast(user_id, money(reps[user_id]["closed_won"]), shares["weighted"][n],
+                     money(reps[user_id]["closed_won"]) + shares["best"][n],
+                     money(reps[user_id]["closed_won"]) + shares["worst"][n], int(reps[user_id]["open_deals"]))
+         for n, user_id in enumerate(rep_ids)),
         key=lambda r: (-r.total, r.user_id))
     by_category = [CategoryForecast(c, int(categories[c]["deals"]), money(categories[c]["value"]),
                                     _x100(categories[c]["weighted"])) for c in CATEGORY_ORDER if c in categories]

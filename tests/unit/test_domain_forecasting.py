@@ -1,8 +1,9 @@
 """Forecasting rules, pure: periods, time weights, scenarios, Monte Carlo, Holt-Winters model choice,
 the hybrid blend and the confidence figure."""
 
+import random
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pytest
@@ -240,3 +241,17 @@ def test_trend_buckets_cover_the_window():
     assert (weeks[1].won, weeks[1].won_value, weeks[1].win_rate, weeks[0].win_rate) == (2, Decimal("300.00"), 1.0, None)
     assert a.pick_interval(date(2026, 1, 1), date(2026, 4, 1), None) is a.TrendInterval.WEEK
     assert a.pick_interval(date(2026, 1, 1), date(2027, 1, 1), None) is a.TrendInterval.MONTH
+
+
+def test_apportioned_shares_add_up_to_the_rounded_whole():
+    from app.domain.forecasting import apportion
+
+    assert apportion([Decimal("0.335"), Decimal("0.335"), Decimal("0.33")]) == [
+        Decimal("0.34"), Decimal("0.33"), Decimal("0.33")]
+    assert apportion([]) == []
+    rng = random.Random(11)
+    for _ in range(500):
+        shares = [Decimal(rng.randint(0, 10**7)) / Decimal(rng.choice((100, 1000, 7, 300))) for _ in range(rng.randint(1, 9))]
+        parts = apportion(shares)
+        assert sum(parts, Decimal(0)) == sum(shares, Decimal(0)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        assert all(abs(p - s) < Decimal("0.01") for p, s in zip(parts, shares, strict=True))
