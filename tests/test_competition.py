@@ -17,6 +17,8 @@ from app.queries.visibility import scope_for
 from app.services import competition
 from tests import factories
 from app.domain.global_ids import global_id
+from app.domain.pipeline_defaults import DEFAULT_LOST_REASONS
+from app.services.lost_reasons import ensure_default_lost_reasons
 from tests.factories import gid
 
 ERR = "errors { field message code }"
@@ -380,7 +382,7 @@ async def _stages() -> dict[str, PipelineStage]:
 
 async def _close(opp: Opportunity, key: str, on: date, reason: str | None = None) -> None:
     stage = (await _stages())[key]
-    await Opportunity.filter(id=opp.id).update(stage_id=stage.id, actual_close_date=on, lost_reason=reason,
+    await Opportunity.filter(id=opp.id).update(stage_id=stage.id, actual_close_date=on, lost_reason_key=reason,
                                                probability=stage.probability)
 
 
@@ -470,16 +472,16 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second:
 Q3 = (date(2026, 7, 1), date(2026, 10, 1))
 DATA = [
     Deal(("Sysco", "US Foods"), "rep", "won", "12000.50", closed=date(2026, 7, 1)),
-    Deal(("Sysco",), "rep", "lost", "8000.25", closed=date(2026, 9, 30), reason="Price"),
-    Deal(("Sysco",), "other_rep", "lost", "3000.10", closed=date(2026, 8, 15), reason=" price "),
-    Deal(("Sysco", "Shamrock"), "rep", "lost", "999.99", closed=date(2026, 8, 1), reason="Incumbent contract"),
-    Deal(("Sysco",), "rep", "lost", "1500.00", closed=date(2026, 8, 2), reason="Delivery windows"),
-    Deal(("Sysco",), "rep", "lost", "100.00", closed=date(2026, 8, 3), reason="Price"),
-    Deal(("Sysco",), "rep", "lost", "250.00", closed=date(2026, 8, 4), reason="Menu spec"),
-    Deal(("Sysco",), "rep", "lost", "75.00", closed=date(2026, 8, 5), reason="Delivery windows"),
+    Deal(("Sysco",), "rep", "lost", "8000.25", closed=date(2026, 9, 30), reason="price"),
+    Deal(("Sysco",), "other_rep", "lost", "3000.10", closed=date(2026, 8, 15), reason="price"),
+    Deal(("Sysco", "Shamrock"), "rep", "lost", "999.99", closed=date(2026, 8, 1), reason="competitor"),
+    Deal(("Sysco",), "rep", "lost", "1500.00", closed=date(2026, 8, 2), reason="service"),
+    Deal(("Sysco",), "rep", "lost", "100.00", closed=date(2026, 8, 3), reason="price"),
+    Deal(("Sysco",), "rep", "lost", "250.00", closed=date(2026, 8, 4), reason="product_fit"),
+    Deal(("Sysco",), "rep", "lost", "75.00", closed=date(2026, 8, 5), reason="service"),
     Deal(("Sysco",), "rep", "lost", "60.00", closed=date(2026, 8, 6)),                     # no reason
     Deal(("Sysco",), "rep", "won", "5000.00", closed=date(2026, 6, 30)),                   # closed before Q3
-    Deal(("Sysco",), "rep", "lost", "7000.00", closed=date(2026, 10, 1), reason="Price"),  # closed after Q3
+    Deal(("Sysco",), "rep", "lost", "7000.00", closed=date(2026, 10, 1), reason="price"),  # closed after Q3
     Deal(("US Foods",), "rep", "open", "4000.00", created=utc(2026, 7, 1)),                # created on the first instant
     Deal(("US Foods",), "other_rep", "open", "4500.00", created=utc(2026, 9, 30, 23, 59, 59)),
     Deal(("US Foods",), "rep", "open", "4200.00", created=utc(2026, 6, 30, 23, 59, 59)),   # created before Q3
@@ -490,6 +492,9 @@ DATA = [
 
 def _in(day, start, end) -> bool:
     return day is not None and start <= day < end
+
+
+REASON_NAMES = {r["key"]: r["name"] for r in DEFAULT_LOST_REASONS}
 
 
 def expected_win_loss(deals: list[Deal], owners: set[str], competitors: set[str] | None = None) -> list[dict]:
@@ -513,8 +518,8 @@ def expected_win_loss(deals: list[Deal], owners: set[str], competitors: set[str]
                 r["valueWon"] += D(d.value)
             if d.outcome == "lost":
                 r["valueLost"] += D(d.value)
-                if d.reason and d.reason.strip():
-                    r["reasons"][d.reason.strip().lower()] += 1
+                if d.reason:
+                    r["reasons"][d.reason] += 1
     result = []
     for r in sorted(rows.values(), key=lambda r: (-r["faced"], r["name"])):
         closed = r["won"] + r["lost"]
@@ -522,7 +527,7 @@ def expected_win_loss(deals: list[Deal], owners: set[str], competitors: set[str]
         result.append({**r, "winRate": None if not closed else str((D(r["won"]) / closed).quantize(D("0.0001"))),
                        "valueWon": str(r["valueWon"].quantize(D("0.01"))),
                        "valueLost": str(r["valueLost"].quantize(D("0.01"))),
-                       "topLostReasons": [{"reason": k, "count": n} for k, n in top]})
+                       "topLostReasons": [{"reason": REASON_NAMES[k].lower(), "count": n} for k, n in top]})
     return result
 
 
@@ -549,7 +554,7 @@ async def _load(team, deals: list[Deal]) -> dict[str, Competitor]:
 
 
 def _normalise(rows: list[dict]) -> list[dict]:
-    """Lost reasons compare case-insensitively (the report groups them so)."""
+    """Lost reasons by name, compared case-insensitively."""
     out = []
     for r in rows:
         assert r.pop("competitor") == {"name": r["name"]}
@@ -566,8 +571,8 @@ async def test_win_loss_figures_on_a_known_data_set(gql, team):
     sysco = admin[0]
     assert (sysco["name"], sysco["faced"], sysco["won"], sysco["lost"], sysco["winRate"]) == ("Sysco", 9, 1, 8, "0.1111")
     assert (sysco["valueWon"], sysco["valueLost"]) == ("12000.50", "13985.34")
-    assert sysco["topLostReasons"] == [{"reason": "price", "count": 3}, {"reason": "delivery windows", "count": 2},
-                                       {"reason": "incumbent contract", "count": 1}]
+    assert sysco["topLostReasons"] == [{"reason": "price", "count": 3}, {"reason": "service or delivery", "count": 2},
+                                       {"reason": "went with a competitor", "count": 1}]
     us_foods = admin[1]
     assert (us_foods["faced"], us_foods["open"], us_foods["won"], us_foods["lost"], us_foods["winRate"]) == (4, 2, 2, 0, "1.0000")
 
@@ -591,11 +596,12 @@ async def test_win_loss_figures_on_a_known_data_set(gql, team):
 
 
 async def test_win_loss_takes_a_constant_number_of_queries(gql, team, count_queries):
+    await ensure_default_lost_reasons()  # an installation has its picklist (migration 0014)
     await _load(team, DATA[:2])
     count_queries.queries.clear()
     await gql(WIN_LOSS, {"t": "2026-07-01..2026-09-30"}, as_=team.admin)
     few = len(count_queries.queries)
-    await _load(team, [Deal((f"Extra {i}", f"More {i}"), "rep", "lost", "10.00", closed=date(2026, 8, 1), reason="x")
+    await _load(team, [Deal((f"Extra {i}", f"More {i}"), "rep", "lost", "10.00", closed=date(2026, 8, 1), reason="other")
                        for i in range(5)])
     count_queries.queries.clear()
     rows = (await gql(WIN_LOSS, {"t": "2026-07-01..2026-09-30"}, as_=team.admin))["competitorWinLoss"]

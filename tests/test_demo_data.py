@@ -1,7 +1,7 @@
 """`crm seed-demo`: believable data in every stage, consistent history, and only into an empty database."""
 
 from app.domain.enums import StageKind
-from app.models import Account, CustomerInteraction, Opportunity, PipelineStage, StageTransition, User
+from app.models import Account, CustomerInteraction, LostReason, Opportunity, PipelineStage, StageTransition, User
 from app.services.auth import authenticate
 from app.seed.demo_data import seed_demo
 
@@ -18,8 +18,10 @@ async def test_seed_fills_an_empty_database_once():
     for opp in await Opportunity.all().limit(50):
         last = await StageTransition.filter(opportunity_id=opp.id).order_by("-at", "-id").first()
         assert last is not None and last.to_stage_id == opp.stage_id
-    lost = await Opportunity.filter(stage__kind=StageKind.LOST).values_list("lost_reason", "actual_close_date")
-    assert lost and all(reason and closed for reason, closed in lost)
+    lost = await Opportunity.filter(stage__kind=StageKind.LOST).values_list("lost_reason_key", "lost_reason",
+                                                                            "actual_close_date")
+    picklist = set(await LostReason.filter(is_active=True).values_list("key", flat=True))
+    assert lost and all(key in picklist and detail and closed for key, detail, closed in lost)
     scored = await CustomerInteraction.filter(sentiment__isnull=False).count()
     assert scored == await CustomerInteraction.all().count() > 1000
     users = await User.all().count()

@@ -17,7 +17,7 @@ LIST = """query($first: Int, $after: String, $filter: OpportunityFilter, $order:
   opportunities(first: $first, after: $after, filter: $filter, orderBy: $order) {
     totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor node { id name value budget probability probabilityOverridden stage expectedCloseDate
-      actualCloseDate source forecastCategory version lostReason nextStep createdAt updatedAt daysInStage __typename
+      actualCloseDate source forecastCategory version lostReason lostReasonKey nextStep createdAt updatedAt daysInStage __typename
       account { id name industry size annualRevenue tier status assignedTo { email role } }
       assignedTo { id name email role timezone isActive } contact { name email role }
       products { id quantity unitPrice discount totalPrice name product { sku name category unit unitPrice } }

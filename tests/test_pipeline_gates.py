@@ -13,7 +13,7 @@ from app.domain.global_ids import global_id
 from tests.factories import gid
 
 ADVANCE = """mutation($input: AdvanceOpportunityInput!) { advanceOpportunity(input: $input) {
-  opportunity { stage probability probabilityOverridden version actualCloseDate lostReason forecastCategory
+  opportunity { stage probability probabilityOverridden version actualCloseDate lostReason lostReasonKey forecastCategory
     stageHistory { fromStage { key } toStage { key } by { email } amountAfter probabilityBefore probabilityAfter } }
   errors { field message code }
   unmetRequirements { stage kind field activityTypes needed } } }"""
@@ -101,9 +101,14 @@ async def _stage_id(gql, team, key):
 async def test_closing_lost_needs_a_reason_and_won_sets_the_close_date(gql, team):
     opp = await _deal(team)
     missing = await advance(gql, team.rep, opp.id, "closed_lost")
-    assert [(e["field"], e["code"]) for e in missing["errors"]] == [("data.lostReason", "REQUIRED")]
-    lost = await advance(gql, team.rep, opp.id, "closed_lost", data={"lostReason": "Went with Sysco on price"})
-    assert lost["opportunity"]["lostReason"] == "Went with Sysco on price"
+    assert [(e["field"], e["code"]) for e in missing["errors"]] == [("data.lostReasonKey", "REQUIRED")]
+    retired = await advance(gql, team.rep, opp.id, "closed_lost", data={"lostReasonKey": "no_such_reason"})
+    assert [(e["field"], e["code"]) for e in retired["errors"]] == [("data.lostReasonKey", "INVALID")]
+    assert "price" in retired["errors"][0]["message"]  # the message lists the keys to choose from
+    lost = await advance(gql, team.rep, opp.id, "closed_lost",
+                         data={"lostReasonKey": "competitor", "lostReason": "Went with Sysco on price"})
+    assert (lost["opportunity"]["lostReasonKey"], lost["opportunity"]["lostReason"]) == (
+        "competitor", "Went with Sysco on price")
     assert (lost["opportunity"]["probability"], lost["opportunity"]["actualCloseDate"]) == (0, date.today().isoformat())
 
     other = await _deal(team, name="won deal")
@@ -115,7 +120,7 @@ async def test_closing_lost_needs_a_reason_and_won_sets_the_close_date(gql, team
 
 async def test_reopen_needs_the_owners_manager_or_an_admin(gql, team):
     opp = await _deal(team)
-    await advance(gql, team.rep, opp.id, "closed_lost", data={"lostReason": "Budget cut"})
+    await advance(gql, team.rep, opp.id, "closed_lost", data={"lostReasonKey": "no_budget", "lostReason": "Budget cut"})
     by_rep = await advance(gql, team.rep, opp.id, "qualification", reopen=True)
     assert [(e["field"], e["code"]) for e in by_rep["errors"]] == [("reopen", "FORBIDDEN")]
     no_flag = await advance(gql, team.manager, opp.id, "qualification")
@@ -124,7 +129,8 @@ async def test_reopen_needs_the_owners_manager_or_an_admin(gql, team):
     assert [e["code"] for e in other_manager["errors"]] == ["NOT_FOUND"]  # not even visible to them
     reopened = await advance(gql, team.manager, opp.id, "qualification", reopen=True)
     o = reopened["opportunity"]
-    assert (o["stage"], o["lostReason"], o["actualCloseDate"], o["probability"]) == ("qualification", None, None, 40)
+    assert (o["stage"], o["lostReason"], o["lostReasonKey"], o["actualCloseDate"], o["probability"]) == (
+        "qualification", None, None, None, 40)
 
 
 async def test_backward_moves_are_allowed_and_probability_override_is_kept(gql, team):
@@ -158,7 +164,7 @@ async def test_two_concurrent_advances_never_both_apply(gql, team):
         opp = await _deal(team, name=f"race {attempt}")
         results = await asyncio.gather(
             advance(gql, team.rep, opp.id, "qualification", expectedVersion=1),
-            advance(gql, team.manager, opp.id, "closed_lost", expectedVersion=1, data={"lostReason": "race"}),
+            advance(gql, team.manager, opp.id, "closed_lost", expectedVersion=1, data={"lostReasonKey": "other", "lostReason": "race"}),
         )
         applied = [r for r in results if not r["errors"]]
         refused = [r for r in results if r["errors"]]

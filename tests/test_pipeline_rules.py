@@ -59,7 +59,7 @@ async def test_leaving_discovery_needs_a_completed_call_and_a_budget(gql, team):
     assert moved["opportunity"]["stage"] == "qualification"
     # A deal may still be lost in discovery before any call.
     other = await factories.opportunity(team.rep.user, acct.id, "Second deal")
-    lost = await advance(gql, team.rep, other.id, "closed_lost", data={"lostReason": "went with the incumbent"})
+    lost = await advance(gql, team.rep, other.id, "closed_lost", data={"lostReasonKey": "competitor", "lostReason": "went with the incumbent"})
     assert lost["errors"] == [] and lost["opportunity"]["stage"] == "closed_lost"
 
 

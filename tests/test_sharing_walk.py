@@ -29,6 +29,7 @@ from app.domain.changelog import Position, decode_cursor, encode_cursor
 from app.domain.enums import ActivityType, InteractionType, Role, TeamRole
 from app.domain.global_ids import decode_global_id, global_id, node_type_of
 from app.services import competition
+from app.services.lost_reasons import ensure_default_lost_reasons
 from app.queries.visibility import NODE_MODELS, scope_for
 from tests import factories
 
@@ -68,6 +69,12 @@ class World:
         self.records[typename][obj.id] = facts
         if key:
             self.ids[key] = obj.id
+
+
+async def _add_lost_reasons(w: World) -> None:
+    await ensure_default_lost_reasons()
+    for reason in await m.LostReason.all():
+        w.add("LostReason", reason)
 
 
 async def _build(team) -> World:
@@ -141,12 +148,13 @@ async def _build(team) -> World:
     lost_stage = await m.PipelineStage.get(pipeline_id=lost.pipeline_id, key="closed_lost")
     await m.StageTransition.create(opportunity=lost, from_stage_id=lost.stage_id, to_stage=lost_stage, at=now, by=B,
                                    amount_after=lost.value, probability_after=0)
-    await m.Opportunity.filter(id=lost.id).update(stage_id=lost_stage.id, lost_reason="price", actual_close_date=now.date())
+    await m.Opportunity.filter(id=lost.id).update(stage_id=lost_stage.id, lost_reason_key="price", actual_close_date=now.date())
     for transition in await m.StageTransition.filter(opportunity_id=lost.id):
         w.add("StageTransition", transition, opportunity=lost.id)
 
     rival = await m.Competitor.create(name="Sysco-ish")
     w.add("Competitor", rival, "rival")
+    await _add_lost_reasons(w)
     card = await m.BattleCard.create(competitor=rival, title="Beat them", summary="s",
                                      objection_handling=[{"objection": "price", "response": "quality"}])
     w.add("BattleCard", card)
@@ -256,7 +264,7 @@ class Oracle:
             return facts["assignee"] in self.scope
         if typename == "Notification":
             return facts["user"] == self.me
-        if typename in ("Product", "Pipeline", "PipelineStage", "Competitor", "BattleCard"):
+        if typename in ("Product", "Pipeline", "PipelineStage", "Competitor", "BattleCard", "LostReason"):
             return True
         if typename in ("ForecastSnapshot", "Webhook", "WebhookDelivery", "OutgoingMail", "ApiKey"):
             return False

@@ -37,7 +37,7 @@ async def test_delivery_is_signed_and_recorded(gql, team, allow_local):
     with Receiver() as receiver:
         created = await _hook(gql, team, receiver.url)
         opp = await factories.opportunity(team.rep.user, (await factories.account(team.rep.user)).id)
-        await advance(gql, team.rep, opp.id, "closed_lost", data={"lostReason": "Price"})
+        await advance(gql, team.rep, opp.id, "closed_lost", data={"lostReasonKey": "price"})
         await run_worker_burst()
         assert len(receiver.received) == 1
         hit = receiver.received[0]

@@ -297,6 +297,14 @@ class RepPipeline(PipelineTotals):
         return await info.context.loaders.user.load(node_pk(self.user_id, "User"))
 
 
+@strawberry.type(description="Deals closed as lost in the window with one lost reason.")
+class LostReasonTotal:
+    key: Optional[str] = strawberry.field(description="The `lostReasons` entry (null: losses that named none).")
+    name: str
+    count: int
+    value: Decimal
+
+
 @strawberry.type
 class PipelineAnalytics(PipelineTotals):
     timeframe: str
@@ -305,6 +313,11 @@ class PipelineAnalytics(PipelineTotals):
     pipeline_id: ID
     trend_interval: TrendInterval
     report: strawberry.Private[reports.PipelineReport]
+
+    @strawberry.field(description="Deals lost in the window by lost reason (the picklist), most frequent first.")
+    def lost_reasons(self) -> list[LostReasonTotal]:
+        return [LostReasonTotal(key=r.key, name=r.name, count=r.count, value=r.value)
+                for r in _require(self.report.lost_reasons, "lost_reasons")]
 
     @strawberry.field(description="The totals per owner, largest pipeline value first, in the same request.")
     def by_rep(self) -> list[RepPipeline]:
@@ -345,7 +358,7 @@ _PARTS = {
     "averageDealSize": {"totals"}, "averageSalesCycle": {"totals"}, "winRate": {"totals"}, "wonCount": {"totals"},
     "lostCount": {"totals"}, "stageDistribution": {"totals"}, "conversionRates": {"cohorts"},
     "velocity": {"totals", "cohorts"}, "trends": {"trends"}, "forecast": {"forecast"},
-    "openOpportunities": {"totals"}, "byRep": {"reps"},
+    "openOpportunities": {"totals"}, "byRep": {"reps"}, "lostReasons": {"lost_reasons"},
 }
 
 

@@ -116,8 +116,9 @@ def _analysis(result: competition.CompetitiveAnalysis) -> CompetitiveAnalysis:
 
 @strawberry.type
 class LostReasonCount:
-    reason: str
+    reason: str = strawberry.field(description="The `lostReasons` entry's name.")
     count: int
+    key: str = strawberry.field(description="Its key (losses that name no entry are not counted here).")
 
 
 @strawberry.type(description="One competitor over a timeframe: see the README for what counts as faced.")

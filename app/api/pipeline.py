@@ -15,9 +15,11 @@ from app.api.context import CtxInfo
 from app.api.enums import ForecastCategory
 from app.api.errors import input_data, parse_id, require_scope, deleting, run_mutation, user_errors
 from app.api.user_input import bad_user_input
-from app.api.types import Opportunity, Pipeline, PipelineStage, UserError
+from app.api.inputs import not_null
+from app.api.types import Node, Opportunity, Pipeline, PipelineStage, UserError
 from app.domain.enums import TaskPriority as TaskPriorityEnum, TaskStatus as TaskStatusEnum
 from app.domain.errors import ValidationFailed
+from app.services import lost_reasons as lost_reason_service
 from app.services import pipeline_engine, pipelines
 
 TaskPriority = strawberry.enum(TaskPriorityEnum)
@@ -56,7 +58,9 @@ class AdvanceOpportunityPayload:
 
 @strawberry.input(description="Fields a stage move may set at the same time (e.g. the lost reason).")
 class AdvanceDataInput:
-    lost_reason: Optional[str] = UNSET
+    lost_reason_key: Optional[str] = strawberry.field(
+        default=UNSET, description="Closing as lost: the key of an active entry of `lostReasons` (required).")
+    lost_reason: Optional[str] = strawberry.field(default=UNSET, description="Free-text detail of the loss.")
     budget: Optional[Decimal] = UNSET
     next_step: Optional[str] = UNSET
     description: Optional[str] = UNSET
@@ -109,8 +113,46 @@ class DeleteStagePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.type(description="An entry of the lost-reason picklist (admins keep it; deals closed as lost name one).")
+class LostReason(Node):
+    key: str = strawberry.field(description="What deals name (`lostReasonKey`); never changes.")
+    name: str
+    description: str
+    is_active: bool = strawberry.field(description="Inactive entries are kept for the deals that name them, "
+                                                   "but new losses cannot pick them.")
+    position: int
+
+
+@strawberry.input
+class CreateLostReasonInput:
+    key: str = strawberry.field(description="lowercase letters, digits and _, starting with a letter; never changes.")
+    name: str
+    description: Optional[str] = None
+    position: Optional[int] = None
+
+
+@strawberry.input
+class UpdateLostReasonInput:
+    name: Optional[str] = not_null()
+    description: Optional[str] = not_null()
+    is_active: Optional[bool] = not_null()
+    position: Optional[int] = not_null()
+
+
+@strawberry.type
+class LostReasonPayload:
+    lost_reason: Optional[LostReason] = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class PipelineQuery:
+    @strawberry.field(description="The lost-reason picklist, in its order: the active entries (with "
+                                  "includeInactive, all).")
+    async def lost_reasons(self, info: CtxInfo, include_inactive: bool = False) -> list[LostReason]:
+        require_scope(info)
+        return cast(list[LostReason], await lost_reason_service.lost_reasons(include_inactive))
+
     @strawberry.field(description="Stages of a pipeline (default: the default pipeline), in order.")
     async def pipeline_stages(self, info: CtxInfo, pipeline_id: Optional[ID] = None) -> list[PipelineStage]:
         require_scope(info)
@@ -149,6 +191,16 @@ class PipelineMutation:
             return AdvanceOpportunityPayload(errors=user_errors(exc))
         return AdvanceOpportunityPayload(opportunity=cast(Optional[Opportunity], result.opportunity),
                                          unmet_requirements=_unmet(result.unmet))
+
+    @strawberry.mutation(description="Admins: add an entry to the lost-reason picklist.")
+    async def create_lost_reason(self, info: CtxInfo, input: CreateLostReasonInput) -> LostReasonPayload:
+        return await run_mutation(info, LostReasonPayload, "lost_reason",
+                                  lambda s: lost_reason_service.create_lost_reason(s, input_data(input)))
+
+    @strawberry.mutation(description="Admins: rename, describe, reorder or (de)activate a lost reason (its key stays).")
+    async def update_lost_reason(self, info: CtxInfo, id: ID, input: UpdateLostReasonInput) -> LostReasonPayload:
+        return await run_mutation(info, LostReasonPayload, "lost_reason", lambda s: lost_reason_service.update_lost_reason(
+            s, parse_id(id, "id", "LostReason"), input_data(input)))
 
     @strawberry.mutation(description="Admins: change a stage's name, order, probability, requirements or automations.")
     async def update_pipeline_stage(self, info: CtxInfo, id: ID, input: PipelineStageInput) -> PipelineStagePayload:

@@ -369,7 +369,9 @@ class Opportunity(Node):
     expected_close_date: date
     actual_close_date: Optional[date]
     source: OpportunitySource
-    lost_reason: Optional[str]
+    lost_reason: Optional[str] = strawberry.field(description="Free-text detail of a loss.")
+    lost_reason_key: Optional[str] = strawberry.field(
+        description="Closed as lost: the key of its `lostReasons` entry (the picklist win/loss groups by).")
     next_step: str
     description: str
     forecast_category: ForecastCategory

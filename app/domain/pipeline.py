@@ -32,7 +32,7 @@ GATE_FIELDS = ("budget", "contact_id", "next_step", "description", "expected_clo
 # Fields an `update_field` automation may set (never stage, owner, value or version).
 UPDATABLE_FIELDS = ("next_step", "description", "forecast_category", "expected_close_date")
 # Fields `advanceOpportunity(data: …)` may set along with the move.
-ADVANCE_DATA_FIELDS = ("lost_reason", "budget", "value", "next_step", "description", "expected_close_date",
+ADVANCE_DATA_FIELDS = ("lost_reason_key", "lost_reason", "budget", "value", "next_step", "description", "expected_close_date",
                        "probability", "contact_id")
 USER_ACTIVITY_TYPES = tuple(t.value for t in ActivityType if t is not ActivityType.SYSTEM)
 TASK_PRIORITIES = ("low", "medium", "high", "urgent")
@@ -180,8 +180,9 @@ def decide_move(
         elif not may_reopen:
             decision.errors.append(FieldError("reopen", "only the owner's manager or an admin can reopen a closed opportunity",
                                               ErrorCode.FORBIDDEN))
-    if target.kind is StageKind.LOST and not _is_populated(facts.fields.get("lost_reason")):
-        decision.errors.append(FieldError("data.lost_reason", "closing as lost needs a lost reason", ErrorCode.REQUIRED))
+    if target.kind is StageKind.LOST and not _is_populated(facts.fields.get("lost_reason_key")):
+        decision.errors.append(FieldError("data.lost_reason_key", "closing as lost needs a lost reason from lostReasons "
+                                          "(lostReason adds free-text detail)", ErrorCode.REQUIRED))
     decision.unmet = unmet_requirements(stages, current, target, facts)
 
     if target.is_closed:

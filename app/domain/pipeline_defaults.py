@@ -53,3 +53,17 @@ DEFAULT_STAGES: list[dict[str, Any]] = [
         "requirements": [], "automations": [],
     },
 ]
+
+# How reports name losses that name no picklist entry (data from before the picklist).
+UNSPECIFIED_LOSS = "Unspecified"
+# The lost-reason picklist a new installation starts with (admins edit it: lostReasons).
+DEFAULT_LOST_REASONS: list[dict[str, Any]] = [
+    {"key": "price", "name": "Price", "description": "Our price or terms were not competitive."},
+    {"key": "competitor", "name": "Went with a competitor", "description": "Chose or stayed with another supplier."},
+    {"key": "service", "name": "Service or delivery", "description": "Delivery windows, fill rate or service concerns."},
+    {"key": "product_fit", "name": "Product fit", "description": "Range, specs or quality did not fit the menu."},
+    {"key": "no_budget", "name": "No budget", "description": "No budget for a change this period."},
+    {"key": "timing", "name": "Timing or no decision", "description": "Decision postponed or never made."},
+    {"key": "no_response", "name": "Went silent", "description": "The buyer stopped responding."},
+    {"key": "other", "name": "Other", "description": "Anything else: say what in the detail."},
+]

@@ -25,11 +25,12 @@ from app.models.opportunities import (
     OpportunityProduct,
     StageTransition,
 )
-from app.models.pipeline import Pipeline, PipelineStage
+from app.models.pipeline import LostReason, Pipeline, PipelineStage
 from app.models.users import ApiKey, RefreshToken, Session, User
 from app.models.work import Notification, Task
 
 __all__ = [
+    "LostReason",
     "AccountHealthSnapshot", "AutomationRun", "DomainEvent", "ForecastSnapshot", "OutgoingMail", "Webhook", "WebhookDelivery",
     "Account", "AccountTeamMember", "BattleCard", "Competitor", "Contact", "Contract",
     "CustomerInteraction", "IdempotencyKey", "InteractionParticipant", "Location", "Notification", "Opportunity",

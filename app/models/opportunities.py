@@ -54,7 +54,8 @@ class Opportunity(Model):
         "models.User", related_name="opportunities", on_delete=fields.RESTRICT
     )
     assigned_to_id: int
-    lost_reason = fields.TextField(null=True)
+    lost_reason = fields.TextField(null=True)  # free-text detail of a loss
+    lost_reason_key = fields.CharField(max_length=50, null=True, db_index=True)  # LostReason.key
     next_step = fields.CharField(max_length=500, default="")
     description = fields.TextField(default="")
     forecast_category = fields.CharEnumField(ForecastCategory, max_length=16, default=ForecastCategory.PIPELINE)

@@ -17,6 +17,22 @@ class Pipeline(Model):
         table = "pipelines"
 
 
+class LostReason(Model):
+    """An entry of the lost-reason picklist admins keep: deals closed as lost name one by `key`
+    (Opportunity.lost_reason_key). Keys never change; a reason no longer offered is deactivated."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=50, unique=True)
+    name = fields.CharField(max_length=100, unique=True)
+    description = fields.TextField(default="")
+    is_active = fields.BooleanField(default=True)
+    position = fields.IntField(default=0)
+    created_at = created_at()
+
+    class Meta:
+        table = "lost_reasons"
+
+
 class PipelineStage(Model):
     id = fields.IntField(primary_key=True)
     pipeline: fields.ForeignKeyRelation["Pipeline"] = fields.ForeignKeyField(

@@ -185,6 +185,22 @@ GROUP BY {"o.assigned_to_id, " if by_rep else ""}o.stage_id"""
     return p.query(sql)
 
 
+def report_lost_reasons(d: Dialect, scope: Scope, filters: PipelineFilters, w: Window) -> Query:
+    """Deals closed as lost in the window, per lost-reason key ('' for a loss that names none): count,
+    value and the picklist entry's name; most frequent first."""
+    p = Params(d)
+    sql = f"""
+SELECT COALESCE(o.lost_reason_key, '') AS reason_key, MIN(lr.name) AS name, COUNT(*) AS n, SUM(o.value) AS value
+FROM opportunities o
+JOIN pipeline_stages s ON s.id = o.stage_id
+LEFT JOIN lost_reasons lr ON lr.key = o.lost_reason_key
+WHERE s.kind = 'lost' AND o.actual_close_date >= {p.add(w.first_day)} AND o.actual_close_date < {p.add(w.end_date)}
+  AND {opportunity_where(p, scope, filters)}
+GROUP BY COALESCE(o.lost_reason_key, '')
+ORDER BY COUNT(*) DESC, COALESCE(o.lost_reason_key, '')"""
+    return p.query(sql)
+
+
 def report_stage_cohorts(d: Dialect, scope: Scope, filters: PipelineFilters, w: Window, ranks: dict[int, int]) -> Query:
     """Per stage, from the StageTransition log, over entries into the stage within the window:
     `entered` (distinct opportunities), `advanced` (of those, the ones with a later transition to a

@@ -39,8 +39,9 @@ class WinLossFilter:
 
 @dataclass(frozen=True)
 class LostReasonCount:
-    reason: str
+    reason: str  # the picklist entry's name
     count: int
+    key: str = ""  # its key
 
 
 @dataclass
@@ -104,7 +105,7 @@ def _faced_cte(sql: _Sql, scope: Scope, timeframe: Timeframe, f: WinLossFilter) 
     if f.industries:
         conditions.append(f"a.industry IN ({sql.in_list(f.industries)})")
     return f"""faced AS (
-        SELECT oc.competitor_id AS competitor_id, s.kind AS outcome, o.lost_reason AS lost_reason,
+        SELECT oc.competitor_id AS competitor_id, s.kind AS outcome, o.lost_reason_key AS lost_reason_key,
                CAST(ROUND(o.value * 100) AS BIGINT) AS cents
         FROM opportunity_competitors oc
         JOIN opportunities o ON o.id = oc.opportunities_id
@@ -133,20 +134,20 @@ async def win_loss(scope: Scope, timeframe: Timeframe, f: WinLossFilter = WinLos
     reasons = _Sql()
     reason_rows = await reasons.rows(f"""WITH {_faced_cte(reasons, scope, timeframe, f)},
         reasons AS (
-            SELECT competitor_id, LOWER(TRIM(lost_reason)) AS reason_key, MIN(TRIM(lost_reason)) AS reason,
-                   COUNT(*) AS n
-            FROM faced
-            WHERE outcome = '{LOST}' AND lost_reason IS NOT NULL AND TRIM(lost_reason) <> ''
-            GROUP BY competitor_id, LOWER(TRIM(lost_reason))),
+            SELECT faced.competitor_id AS competitor_id, faced.lost_reason_key AS reason_key,
+                   MIN(lr.name) AS reason, COUNT(*) AS n
+            FROM faced JOIN lost_reasons lr ON lr.key = faced.lost_reason_key
+            WHERE faced.outcome = '{LOST}'
+            GROUP BY faced.competitor_id, faced.lost_reason_key),
         ranked AS (
-            SELECT competitor_id, reason, n,
+            SELECT competitor_id, reason_key, reason, n,
                    ROW_NUMBER() OVER (PARTITION BY competitor_id ORDER BY n DESC, reason_key) AS position
             FROM reasons)
-        SELECT competitor_id, reason, n FROM ranked WHERE position <= {TOP_LOST_REASONS}
+        SELECT competitor_id, reason_key, reason, n FROM ranked WHERE position <= {TOP_LOST_REASONS}
         ORDER BY competitor_id, position""")
     top: dict[int, list[LostReasonCount]] = {}
     for r in reason_rows:
-        top.setdefault(r["competitor_id"], []).append(LostReasonCount(r["reason"], int(r["n"])))
+        top.setdefault(r["competitor_id"], []).append(LostReasonCount(r["reason"], int(r["n"]), r["reason_key"]))
     return [
         CompetitorWinLoss(
             competitor_id=r["competitor_id"], name=r["name"], faced=int(r["faced"]), open=int(r["open"]),

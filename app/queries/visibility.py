@@ -210,6 +210,7 @@ READ_FILTERS: dict[type[Model], Callable[[Scope], Q]] = {
     m.Competitor: everyone_filter,
     m.BattleCard: everyone_filter,
     m.ApiKey: admin_only_filter,
+    m.LostReason: everyone_filter,
 }
 
 # The records `node(id:)` reaches, by GraphQL type name (each GraphQL type that implements Node is served

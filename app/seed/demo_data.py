@@ -81,6 +81,7 @@ from app.models import (
     User,
 )
 from app.services.auth import hash_password
+from app.services.lost_reasons import ensure_default_lost_reasons
 from app.services.pipelines import ensure_default_pipeline
 
 # --------------------------------------------------------------------------------------------
@@ -511,20 +512,21 @@ DEAL_DESCRIPTIONS = [
     "Menu refresh at {account}; chef is open to switching suppliers for {product}.",
     "{account} is consolidating suppliers and asked us to bid on the {theme_lower}.",
 ]
+# (lost-reason key of the picklist, free-text detail)
 LOST_REASONS = [
-    "Budget frozen for the fiscal year.",
-    "Went with their GPO contract pricing.",
-    "Minimum order too high for a single-unit operator.",
-    "Delivery window didn't fit – they need drops before 6 am.",
-    "Ownership change; project shelved.",
-    "Could not meet their local and organic sourcing requirements.",
-    "No decision – went dark after the tasting.",
+    ("no_budget", "Budget frozen for the fiscal year."),
+    ("price", "Went with their GPO contract pricing."),
+    ("price", "Minimum order too high for a single-unit operator."),
+    ("service", "Delivery window didn't fit – they need drops before 6 am."),
+    ("timing", "Ownership change; project shelved."),
+    ("product_fit", "Could not meet their local and organic sourcing requirements."),
+    ("no_response", "No decision – went dark after the tasting."),
 ]
 LOST_REASONS_WITH_COMPETITOR = [
-    "Lost on price – {competitor} matched our case pricing on proteins.",
-    "Chose to stay with incumbent {competitor}.",
-    "{competitor} offered a bigger volume rebate.",
-    "Chef preferred {competitor}'s spec on {product}.",
+    ("price", "Lost on price – {competitor} matched our case pricing on proteins."),
+    ("competitor", "Chose to stay with incumbent {competitor}."),
+    ("price", "{competitor} offered a bigger volume rebate."),
+    ("product_fit", "Chef preferred {competitor}'s spec on {product}."),
 ]
 NEXT_STEPS = {
     "discovery": ["Book discovery call with the chef", "Get a recent invoice to benchmark pricing",
@@ -903,6 +905,7 @@ async def seed_demo(seed: int = 42) -> DemoSummary | None:
     if await Account.exists() or await User.filter(email__in=_staff_emails()).exists():
         return None
     pipeline = await ensure_default_pipeline()
+    await ensure_default_lost_reasons()
     stages = {s.key: s for s in await PipelineStage.filter(pipeline_id=pipeline.id)}
     missing = set(STAGE_KEYS) - set(stages)
     if missing:
@@ -1378,7 +1381,10 @@ class _DemoBuilder:
             expected_close_date=self._expected_close(created, times[-1], closed),
             actual_close_date=times[-1].date() if closed else None,
             source=self._source(account.status), assigned_to_id=plan.rep.id,
-            lost_reason=self._lost_reason(competitors, product) if stage.key == "closed_lost" else None,
+            # Drawn here, in the order the seed always drew it (same seed, same data).
+            lost_reason_key=(lost := self._lost_reason(competitors, product) if stage.key == "closed_lost" else None)
+            and lost[0],
+            lost_reason=lost and lost[1],
             next_step="" if closed else rng.choice(NEXT_STEPS[stage.key]).format(**fill),
             description=rng.choice(DEAL_DESCRIPTIONS).format(**fill), version=1, created_at=created,
         )
@@ -1510,9 +1516,11 @@ class _DemoBuilder:
             return OpportunitySource.OUTBOUND
         return source
 
-    def _lost_reason(self, competitors: list[Competitor], product: str) -> str:
+    def _lost_reason(self, competitors: list[Competitor], product: str) -> tuple[str, str]:
+        """(picklist key, free-text detail)."""
         if competitors and self.rng.random() < 0.7:
-            return self.rng.choice(LOST_REASONS_WITH_COMPETITOR).format(competitor=competitors[0].name, product=product)
+            key, text = self.rng.choice(LOST_REASONS_WITH_COMPETITOR)
+            return key, text.format(competitor=competitors[0].name, product=product)
         return self.rng.choice(LOST_REASONS)
 
     def _transitions(self, deal: _DealPlan) -> list[StageTransition]:

@@ -34,15 +34,17 @@ from app.domain.analytics import (
 from app.domain.enums import StageKind
 from app.domain.errors import not_found
 from app.domain.pipeline import StageSpec
+from app.domain.pipeline_defaults import UNSPECIFIED_LOSS
 from app.domain.timeframes import Timeframe, parse_timeframe
 from app.models import Pipeline
 from app.queries import analytics as sql
 from app.queries.visibility import Scope
 from app.services import forecasts
+from app.services.lost_reasons import ensure_default_lost_reasons
 from app.services.pipelines import ensure_default_pipeline
 from app.services.stages import stage_specs
 
-ALL_PARTS = frozenset({"totals", "cohorts", "trends", "forecast", "reps"})
+ALL_PARTS = frozenset({"totals", "cohorts", "trends", "forecast", "reps", "lost_reasons"})
 FORECAST_PERIOD = "this_quarter"
 
 
@@ -80,6 +82,14 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class LostReasonTotal:
+    key: str | None  # None: losses that name no picklist entry
+    name: str
+    count: int
+    value: Decimal
+
+
+@dataclass(frozen=True)
 class RepTotals:
     """One owner's part of the report's totals: the owners' parts add up to the totals."""
 
@@ -104,6 +114,7 @@ class PipelineReport:
     trends: list[TrendBucket] | None
     forecast: forecasts.SalesForecast | None
     reps: list[RepTotals] | None = None
+    lost_reasons: list[LostReasonTotal] | None = None
 
     @property
     def velocity(self) -> Velocity:
@@ -136,6 +147,12 @@ async def _rep_totals(d: sql.Dialect, scope: Scope, filters: PipelineFilters, w:
         by_rep[r["rep_id"]][r["stage_id"]] = r
     reps = [RepTotals(rep_id, _totals_of(rows, stages)) for rep_id, rows in by_rep.items()]
     return sorted(reps, key=lambda r: (-r.totals.value, r.user_id))
+
+
+async def _lost_reasons(d: sql.Dialect, scope: Scope, filters: PipelineFilters, w: sql.Window) -> list[LostReasonTotal]:
+    await ensure_default_lost_reasons()  # the picklist names the rows
+    return [LostReasonTotal(r["reason_key"] or None, r["name"] or UNSPECIFIED_LOSS, int(r["n"]), money(r["value"]))
+            for r in await sql.run(sql.report_lost_reasons(d, scope, filters, w))]
 
 
 def _totals_of(rows: dict[int, Any], stages: list[StageSpec]) -> Totals:
@@ -210,11 +227,12 @@ async def pipeline_report(scope: Scope, timeframe: str, filters: PipelineFilters
         return None
 
     # Independent read-only aggregates: run side by side on the pool (never inside a transaction).
-    totals, cohorts, trends, forecast, reps = await asyncio.gather(
+    totals, cohorts, trends, forecast, reps, lost = await asyncio.gather(
         _totals(d, scope, filters, w, stages) if "totals" in wanted else nothing(),
         _cohorts(d, scope, filters, w, stages) if "cohorts" in wanted else nothing(),
         _trends(d, scope, filters, w, interval) if "trends" in wanted else nothing(),
         forecasts.sales_forecast(scope, FORECAST_PERIOD, filters=filters, now=now) if "forecast" in wanted else nothing(),
         _rep_totals(d, scope, filters, w, stages) if "reps" in wanted else nothing(),
+        _lost_reasons(d, scope, filters, w) if "lost_reasons" in wanted else nothing(),
     )
-    return PipelineReport(frame, pipeline_id, filters, totals, cohorts, interval, trends, forecast, reps)
+    return PipelineReport(frame, pipeline_id, filters, totals, cohorts, interval, trends, forecast, reps, lost)

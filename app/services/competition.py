@@ -23,6 +23,7 @@ from app.models import BattleCard, Competitor, Opportunity, PipelineStage
 from app.queries import competition as read
 from app.queries.visibility import Scope
 from app.services.changelog import recorded_change, touch_opportunity
+from app.services.lost_reasons import ensure_default_lost_reasons
 from app.services.common import Checks, assign, get_visible, strip_text
 from app.services.opportunities import visible_opportunity
 
@@ -324,4 +325,6 @@ async def competitive_analysis(scope: Scope, opportunity_id: int) -> Competitive
 
 async def competitor_win_loss(scope: Scope, timeframe: str, f: read.WinLossFilter = read.WinLossFilter()):
     """Win/loss per competitor on the opportunities the caller can see (definitions in app.queries.competition)."""
-    return await read.win_loss(scope, parse_timeframe(timeframe), f)
+    frame = parse_timeframe(timeframe)
+    await ensure_default_lost_reasons()  # the top lost reasons are named by the picklist
+    return await read.win_loss(scope, frame, f)

@@ -23,6 +23,7 @@ from app.queries.visibility import Scope, opportunity_filter
 from app.services.common import Checks, get_visible, strip_text
 from app.services.events import Outbox
 from app.services.opportunity_writes import check_opportunity_data, lock_opportunity, save_opportunity
+from app.services.lost_reasons import check_lost_reason_key
 from app.services.stages import by_id, by_key, gate_facts, stage_specs
 
 
@@ -42,6 +43,7 @@ async def _check_data(scope: Scope, opportunity: Opportunity, data: dict[str, An
         checks.add(f"data.{name}", "not a field a stage move can set", ErrorCode.INVALID)
     strip_text(data, "lost_reason", "next_step")
     checks.money(data, "budget", "value")
+    await check_lost_reason_key(checks, "data.lost_reason_key", data.get("lost_reason_key"))
     await check_opportunity_data(checks, scope, data, account_id=opportunity.account_id,
                                  opportunity_id=opportunity.id, prefix="data.")
     checks.raise_if_any()
@@ -99,8 +101,8 @@ async def advance_opportunity(
             probability_overridden=decision.probability_overridden, forecast_category=target.forecast_category,
             actual_close_date=decision.actual_close_date,
         )
-        if not target.is_closed:
-            changes["lost_reason"] = None  # a reopened deal is no longer lost
+        if target.kind is not StageKind.LOST:
+            changes.update(lost_reason=None, lost_reason_key=None)  # only a lost deal has a lost reason
         transition = await StageTransition.create(
             opportunity_id=opportunity.id, from_stage_id=current.id, to_stage_id=target.id, at=now,
             by_id=scope.user_id if source is TransitionSource.API else None, source=source,

@@ -47,7 +47,7 @@ async def gate_facts(opportunity: Opportunity, overrides: dict | None = None) ->
     fields: dict[str, Any] = {
         "budget": opportunity.budget, "contact_id": opportunity.contact_id, "next_step": opportunity.next_step,
         "description": opportunity.description, "expected_close_date": opportunity.expected_close_date,
-        "value": opportunity.value, "lost_reason": opportunity.lost_reason,
+        "value": opportunity.value, "lost_reason": opportunity.lost_reason, "lost_reason_key": opportunity.lost_reason_key,
     }
     fields.update(overrides or {})
     return GateFacts(

@@ -32,7 +32,7 @@ def facts(*, activities=(), value="0", products=0, **fields) -> p.GateFacts:
 
 
 READY_FOR_ALL = facts(activities=("call", "proposal"), value="5000", products=2, budget=Decimal("9000"),
-                      lost_reason="price")
+                      lost_reason_key="price")
 
 
 def move(current: str, target: str, f: p.GateFacts = READY_FOR_ALL, **kw: Any) -> p.MoveDecision:
@@ -153,9 +153,9 @@ def test_unmet_gates_block_the_move_without_errors():
 
 
 def test_closing_as_lost_needs_a_lost_reason():
-    decision = move("proposal", "closed_lost", facts(lost_reason=" "))
-    assert [(e.field, e.code) for e in decision.errors] == [("data.lost_reason", ErrorCode.REQUIRED)]
-    assert move("proposal", "closed_lost", facts(lost_reason="went with a cheaper supplier")).allowed
+    decision = move("proposal", "closed_lost", facts(lost_reason="went with a cheaper supplier"))
+    assert [(e.field, e.code) for e in decision.errors] == [("data.lost_reason_key", ErrorCode.REQUIRED)]
+    assert move("proposal", "closed_lost", facts(lost_reason_key="price")).allowed
 
 
 @pytest.mark.parametrize("target, probability", [("closed_won", 100), ("closed_lost", 0)])
