@@ -40,8 +40,10 @@ RECORD = f"""mutation($input: RecordInteractionInput!) {{ recordInteraction(inpu
     ("Late delivery complaint",
      "Owner is frustrated: last two deliveries arrived late and the produce was damaged", "negative"),
     ("Invoice errors", "Third invoice this quarter with wrong pricing. Accounts payable is holding payment.", "negative"),
+    # Two objections after "but" (a price objection, "too high", weighs −1.5 in the food-service lexicon)
+    # outweigh the good tasting: negative since issue 15.9 (VADER alone: −0.25, neutral).
     ("Menu review", "Tasting went great but the pricing is too high and the chef is worried about delivery windows",
-     "neutral"),
+     "negative"),
     ("Menu review", "Chef was happy with the new oils; owner complained about the late invoice", "neutral"),
     ("Bid follow-up", "no decision yet", "neutral"),
 ])
@@ -230,6 +232,27 @@ async def test_update_interaction_rescores_and_validates(gql, team):
     hidden = (await gql(mutation, {"id": gid(interaction), "input": {"subject": "x"}},
                         as_=team.other_rep))["updateInteraction"]
     assert hidden["errors"] == [{"field": "id", "message": "interaction not found", "code": "NOT_FOUND"}]
+
+
+async def test_complaints_about_a_named_competitor_are_buying_signals(team):
+    """The service passes the competitors' names (one query) to the sentiment rules: the same complaint
+    is a risk about us and a buying signal about a competitor, its acronym included."""
+    from app.models import Competitor
+    from app.queries.visibility import scope_for
+
+    await Competitor.create(name="Performance Food Group")
+    account, _, _ = await _people(team)
+    scope = await scope_for(team.rep.user)
+    about_us = await interactions.record_interaction(scope, {
+        "account_id": account.id, "type": "phone", "subject": "Discovery call",
+        "description": "Deliveries have been late and short all month; the chef is fed up."})
+    about_them = await interactions.record_interaction(scope, {
+        "account_id": account.id, "type": "phone", "subject": "Discovery call",
+        "description": "PFG deliveries have been late and short all month; the chef is fed up."})
+    assert (about_us.sentiment_label, about_them.sentiment_label) == ("negative", "positive")
+    updated = await interactions.update_interaction(scope, about_us.id, {
+        "description": "Fatima is unhappy with the current supplier's late deliveries"})
+    assert updated.sentiment_label == "positive"
 
 
 # The interactions connection ---------------------------------------------------------------

@@ -1628,7 +1628,8 @@ class _DemoBuilder:
         contact = self._pick_contact(plan, none_chance=0.15)
         fill = self._note_placeholders(plan, contact.id if contact else None, deal)
         next_steps = rng.choice(INTERACTION_NEXT_STEPS[outcome]) if rng.random() < 0.5 else ""
-        sentiment = sentiment_score(subject.format(**fill)[:300], description.format(**fill))
+        sentiment = sentiment_score(subject.format(**fill)[:300], description.format(**fill),
+                                    competitors=[c.name for c in self.competitors])
         interaction = CustomerInteraction(
             account_id=account.id, contact_id=contact.id if contact else None,
             opportunity_id=deal.opportunity.id if deal else None, type=kind, direction=direction,

@@ -1,8 +1,9 @@
 """Customer interactions: everything that happens when one is recorded or changed, the follow-up
 jobs it schedules, and the insights read from an account's interactions.
 
-Recording an interaction, in one transaction: the interaction with its sentiment (VADER, see
-app.domain.sentiment), its participants (the main contact included) and the account's
+Recording an interaction, in one transaction: the interaction with its sentiment (VADER with a
+food-service lexicon and rules, see app.domain.sentiment; the competitors' names are read for it in
+one query), its participants (the main contact included) and the account's
 last_activity_date. After the commit: the matching opportunity activity when the interaction is
 linked to an opportunity the caller can see (through the opportunities service, which publishes its
 own domain event), the follow-up job if followUpDate is set, and a debounced health recomputation.
@@ -43,6 +44,7 @@ from app.domain.timeframes import Timeframe, parse_timeframe
 from app.domain.validation import non_negative_error
 from app.models import (
     Account,
+    Competitor,
     Contact,
     CustomerInteraction,
     InteractionParticipant,
@@ -140,8 +142,11 @@ async def _check_people(checks: Checks, account_id: int, contact_id: int | None,
 # Recording ---------------------------------------------------------------------------------
 
 
-def _score_sentiment(interaction: CustomerInteraction) -> None:
-    interaction.sentiment = sentiment_score(interaction.subject, interaction.description)
+async def _score_sentiment(interaction: CustomerInteraction) -> None:
+    """A complaint about a named competitor is a buying signal, about us a risk: the names come from the
+    competitors table (one query)."""
+    competitors = cast(list[str], await Competitor.all().values_list("name", flat=True))
+    interaction.sentiment = sentiment_score(interaction.subject, interaction.description, competitors=competitors)
     interaction.sentiment_label = sentiment_label(interaction.sentiment).value
 
 
@@ -170,7 +175,7 @@ async def record_interaction(scope: Scope, data: dict, now: datetime | None = No
     if data.get("direction") is not None:
         interaction.direction = data["direction"]
     assign(interaction, {k: v for k, v in data.items() if v is not None}, EDITABLE_FIELDS)
-    _score_sentiment(interaction)
+    await _score_sentiment(interaction)
     async with recorded_change() as outbox:
         await interaction.save()
         await _add_participants(interaction, data.get("contact_id"), participants)
@@ -239,7 +244,7 @@ async def update_interaction(scope: Scope, interaction_id: int, data: dict,
     checks.raise_if_any()
     assign(interaction, data, EDITABLE_FIELDS)
     if "subject" in data or "description" in data:
-        _score_sentiment(interaction)
+        await _score_sentiment(interaction)
     async with recorded_change() as outbox:
         await interaction.save()
         await _interaction_event(outbox, InteractionUpdated, interaction, scope.user_id)
