@@ -53,7 +53,7 @@ class CustomerInteraction(Node):
     subject: str
     description: str
     outcome: Optional[Outcome]
-    sentiment: Optional[float] = strawberry.field(description="VADER compound score, −1 to 1.")
+    sentiment: Optional[float] = strawberry.field(description="From our point of view, −1 to 1: VADER with a food-service lexicon; a complaint about a competitor or the buyer's current supplier counts as a buying signal (README: Interactions).")
     sentiment_label: Optional[SentimentLabel] = strawberry.field(
         description="positive ≥ 0.30, negative ≤ −0.30, neutral between.")
     next_steps: str
