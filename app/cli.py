@@ -79,14 +79,30 @@ def migrate() -> None:
 
 
 @cli.command("seed-demo")
-def seed_demo(seed: int = typer.Option(42, help="Random seed for the demo data.")) -> None:
-    """Fill an empty database with believable food-service demo data."""
+def seed_demo(
+    seed: int = typer.Option(42, help="Random seed for the demo data."),
+    reset: bool = typer.Option(False, "--reset", help="Erase ALL data first (every table), then load the demo data."),
+    yes: bool = typer.Option(False, "--yes", help="With --reset: do not ask for confirmation."),
+) -> None:
+    """Fill an empty database with believable food-service demo data (`--reset`: start over)."""
+    from app.seed.demo_data import erase_all_data
     from app.seed.demo_data import seed_demo as run_seed
 
     _require_database()
-    summary = asyncio.run(_with_orm(lambda: run_seed(seed)))
+    if reset and not yes:
+        if not sys.stdin.isatty():
+            _fail("--reset erases every record in the database: add --yes to confirm")
+        typer.confirm("Erase every record in the database and load the demo data?", abort=True)
+
+    async def run():
+        if reset:
+            await erase_all_data()
+        return await run_seed(seed)
+
+    summary = asyncio.run(_with_orm(run))
     if summary is None:
-        typer.echo("the database already has data: demo data not loaded")
+        typer.echo("the database already has data: demo data not loaded (`crm seed-demo --reset` erases it "
+                   "and starts over)")
         return
     counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items())
     typer.echo(f"demo data loaded: {counts}")

@@ -88,3 +88,25 @@ def test_embedded_redis_uses_a_unix_socket_and_dies_with_its_parent():
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_seed_demo_refuses_a_database_with_data_and_reset_starts_over(tmp_path):
+    env = {"DATABASE_URL": f"sqlite://{tmp_path}/demo.sqlite3"}
+    assert _run(["migrate"], env).returncode == 0
+    first = _run(["seed-demo"], env, timeout=300)
+    assert first.returncode == 0 and "demo data loaded" in first.stdout, first.stderr
+    again = _run(["seed-demo"], env, timeout=300)
+    assert again.returncode == 0 and "--reset" in again.stdout and "demo data loaded" not in again.stdout
+    unconfirmed = _run(["seed-demo", "--reset"], env, stdin=subprocess.DEVNULL)
+    assert unconfirmed.returncode == 1 and "--yes" in unconfirmed.stderr
+    reset = _run(["seed-demo", "--reset", "--yes"], env, timeout=300)
+    assert reset.returncode == 0 and "demo data loaded" in reset.stdout, reset.stderr
+    # Started over: the same records as the first load (same seed), ids from 1 again.
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "demo.sqlite3") as db:
+        assert db.execute("SELECT MIN(id) FROM users").fetchone()[0] == 1
+        users = db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+        assert users == len({row[0] for row in db.execute("SELECT email FROM users")})
+    counts = first.stdout.split("demo data loaded: ")[1].splitlines()[0]
+    assert reset.stdout.split("demo data loaded: ")[1].splitlines()[0] == counts

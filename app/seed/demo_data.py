@@ -896,6 +896,43 @@ class DemoSummary:
     counts: dict[str, int]
 
 
+def _data_tables() -> list[str]:
+    """Every table the models keep (many-to-many link tables included), never the migrations' own."""
+    from tortoise import Tortoise
+
+    tables: set[str] = set()
+    for model in Tortoise.apps["models"].values():
+        tables.add(model._meta.db_table)
+        for name in model._meta.m2m_fields:
+            tables.add(model._meta.fields_map[name].through)
+    return sorted(tables)
+
+
+async def erase_all_data() -> None:
+    """Empty every data table (what `crm seed-demo --reset` starts from); the schema and the migration
+    history stay. On PostgreSQL the read caches of running API processes are told (TRUNCATE fires no
+    row triggers, so the change notification is sent here)."""
+    from tortoise import connections
+
+    from app.queries.read_cache import CHANNEL
+
+    conn = connections.get("default")
+    tables = _data_tables()
+    if conn.capabilities.dialect == "postgres":
+        quoted = ", ".join(f'"{t}"' for t in tables)
+        await conn.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE; SELECT pg_notify('{CHANNEL}', 'reset');")
+        return
+    await conn.execute_script("PRAGMA foreign_keys = OFF;")
+    try:
+        for table in tables:
+            await conn.execute_script(f'DELETE FROM "{table}";')
+        _, sequences = await conn.execute_query("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
+        if sequences:
+            await conn.execute_script("DELETE FROM sqlite_sequence;")
+    finally:
+        await conn.execute_script("PRAGMA foreign_keys = ON;")
+
+
 async def seed_demo(seed: int = 42) -> DemoSummary | None:
     """Fill an empty database with demo data; None (and nothing written) if it is not empty.
 
