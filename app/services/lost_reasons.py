@@ -8,7 +8,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.domain.enums import Role
-from app.domain.errors import ErrorCode, PermissionDenied, not_found
+from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed, not_found
 from app.domain.pipeline_defaults import DEFAULT_LOST_REASONS
 from app.models import LostReason
 from app.queries.visibility import Scope
@@ -27,12 +27,12 @@ async def ensure_default_lost_reasons() -> None:
     """A new installation's picklist, written once (an admin's later edits are never undone)."""
     if await LostReason.exists():
         return
-    async with in_transaction():
-        for position, reason in enumerate(DEFAULT_LOST_REASONS, start=1):
-            try:
+    try:
+        async with in_transaction():
+            for position, reason in enumerate(DEFAULT_LOST_REASONS, start=1):
                 await LostReason.create(position=position, **reason)
-            except IntegrityError:
-                return  # another process seeded it meanwhile
+    except IntegrityError:
+        pass  # another process seeded it meanwhile: the whole transaction rolled back, theirs stands
 
 
 async def lost_reasons(include_inactive: bool = False) -> list[LostReason]:
@@ -71,7 +71,10 @@ async def create_lost_reason(scope: Scope, data: dict) -> LostReason:
     checks = Checks()
     await _check(checks, data, None)
     checks.raise_if_any()
-    return await LostReason.create(**{k: v for k, v in data.items() if k in ("key", *EDITABLE_FIELDS) and v is not None})
+    try:
+        return await LostReason.create(**{k: v for k, v in data.items() if k in ("key", *EDITABLE_FIELDS) and v is not None})
+    except IntegrityError:
+        raise _taken() from None  # the same key or name created at the same moment
 
 
 async def update_lost_reason(scope: Scope, reason_id: int, data: dict) -> LostReason:
@@ -80,12 +83,16 @@ async def update_lost_reason(scope: Scope, reason_id: int, data: dict) -> LostRe
     if reason is None:
         raise not_found("id", "lost reason")
     checks = Checks()
-    if "key" in data:
-        checks.add("key", "keys never change (deals name them): deactivate this reason and create another",
-                   ErrorCode.INVALID)
     await _check(checks, data, reason)
     checks.raise_if_any()
     assign(reason, {k: v for k, v in data.items() if v is not None}, set(EDITABLE_FIELDS))
-    await reason.save()
+    try:
+        await reason.save()
+    except IntegrityError:
+        raise _taken() from None  # the same name given to another entry at the same moment
     return reason
+
+
+def _taken() -> ValidationFailed:
+    return ValidationFailed.single("name", "already used", ErrorCode.DUPLICATE)
 
