@@ -71,8 +71,10 @@ def migrate() -> None:
     _require_database()
 
     async def go():
-        await run_migrations(config=tortoise_config())
-        await Tortoise.close_connections()
+        try:
+            await run_migrations(config=tortoise_config())
+        finally:  # an open SQLite connection's thread would keep a failed run from exiting
+            await Tortoise.close_connections()
 
     asyncio.run(go())
     typer.echo("migrations applied")

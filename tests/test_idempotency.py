@@ -48,7 +48,7 @@ async def post(gql, query: str, variables: dict, token: str | None, key: str | N
 
 async def _deal(team):
     account = await factories.account(team.rep.user, "Harbor Grill")
-    deal = await factories.opportunity(team.rep.user, account.id, "Weekly produce", value=Decimal("0"))
+    deal = await factories.opportunity(team.rep.user, account.id, "Weekly produce", value=None)  # the value follows its lines
     product = await factories.product(team.admin.user, "CHK-40", "96.00")
     return account, deal, product
 

@@ -86,14 +86,14 @@ async def test_stale_version_is_refused(gql, team):
     assert stale["errors"][0]["code"] == "STALE_VERSION" and "current version is 2" in stale["errors"][0]["message"]
 
 
-async def test_value_is_derived_once_products_exist(gql, team):
+async def test_a_typed_value_on_a_deal_with_products_makes_it_manual(gql, team):
     acct = await factories.account(team.rep.user)
-    opp = await factories.opportunity(team.rep.user, acct.id)
+    opp = await factories.opportunity(team.rep.user, acct.id, value=None)
     prod = await factories.product(team.admin.user)
     await OpportunityProduct.create(opportunity=opp, product=prod, quantity=1, unit_price=Decimal("1"), total_price=Decimal("1"))
-    result = (await gql(f"""mutation($id: ID!) {{ updateOpportunity(id: $id, input: {{value: "10.00"}}) {{ {ERR} }} }}""",
-                        {"id": gid(opp)}, as_=team.rep))["updateOpportunity"]
-    assert [(e["field"], e["code"]) for e in result["errors"]] == [("value", "INVALID")]
+    result = (await gql(f"""mutation($id: ID!) {{ updateOpportunity(id: $id, input: {{value: "10.00"}}) {{
+        opportunity {{ value valueSource }} {ERR} }} }}""", {"id": gid(opp)}, as_=team.rep))["updateOpportunity"]
+    assert result == {"opportunity": {"value": "10.00", "valueSource": "MANUAL"}, "errors": []}
 
 
 async def test_malformed_email_and_blank_names(gql, team):

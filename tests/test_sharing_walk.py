@@ -126,8 +126,10 @@ async def _build(team) -> World:
         # Long in its stage, so stale: every deal is on the at-risk list of whoever may see it.
         await m.Opportunity.filter(id=opp.id).update(assigned_to_id=owner.id, stage_entered_at=now - timedelta(days=30))
         w.add("Opportunity", opp, key, owner=owner.id, account=acct.id)
+        # A supply contract (2 cases a week for a year), so the volume fields have something to sum.
         line = await m.OpportunityProduct.create(opportunity=opp, product=product, quantity=Decimal("2"),
-                                                 unit_price=Decimal("87.25"), total_price=Decimal("174.50"))
+                                                 unit_price=Decimal("87.25"), contract_weeks=52,
+                                                 total_price=Decimal("9074.00"))
         w.add("OpportunityProduct", line, opportunity=opp.id)
         activity = await m.OpportunityActivity.create(opportunity=opp, type=ActivityType.CALL, subject="call",
                                                       completed_at=now, created_by=B)
@@ -151,6 +153,10 @@ async def _build(team) -> World:
     await m.Opportunity.filter(id=lost.id).update(stage_id=lost_stage.id, lost_reason_key="price", actual_close_date=now.date())
     for transition in await m.StageTransition.filter(opportunity_id=lost.id):
         w.add("StageTransition", transition, opportunity=lost.id)
+    # B won a deal on A's account: A sees the account, never the deal, nor its volume in the account's.
+    won = await opportunity(B, a_acct, "B's won deal", "b_won", f"contact_{a_acct.id}")
+    won_stage = await m.PipelineStage.get(pipeline_id=won.pipeline_id, key="closed_won")
+    await m.Opportunity.filter(id=won.id).update(stage_id=won_stage.id, probability=100, actual_close_date=now.date())
 
     rival = await m.Competitor.create(name="Sysco-ish")
     w.add("Competitor", rival, "rival")

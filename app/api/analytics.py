@@ -10,10 +10,10 @@ from typing import Optional, cast
 import strawberry
 
 from app.api.context import CtxInfo
-from app.api.enums import AccountTier, ForecastCategory, Industry, OpportunitySource, ProductCategory
+from app.api.enums import AccountTier, ForecastCategory, Industry, OpportunitySource, ProductCategory, ProductUnit
 from app.api.errors import parse_id, require_scope, top_level_error
 from app.api.user_input import bad_user_input
-from app.api.types import Node, User, node_id, node_pk
+from app.api.types import Node, Product, UnitVolume, User, node_id, node_pk
 from app.domain.analytics import PipelineFilters, TrendInterval as TrendIntervalEnum
 from app.domain.errors import PermissionDenied, ValidationFailed
 from app.domain.forecasting import ForecastMethod as ForecastMethodEnum
@@ -63,13 +63,42 @@ class RepForecast:
         return await info.context.loaders.user.load(node_pk(self.user_id, "User"))
 
 
-@strawberry.type(description="One product category's part of the pipeline forecast (category null: deals without products).")
+_SHARES = ("A deal's value is shared among its product lines in proportion to their totals (so the parts add up to "
+           "the forecast's figures whether the value follows the lines or was typed).")
+_VOLUMES = ("Weekly units of contract lines: closed-won in full, open deals × probability × time weight, like the "
+            "values.")
+
+
+@strawberry.type(description="One product category's part of the pipeline forecast (category null: deals without "
+                             f"products). {_SHARES} {_VOLUMES}")
 class ProductForecast:
     category: Optional[ProductCategory]
     closed_won: Decimal
     weighted: Decimal
     total: Decimal
     deals: int
+    closed_won_weekly_volume: list[UnitVolume]
+    weighted_weekly_volume: list[UnitVolume]
+    weekly_volume: list[UnitVolume] = strawberry.field(description="closedWonWeeklyVolume + weightedWeeklyVolume.")
+
+
+@strawberry.type(description=f"One product's part of the pipeline forecast, in value and in its unit. {_SHARES} "
+                             f"{_VOLUMES}")
+class SkuForecast:
+    product_id: strawberry.Private[int]
+    category: ProductCategory
+    unit: ProductUnit
+    closed_won: Decimal
+    weighted: Decimal
+    total: Decimal
+    deals: int
+    closed_won_weekly_volume: Decimal
+    weighted_weekly_volume: Decimal
+    weekly_volume: Decimal = strawberry.field(description="closedWonWeeklyVolume + weightedWeeklyVolume, in `unit`.")
+
+    @strawberry.field
+    async def product(self, info: CtxInfo) -> Product:
+        return await info.context.loaders.product.load(self.product_id)
 
 
 @strawberry.type(description="Deals per Salesforce-style forecast category, from their stage.")
@@ -132,14 +161,21 @@ class SalesForecast:
         description="Probability (0–1), under the method's uncertainty model, that actual closed-won revenue "
                     "lands within ±20 % of totalForecast.")
     by_rep: list[RepForecast]
-    by_product: list[ProductForecast]
+    by_product: list[ProductForecast] = strawberry.field(description="By product category.")
     by_category: list[CategoryForecast]
+    skus: strawberry.Private[list[SkuForecast]]
     methodology: str
     assumptions: list[str]
     pipeline: PipelineMethodFigures
     historical: HistoricalMethodFigures
     simulation: ForecastSimulation
     computed_at: datetime
+
+    @strawberry.field(description="By product, largest total first (the first `first`, at most 500).")
+    def by_sku(self, first: int = 50) -> list[SkuForecast]:
+        if not 0 <= first <= 500:
+            raise bad_user_input(ValidationFailed.single("first", "must be between 0 and 500"))
+        return self.skus[:first]
 
     @classmethod
     def build(cls, f: forecasts.SalesForecast) -> "SalesForecast":
@@ -152,7 +188,15 @@ class SalesForecast:
                     for r in f.by_rep],
             # The category's value: strawberry serializes an enum's value as it does the member.
             by_product=[ProductForecast(category=cast(Optional[ProductCategory], r.category), closed_won=r.closed_won,
-                                        weighted=r.weighted, total=r.total, deals=r.deals) for r in f.by_product],
+                                        weighted=r.weighted, total=r.total, deals=r.deals,
+                                        closed_won_weekly_volume=UnitVolume.listed(r.won_weekly_volume),
+                                        weighted_weekly_volume=UnitVolume.listed(r.weighted_weekly_volume),
+                                        weekly_volume=UnitVolume.listed(r.weekly_volume)) for r in f.by_product],
+            skus=[SkuForecast(product_id=r.product_id, category=ProductCategory(r.category), unit=ProductUnit(r.unit),
+                              closed_won=r.closed_won, weighted=r.weighted, total=r.total, deals=r.deals,
+                              closed_won_weekly_volume=r.won_weekly_volume,
+                              weighted_weekly_volume=r.weighted_weekly_volume, weekly_volume=r.weekly_volume)
+                  for r in f.by_sku],
             by_category=[CategoryForecast(category=c.category, deals=c.deals, value=c.value, weighted=c.weighted)
                          for c in f.by_category],
             methodology=f.methodology, assumptions=f.assumptions,

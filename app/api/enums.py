@@ -28,10 +28,11 @@ Outcome = e.Outcome
 DocumentType = e.DocumentType
 TransitionSource = e.TransitionSource
 Pricing = e.Pricing
+ValueSource = e.ValueSource
 
 for _vocabulary in (Role, Industry, AccountSize, AccountStatus, AccountTier, TeamRole, ContractStatus, ContactRole,
                     ProductUnit, ProductCategory, StageKind, ForecastCategory, OpportunitySource, ActivityType,
-                    Outcome, DocumentType, TransitionSource, Pricing, ErrorCode):
+                    Outcome, DocumentType, TransitionSource, Pricing, ValueSource, ErrorCode):
     strawberry.enum(_vocabulary)
 
 

@@ -64,6 +64,7 @@ from app.api.cost import admit_compiled, operation_cost, page_variables, refund_
 from app.api.inputs import OpportunityOrder
 from app.api.outages import is_outage
 from app.api.queries import opportunity_query
+from app.domain import opportunities as deal_rules
 from app.domain import enums as e
 from app.domain.errors import NotAuthenticated, ValidationFailed
 from app.domain.global_ids import global_id
@@ -213,6 +214,20 @@ def _staleness(row: Any, stage: Any, activities: Any) -> bool:
     return stale_rule(cast("StageSpec", rot), row["stage_entered_at"], last_done, scheduled, now)
 
 
+_LINE_COLUMNS = ("quantity", "unit_price", "discount", "contract_weeks", "total_price")
+
+
+def _weekly_quantity(row: dict) -> str | None:
+    """OpportunityProduct.weeklyQuantity (app/api/types.py)."""
+    return _text(row["quantity"]) if row["contract_weeks"] is not None else None
+
+
+def _line_annualized_value(row: dict) -> str:
+    """OpportunityProduct.annualizedValue: the same rule (a line's unit plays no part in it)."""
+    line = deal_rules.Line(unit="", **{column: row[column] for column in _LINE_COLUMNS})
+    return _text(line.annualized_value)
+
+
 # What each GraphQL type serves from plain columns, exactly as app/api/types.py resolves it. Every table
 # read here needs the read cache's change notification (migrations 0005 and 0010).
 TYPES: dict[str, TypeSpec] = {
@@ -221,6 +236,7 @@ TYPES: dict[str, TypeSpec] = {
         scalars={
             "id": ("id", _global_id("Opportunity")), "name": ("name", _same), "probability": ("probability", _same),
             "probabilityOverridden": ("probability_overridden", _same), "value": ("value", _text),
+            "valueSource": ("value_source", _enum(e.ValueSource)),
             "budget": ("budget", _text), "expectedCloseDate": ("expected_close_date", _iso),
             "actualCloseDate": ("actual_close_date", _iso), "source": ("source", _enum(e.OpportunitySource)),
             "lostReason": ("lost_reason", _same), "lostReasonKey": ("lost_reason_key", _same),
@@ -318,8 +334,11 @@ TYPES: dict[str, TypeSpec] = {
         scalars={
             "id": ("id", _global_id("OpportunityProduct")), "quantity": ("quantity", _text), "unitPrice": ("unit_price", _text),
             "discount": ("discount", _text), "totalPrice": ("total_price", _text),
+            "contractWeeks": ("contract_weeks", _same),
         },
         relations={"product": One("Product", "product_id"), "name": One("Product", "product_id", column="name")},
+        computed={"weeklyQuantity": Computed(("quantity", "contract_weeks"), _weekly_quantity),
+                  "annualizedValue": Computed(_LINE_COLUMNS, _line_annualized_value)},
     ),
     "Product": TypeSpec(
         m.Product,
@@ -357,12 +376,15 @@ _NO_CHANGE_FEED = ("reads {tables}, which send no change notification to the rea
                    "their trigger (as in migration 0010) first")
 _PAGED_CHILDREN = ("a connection paged per parent (first/after, a page of each parent in one ranked query): "
                    "the compiled path plans root connections only")
+_VOLUME = ("rolled up from the product lines and their products' units (an account's: of its won deals) by "
+           "app.domain.opportunities, through the loaders")
 STANDARD_ONLY: dict[str, dict[str, str]] = {
     "Opportunity": {"competitors": _NO_CHANGE_FEED.format(tables="competitors, opportunity_competitors, battlecards"),
-                    "tasks": _PAGED_CHILDREN, "interactions": _PAGED_CHILDREN},
+                    "tasks": _PAGED_CHILDREN, "interactions": _PAGED_CHILDREN,
+                    "weeklyVolume": _VOLUME, "annualizedValue": _VOLUME},
     "Account": {"locations": _NO_CHANGE_FEED.format(tables="locations"),
                 "contracts": _NO_CHANGE_FEED.format(tables="contracts"),
-                "interactions": _PAGED_CHILDREN},
+                "interactions": _PAGED_CHILDREN, "weeklyVolume": _VOLUME, "annualizedValue": _VOLUME},
 }
 
 # The connection the list root returns: its own fields, its edges' and its pageInfo's.

@@ -27,6 +27,7 @@ from app.api.enums import (
     SortDirection,
     StageKind,
     TeamRole,
+    ValueSource,
 )
 
 ID = strawberry.ID
@@ -205,7 +206,11 @@ class CreateOpportunityInput:
     contact_id: Optional[ID] = None
     pipeline_id: Optional[ID] = None
     stage: Optional[str] = strawberry.field(default=None, description="An open stage key; default the first.")
-    value: Decimal = Decimal("0")
+    value: Optional[Decimal] = strawberry.field(
+        default=None, description="A typed value (valueSource MANUAL). Left out: the value follows the product lines "
+                                  "(valueSource PRODUCTS), 0 until there are some.")
+    value_source: Optional[ValueSource] = strawberry.field(
+        default=None, description="Default: MANUAL when a value is given, else PRODUCTS.")
     budget: Optional[Decimal] = None
     probability: Optional[int] = strawberry.field(default=None, description="Manager override of the stage's.")
     source: OpportunitySource = OpportunitySource.OTHER
@@ -218,7 +223,10 @@ class CreateOpportunityInput:
 class UpdateOpportunityInput:
     name: Optional[str] = not_null()
     contact_id: Optional[ID] = UNSET
-    value: Optional[Decimal] = not_null()
+    value: Optional[Decimal] = not_null(
+        "A typed value: valueSource becomes MANUAL, and product lines no longer change it.")
+    value_source: Optional[ValueSource] = not_null(
+        "PRODUCTS: the value becomes (and stays) the sum of the product lines; MANUAL: the current value is kept.")
     budget: Optional[Decimal] = UNSET
     probability: Optional[int] = not_null()
     expected_close_date: Optional[date] = not_null()
@@ -272,9 +280,12 @@ class OpportunityOrder:
 class AddOpportunityProductInput:
     opportunity_id: ID
     product_id: ID
-    quantity: Decimal
+    quantity: Decimal = strawberry.field(description="Units of the product (its unit); per week with contractWeeks.")
     unit_price: Optional[Decimal] = strawberry.field(default=None, description="Default: the catalogue price.")
     discount: Optional[Decimal] = strawberry.field(default=None, description="Percent, 0–100.")
+    contract_weeks: Optional[int] = strawberry.field(
+        default=None, description="A supply contract of `quantity` per week for this many weeks (1–520); "
+                                  "left out: a one-off order.")
 
 
 @strawberry.input
@@ -282,6 +293,7 @@ class UpdateOpportunityProductInput:
     quantity: Optional[Decimal] = not_null()
     unit_price: Optional[Decimal] = not_null()
     discount: Optional[Decimal] = not_null()
+    contract_weeks: Optional[int] = strawberry.field(default=UNSET, description="null: make it a one-off order.")
 
 
 @strawberry.input

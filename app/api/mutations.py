@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
 import strawberry
 
@@ -60,7 +60,20 @@ class OpportunityPayload:
 @strawberry.type
 class OpportunityProductPayload:
     opportunity_product: Optional[t.OpportunityProduct] = None
+    opportunity: Optional[t.Opportunity] = strawberry.field(default=None, description="The deal as the line left it.")
+    value_changed: bool = strawberry.field(
+        default=False, description="Whether the deal's value moved: only when its valueSource is PRODUCTS.")
     errors: list[t.UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, opportunity_product: Optional[opportunities.LineChange] = None,
+           errors: Optional[list[t.UserError]] = None) -> "OpportunityProductPayload":
+        change = opportunity_product
+        if change is None:
+            return cls(errors=errors or [])
+        return cls(opportunity_product=cast(t.OpportunityProduct, change.line),
+                   opportunity=cast(t.Opportunity, change.opportunity), value_changed=change.value_changed,
+                   errors=errors or [])
 
 
 @strawberry.type(name="OpportunityActivityPayload")
@@ -200,14 +213,14 @@ class CoreMutation:
 
     @strawberry.mutation
     async def add_opportunity_product(self, info: CtxInfo, input: i.AddOpportunityProductInput) -> OpportunityProductPayload:
-        return await run_mutation(info, OpportunityProductPayload, "opportunity_product",
+        return await run_mutation(info, OpportunityProductPayload.of, "opportunity_product",
                                   lambda s: opportunities.add_opportunity_product(s, input_data(input)))
 
     @strawberry.mutation
     async def update_opportunity_product(
         self, info: CtxInfo, id: ID, input: i.UpdateOpportunityProductInput
     ) -> OpportunityProductPayload:
-        return await run_mutation(info, OpportunityProductPayload, "opportunity_product",
+        return await run_mutation(info, OpportunityProductPayload.of, "opportunity_product",
                                   lambda s: opportunities.update_opportunity_product(s, parse_id(id, "id", "OpportunityProduct"), input_data(input)))
 
     @strawberry.mutation

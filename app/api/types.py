@@ -7,6 +7,7 @@ the GraphQL type for type checkers."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Optional, cast
@@ -17,6 +18,7 @@ from app.api.context import CtxInfo
 from app.api.relay import child_connection
 from app.domain.enums import ActivityType as ActivityTypeEnum
 from app.domain.global_ids import decode_global_id, global_id
+from app.domain import opportunities as deal_rules
 from app.domain.pipeline import is_stale as stale_rule
 from app.services.stages import to_spec
 from app.api.enums import (
@@ -39,6 +41,7 @@ from app.api.enums import (
     StageKind,
     TeamRole,
     TransitionSource,
+    ValueSource,
 )
 
 if TYPE_CHECKING:
@@ -228,6 +231,17 @@ class Account(Node):
     async def opportunities(self, info: CtxInfo) -> list["Opportunity"]:
         return await info.context.loaders.account_opportunities.load(self.id)
 
+    @strawberry.field(description="What the account takes per week now, per unit: the contract lines of its won "
+                                  "deals (those you may see) still supplying (from the close date, for their weeks).")
+    async def weekly_volume(self, info: CtxInfo) -> list[UnitVolume]:
+        return UnitVolume.listed(deal_rules.account_weekly_volume(await _won_deals(info, self.id), _today()))
+
+    @strawberry.field(description="A year of the account's current business: Σ `annualizedValue` of its won deals "
+                                  "(those you may see) closed in the last 52 weeks or with a contract line still "
+                                  "supplying.")
+    async def annualized_value(self, info: CtxInfo) -> Decimal:
+        return deal_rules.account_annualized_value(await _won_deals(info, self.id), _today())
+
     @strawberry.field(description="Customer interactions with the account, newest first (those you may see).")
     async def interactions(
         self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None,
@@ -273,13 +287,35 @@ class Pipeline(Node):
         return await info.context.loaders.pipeline_stages.load(self.id)
 
 
-@strawberry.type
-class OpportunityProduct(Node):
+@strawberry.type(description="A quantity per week in one unit of measure (cases and pounds never add up).")
+class UnitVolume:
+    unit: ProductUnit
     quantity: Decimal
+
+    @staticmethod
+    def listed(volume: dict[str, Decimal]) -> list["UnitVolume"]:
+        return [UnitVolume(unit=ProductUnit(unit), quantity=quantity) for unit, quantity in volume.items()]
+
+
+@strawberry.type(description="A product on a deal: a one-off order of `quantity` units, or, with `contractWeeks`, a "
+                             "supply contract of `quantity` units (the product's unit: cases, pounds, …) per week.")
+class OpportunityProduct(Node):
+    quantity: Decimal = strawberry.field(description="Units of the product; per week on a contract line.")
     unit_price: Decimal
-    discount: Decimal
-    total_price: Decimal
+    discount: Decimal = strawberry.field(description="Percent, 0–100.")
+    contract_weeks: Optional[int] = strawberry.field(
+        description="Weeks of supply on a contract line; null: a one-off order.")
+    total_price: Decimal = strawberry.field(
+        description="quantity × unitPrice × (1 − discount %) [× contractWeeks]: the order's or the contract's value.")
     product_id: strawberry.Private[int]
+
+    @strawberry.field(description="Units per week on a contract line; null on a one-off order.")
+    def weekly_quantity(self) -> Optional[Decimal]:
+        return self.quantity if self.contract_weeks is not None else None
+
+    @strawberry.field(description="A contract line: 52 weeks of its weekly value; a one-off order: its total.")
+    async def annualized_value(self, info: CtxInfo) -> Decimal:
+        return (await product_lines(info, [self]))[0].annualized_value
 
     @strawberry.field
     async def product(self, info: CtxInfo) -> Product:
@@ -288,6 +324,32 @@ class OpportunityProduct(Node):
     @strawberry.field
     async def name(self, info: CtxInfo) -> str:
         return (await info.context.loaders.product.load(self.product_id)).name
+
+
+async def product_lines(info: CtxInfo, rows: list["OpportunityProduct"]) -> list[deal_rules.Line]:
+    """The volume rules' view of product lines (each line's unit is its product's)."""
+    products = await info.context.loaders.product.load_many([row.product_id for row in rows])
+    return [deal_rules.Line(quantity=row.quantity, unit_price=row.unit_price, discount=row.discount,
+                            contract_weeks=row.contract_weeks, unit=product.unit.value if product else "",
+                            total_price=row.total_price) for row, product in zip(rows, products, strict=True)]
+
+
+async def deal_lines(info: CtxInfo, opportunity_id: int) -> list[deal_rules.Line]:
+    return await product_lines(info, await info.context.loaders.opportunity_products.load(opportunity_id))
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+async def _won_deals(info: CtxInfo, account_id: int) -> list[deal_rules.WonDeal]:
+    loaders = info.context.loaders
+    deals = await loaders.account_opportunities.load(account_id)
+    stages = await loaders.stage.load_many([deal.stage_id for deal in deals])
+    won = [deal for deal, stage in zip(deals, stages, strict=True) if stage is not None and stage.kind == StageKind.WON]
+    line_sets = await asyncio.gather(*(deal_lines(info, deal.id) for deal in won))
+    return [deal_rules.WonDeal(closed_on=deal.actual_close_date, value=deal.value, source=deal.value_source,
+                               lines=lines) for deal, lines in zip(won, line_sets, strict=True)]
 
 
 @strawberry.type
@@ -365,6 +427,9 @@ class Opportunity(Node):
     probability: int
     probability_overridden: bool
     value: Decimal
+    value_source: ValueSource = strawberry.field(
+        description="MANUAL: the value was typed and product lines leave it alone; PRODUCTS: the value is the sum of "
+                    "the product lines' totals. Setting `value` makes it MANUAL; setting PRODUCTS recomputes it.")
     budget: Optional[Decimal]
     expected_close_date: date
     actual_close_date: Optional[date]
@@ -416,6 +481,17 @@ class Opportunity(Node):
     @strawberry.field
     async def activities(self, info: CtxInfo) -> list[OpportunityActivity]:
         return await info.context.loaders.opportunity_activities.load(self.id)
+
+    @strawberry.field(description="Units per week of the contract lines, per unit (empty: no contract lines).")
+    async def weekly_volume(self, info: CtxInfo) -> list[UnitVolume]:
+        return UnitVolume.listed(deal_rules.weekly_volume(await deal_lines(info, self.id)))
+
+    @strawberry.field(description=(
+        "A year of the deal. PRODUCTS: Σ the lines' annualizedValue (contract lines: 52 weeks of their weekly "
+        "value; one-off orders: their total). MANUAL: the typed value scaled as the lines scale (a 104-week "
+        "contract's value counts half), or the value itself when there are no lines."))
+    async def annualized_value(self, info: CtxInfo) -> Decimal:
+        return deal_rules.annualized_value(self.value, self.value_source, await deal_lines(info, self.id))
 
     @strawberry.field
     async def documents(self, info: CtxInfo) -> list[OpportunityDocument]:

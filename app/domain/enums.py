@@ -68,6 +68,12 @@ class ContactRole(str, Enum):
     OTHER = "other"
 
 
+class ValueSource(str, Enum):
+    """Where a deal's value comes from: typed by a person, or the sum of its product lines."""
+    MANUAL = "manual"
+    PRODUCTS = "products"
+
+
 class ProductUnit(str, Enum):
     CASE = "case"
     EACH = "each"

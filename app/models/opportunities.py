@@ -12,6 +12,7 @@ from app.domain.enums import (
     OpportunitySource,
     Outcome,
     TransitionSource,
+    ValueSource,
 )
 from app.models.base import created_at, money, updated_at
 
@@ -46,6 +47,9 @@ class Opportunity(Model):
     probability = fields.IntField()
     probability_overridden = fields.BooleanField(default=False)
     value = money(default=0)
+    # MANUAL: typed by a person, product lines leave it alone; PRODUCTS: the sum of the lines' totals.
+    value_source = fields.CharEnumField(ValueSource, max_length=16, default=ValueSource.MANUAL,
+                                        db_default=ValueSource.MANUAL)
     budget = money(null=True)
     expected_close_date = fields.DateField()
     actual_close_date = fields.DateField(null=True)
@@ -88,6 +92,8 @@ class OpportunityProduct(Model):
     quantity = fields.DecimalField(max_digits=12, decimal_places=3)
     unit_price = money()
     discount = fields.DecimalField(max_digits=5, decimal_places=2, default=0)
+    # Set: a supply contract of `quantity` per week for this many weeks; null: a one-off order.
+    contract_weeks = fields.IntField(null=True)
     # Derived on every write by app.domain.opportunities.line_total; stored for SQL aggregates.
     total_price = money()
     created_at = created_at()

@@ -320,20 +320,52 @@ LIMIT {int(limit)}"""
     return p.query(sql)
 
 
-def forecast_by_product_category(d: Dialect, scope: Scope, filters: PipelineFilters, period: ForecastPeriod,
-                                 today: date) -> Query:
-    """Per product category (NULL: deals without product lines) and stage kind: line value, and
-    Σ line value × p × w (×100). A deal's lines add up to its value."""
-    p = Params(d)
+def _forecast_lines(p: Params, scope: Scope, filters: PipelineFilters, period: ForecastPeriod, today: date) -> str:
+    """One row per product line of the forecast's deals (one per deal without lines): its share of the
+    deal's value (apportioned by line totals, so a deal's shares add up to its value whether the value
+    follows the lines or was typed), its weekly units on a contract line, and the deal's p × w."""
     joins = ("LEFT JOIN opportunity_products op ON op.opportunity_id = o.id "
              "LEFT JOIN products pr ON pr.id = op.product_id")
     from_where, weight = _forecast_rows(p, scope, filters, period, today, joins)
-    line = "COALESCE(op.total_price, o.value)"
+    return f"""
+SELECT o.id AS deal_id, s.kind AS kind, o.value AS value, o.probability * {weight} AS pw,
+       op.id AS line_id, op.total_price AS line_total, op.product_id AS product_id,
+       pr.category AS category, pr.unit AS unit,
+       CASE WHEN op.contract_weeks IS NOT NULL THEN op.quantity END AS weekly,
+       SUM(op.total_price) OVER (PARTITION BY o.id) AS lines_total,
+       COUNT(op.id) OVER (PARTITION BY o.id) AS lines
+{from_where}"""
+
+
+_LINE_SHARE = ("(CASE WHEN l.line_id IS NULL THEN l.value WHEN l.lines_total > 0 "
+               "THEN l.value * l.line_total / l.lines_total ELSE l.value / l.lines END)")
+
+
+def forecast_by_product_category(d: Dialect, scope: Scope, filters: PipelineFilters, period: ForecastPeriod,
+                                 today: date) -> Query:
+    """Per product category (NULL: deals without product lines) and stage kind: the lines' shares of
+    their deals' value, and Σ share × p × w (×100)."""
+    p = Params(d)
     sql = f"""
-SELECT pr.category AS category, s.kind AS kind, COUNT(DISTINCT o.id) AS n, SUM({line}) AS value,
-       SUM({line} * o.probability * {weight}) AS weighted_x100
-{from_where}
-GROUP BY pr.category, s.kind"""
+SELECT l.category AS category, l.kind AS kind, COUNT(DISTINCT l.deal_id) AS n, SUM({_LINE_SHARE}) AS value,
+       SUM({_LINE_SHARE} * l.pw) AS weighted_x100
+FROM ({_forecast_lines(p, scope, filters, period, today)}) l
+GROUP BY l.category, l.kind"""
+    return p.query(sql)
+
+
+def forecast_by_product(d: Dialect, scope: Scope, filters: PipelineFilters, period: ForecastPeriod,
+                        today: date) -> Query:
+    """Per product and stage kind: deals, the lines' shares of value and Σ share × p × w (×100), weekly
+    units of contract lines and Σ units × p × w (×100)."""
+    p = Params(d)
+    sql = f"""
+SELECT l.product_id AS product_id, l.category AS category, l.unit AS unit, l.kind AS kind,
+       COUNT(DISTINCT l.deal_id) AS n, SUM({_LINE_SHARE}) AS value, SUM({_LINE_SHARE} * l.pw) AS weighted_x100,
+       SUM(l.weekly) AS weekly, SUM(l.weekly * l.pw) AS weekly_weighted_x100
+FROM ({_forecast_lines(p, scope, filters, period, today)}) l
+WHERE l.product_id IS NOT NULL
+GROUP BY l.product_id, l.category, l.unit, l.kind"""
     return p.query(sql)
 
 

@@ -42,6 +42,7 @@ from app.domain.enums import (
     AccountSize,
     AccountStatus,
     AccountTier,
+    ValueSource,
     ActivityType,
     ContactRole,
     ContractStatus,
@@ -869,6 +870,8 @@ CONTRACT_VALUE_RANGES = {_S: (25_000, 250_000), _M: (150_000, 1_200_000),
                          _L: (800_000, 6_000_000), _E: (4_000_000, 25_000_000)}
 DEAL_VALUE_RANGES = {_S: (5_000, 60_000), _M: (30_000, 300_000),
                      _L: (150_000, 1_500_000), _E: (500_000, 4_000_000)}
+CONTRACT_WEEKS = (13, 26, 26, 52)
+WEEKLY_CASES = {_S: (2, 12), _M: (5, 30), _L: (15, 80), _E: (40, 250)}  # cases a week of one product
 CASE_VOLUMES = {_S: (25, 150), _M: (80, 600), _L: (300, 2500), _E: (1200, 9000)}
 SIZE_WEIGHT = {_S: 1.0, _M: 2.0, _L: 3.0, _E: 4.0}
 STATUS_WEIGHTS = {AccountStatus.CUSTOMER: 55, AccountStatus.PROSPECT: 30,
@@ -1415,6 +1418,7 @@ class _DemoBuilder:
             account_id=account.id, contact_id=self._deal_contact(plan), pipeline_id=self.pipeline_id,
             stage_id=stage.id, stage_entered_at=times[-1], probability=stage.probability,
             forecast_category=stage.forecast_category, value=value, budget=self._budget(value, keys),
+            value_source=ValueSource.PRODUCTS if lines else ValueSource.MANUAL,
             expected_close_date=self._expected_close(created, times[-1], closed),
             actual_close_date=times[-1].date() if closed else None,
             source=self._source(account.status), assigned_to_id=plan.rep.id,
@@ -1502,7 +1506,9 @@ class _DemoBuilder:
 
     def _line(self, product: Product, size: AccountSize, created: datetime) -> OpportunityProduct:
         rng = self.rng
-        cases = rng.randint(*CASE_VOLUMES[size])
+        # Food is bought as a supply contract of so many units a week; equipment once.
+        weeks = None if product.category == ProductCategory.EQUIPMENT else rng.choice(CONTRACT_WEEKS)
+        cases = rng.randint(*(CASE_VOLUMES if weeks is None else WEEKLY_CASES)[size])
         if product.unit == ProductUnit.PALLET:
             cases = max(1, cases // 50)
         elif product.category == ProductCategory.EQUIPMENT:
@@ -1513,8 +1519,8 @@ class _DemoBuilder:
         unit_price = (product.unit_price * Decimal(100 + rng.randint(-6, 4)) / 100).quantize(CENT, ROUND_HALF_UP)
         discount = rng.choice(DISCOUNTS)
         return OpportunityProduct(
-            product_id=product.id, quantity=quantity, unit_price=unit_price, discount=discount,
-            total_price=line_total(quantity, unit_price, discount),
+            product_id=product.id, quantity=quantity, unit_price=unit_price, discount=discount, contract_weeks=weeks,
+            total_price=line_total(quantity, unit_price, discount, weeks),
             created_at=created + timedelta(minutes=rng.randint(30, 240)),
         )
 

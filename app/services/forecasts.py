@@ -12,10 +12,10 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
-from typing import Sequence, cast
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Sequence, cast
 
 from tortoise.transactions import in_transaction
 
@@ -57,6 +57,7 @@ from app.services.queue import enqueue_debounced, still_deferred
 
 log = logging.getLogger(__name__)
 
+UNIT_STEP = Decimal("0.001")  # product quantities are NUMERIC(12, 3)
 FORECAST_JOB = "recompute_forecast"
 DEBOUNCE_SECONDS = 5.0
 # A period is recomputed at most once per DUTY_FACTOR × its last recomputation's duration (seconds
@@ -96,10 +97,46 @@ class ProductForecast:
     closed_won: Decimal
     weighted: Decimal
     deals: int
+    # Weekly units of contract lines per unit: won, and open × p × w.
+    won_weekly_volume: dict[str, Decimal] = field(default_factory=dict)
+    weighted_weekly_volume: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def total(self) -> Decimal:
         return self.closed_won + self.weighted
+
+    @property
+    def weekly_volume(self) -> dict[str, Decimal]:
+        return _add_volumes(self.won_weekly_volume, self.weighted_weekly_volume)
+
+
+@dataclass(frozen=True)
+class SkuForecast:
+    """One product's part of the pipeline forecast, in value and in weekly units."""
+    product_id: int
+    category: str
+    unit: str
+    closed_won: Decimal
+    weighted: Decimal
+    deals: int
+    won_weekly_volume: Decimal
+    weighted_weekly_volume: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.closed_won + self.weighted
+
+    @property
+    def weekly_volume(self) -> Decimal:
+        return self.won_weekly_volume + self.weighted_weekly_volume
+
+
+def _add_volumes(*volumes: dict[str, Decimal]) -> dict[str, Decimal]:
+    total: dict[str, Decimal] = defaultdict(Decimal)
+    for volume in volumes:
+        for unit, quantity in volume.items():
+            total[unit] += quantity
+    return dict(sorted(total.items()))
 
 
 @dataclass(frozen=True)
@@ -125,6 +162,7 @@ class SalesForecast:
     by_product: list[ProductForecast]
     by_category: list[CategoryForecast]
     computed_at: datetime
+    by_sku: list[SkuForecast] = field(default_factory=list)
 
     @property
     def estimate(self) -> Estimate:
@@ -244,16 +282,51 @@ def _pipeline_side(rows: list[dict], largest: list[dict], kinds: dict[int, tuple
     return figures, simulation, by_rep, by_category
 
 
-def _by_product(rows: list[dict]) -> list[ProductForecast]:
+def _units(raw: Any) -> Decimal:
+    """A SQL sum of quantities (NUMERIC(12, 3); a float on SQLite) to the thousandth."""
+    return Decimal(str(raw or 0)).quantize(UNIT_STEP, ROUND_HALF_UP)
+
+
+def _by_sku(rows: list[dict]) -> list[SkuForecast]:
+    grouped: dict[int, dict] = defaultdict(lambda: defaultdict(Decimal))
+    kinds: dict[int, tuple[str, str]] = {}
+    for r in rows:
+        slot = grouped[r["product_id"]]
+        kinds[r["product_id"]] = (_plain(r["category"]), _plain(r["unit"]))
+        slot["deals"] += r["n"]
+        if r["kind"] == StageKind.WON.value:
+            slot["closed_won"] += money(r["value"])
+            slot["won_weekly"] += Decimal(str(r["weekly"] or 0))
+        else:
+            slot["weighted"] += Decimal(str(r["weighted_x100"] or 0))
+            slot["weighted_weekly"] += Decimal(str(r["weekly_weighted_x100"] or 0)) / 100
+    skus = [SkuForecast(product_id, *kinds[product_id], closed_won=money(v["closed_won"]),
+                        weighted=_x100(v["weighted"]), deals=int(v["deals"]), won_weekly_volume=_units(v["won_weekly"]),
+                        weighted_weekly_volume=_units(v["weighted_weekly"]))
+            for product_id, v in grouped.items()]
+    return sorted(skus, key=lambda sku: (-sku.total, sku.product_id))
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def _by_product(rows: list[dict], skus: list[SkuForecast]) -> list[ProductForecast]:
     grouped: dict[str | None, dict] = defaultdict(lambda: defaultdict(Decimal))
     for r in rows:
-        slot = grouped[getattr(r["category"], "value", r["category"])]
+        slot = grouped[_plain(r["category"])]
         slot["deals"] += r["n"]
         if r["kind"] == StageKind.WON.value:
             slot["closed_won"] += money(r["value"])
         else:
             slot["weighted"] += Decimal(str(r["weighted_x100"] or 0))
-    products = [ProductForecast(c, money(v["closed_won"]), _x100(v["weighted"]), int(v["deals"]))
+    won: dict[str | None, dict[str, Decimal]] = defaultdict(dict)
+    weighted: dict[str | None, dict[str, Decimal]] = defaultdict(dict)
+    for sku in skus:
+        won[sku.category] = _add_volumes(won[sku.category], {sku.unit: sku.won_weekly_volume})
+        weighted[sku.category] = _add_volumes(weighted[sku.category], {sku.unit: sku.weighted_weekly_volume})
+    products = [ProductForecast(c, money(v["closed_won"]), _x100(v["weighted"]), int(v["deals"]),
+                                {u: q for u, q in won[c].items() if q}, {u: q for u, q in weighted[c].items() if q})
                 for c, v in grouped.items()]
     return sorted(products, key=lambda p: (-p.total, p.category is None, p.category or ""))
 
@@ -291,10 +364,11 @@ async def compute_forecast(scope: Scope, period: ForecastPeriod, filters: Pipeli
     d = sql.dialect()
     since, cutoff = history_window(period, today)
     # Independent read-only aggregates: run side by side on the pool (never inside a transaction).
-    rows, largest, product_rows, month_rows, kinds = await asyncio.gather(
+    rows, largest, product_rows, sku_rows, month_rows, kinds = await asyncio.gather(
         sql.run(sql.forecast_by_rep_and_stage(d, scope, filters, period, today)),
         sql.run(sql.forecast_largest_open(d, scope, filters, period, today, SIMULATED_DEALS)),
         sql.run(sql.forecast_by_product_category(d, scope, filters, period, today)),
+        sql.run(sql.forecast_by_product(d, scope, filters, period, today)),
         sql.run(sql.monthly_won_revenue(d, scope, filters, since, cutoff)),
         _stage_kinds(),
     )
@@ -302,8 +376,9 @@ async def compute_forecast(scope: Scope, period: ForecastPeriod, filters: Pipeli
     historical = _historical_side(month_rows, period, cutoff)
     pipeline = pipeline_estimate(figures, simulation)
     blend = hybrid(pipeline, historical.estimate, historical.months_used)
+    skus = _by_sku(sku_rows)
     return SalesForecast(period, method, figures, pipeline, simulation, historical, blend, by_rep,
-                         _by_product(product_rows), by_category, now)
+                         _by_product(product_rows, skus), by_category, now, skus)
 
 
 async def sales_forecast(scope: Scope, period: str, method: str | ForecastMethod = ForecastMethod.HYBRID,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import cast
@@ -9,7 +10,7 @@ from urllib.parse import urlparse
 
 from tortoise.transactions import in_transaction
 
-from app.domain.enums import ActivityType, StageKind, TransitionSource
+from app.domain.enums import ActivityType, StageKind, TransitionSource, ValueSource
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.domain.events import (
     ActivityAdded,
@@ -22,7 +23,7 @@ from app.domain.events import (
     OpportunityUpdated,
 )
 from app.domain.pipeline import unmet_at_creation
-from app.domain.opportunities import line_total, products_value
+from app.domain.opportunities import CENT, contract_weeks_error, line_total, products_value
 from app.domain.validation import percent_error, positive_error
 from app.models import (
     Opportunity,
@@ -46,7 +47,7 @@ from app.services.rows import int_column
 from app.services.stages import creation_facts, to_spec
 
 OPPORTUNITY_FIELDS = {
-    "name", "contact_id", "value", "budget", "expected_close_date", "source", "assigned_to_id",
+    "name", "contact_id", "value", "value_source", "budget", "expected_close_date", "source", "assigned_to_id",
     "next_step", "description",
 }
 
@@ -75,6 +76,11 @@ async def _check_common(checks: Checks, scope: Scope, data: dict, account_id: in
 async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
     if data.get("probability") is None:
         data.pop("probability", None)
+    for optional in ("value", "value_source"):
+        if data.get(optional) is None:
+            data.pop(optional, None)
+    if "value" not in data:  # left out: the value follows the product lines, 0 until there are some
+        data.setdefault("value_source", ValueSource.PRODUCTS)
     strip_text(data, "name")
     checks = Checks()
     checks.required_text(data, "name", required=True)
@@ -108,6 +114,7 @@ async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
             forecast_category=stage.forecast_category,
         )
         assign(opportunity, data, OPPORTUNITY_FIELDS)
+        opportunity.value = Decimal(opportunity.value).quantize(CENT)
         await opportunity.save()
         await StageTransition.create(
             opportunity_id=opportunity.id, from_stage_id=None, to_stage_id=stage.id, at=now,
@@ -152,6 +159,8 @@ async def update_opportunity(scope: Scope, opportunity_id: int, data: dict, expe
     outbox = Outbox()
     async with in_transaction():
         opportunity = await lock_opportunity(opportunity.id, expected_version)
+        if changes.get("value_source") == ValueSource.PRODUCTS:
+            changes["value"] = await _lines_value(opportunity.id)
         await save_opportunity(opportunity, changes, outbox, lambda diff: OpportunityUpdated(changes=diff),
                                actor_id=scope.user_id)
     await outbox.publish()
@@ -175,26 +184,40 @@ async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
 # Products on an opportunity -----------------------------------------------------------
 
 
-async def _recompute_value(opportunity: Opportunity, outbox: Outbox, actor_id: int) -> None:
-    """Inside the caller's transaction: the value follows the lines, and the change is an event."""
-    current = await lock_opportunity(opportunity.id)
+async def _lines_value(opportunity_id: int) -> Decimal:
     # Tortoise types values_list() as tuples whatever `flat` says; flat=True gives the totals themselves.
-    totals = cast("list[Decimal]", await OpportunityProduct.filter(opportunity_id=opportunity.id)
-                  .values_list("total_price", flat=True))
+    return products_value(cast("list[Decimal]", await OpportunityProduct.filter(opportunity_id=opportunity_id)
+                               .values_list("total_price", flat=True)))
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """A product line written, its deal as it now is, and whether the deal's value moved with it."""
+    line: OpportunityProduct
+    opportunity: Opportunity
+    value_changed: bool
+
+
+async def _lines_changed(opportunity: Opportunity, outbox: Outbox, actor_id: int) -> tuple[Opportunity, bool]:
+    """Inside the caller's transaction: a deal whose value follows its lines takes their sum (a typed
+    value stays as it was); either way the lines' change is an event."""
+    current = await lock_opportunity(opportunity.id)
     previous = current.value
-    value = products_value(totals)
-    await save_opportunity(current, {"value": value}, outbox, OpportunityProductsChanged(
-        changes={"value": {"from": str(previous), "to": str(value)}}), actor_id=actor_id)
-    opportunity.value, opportunity.version, opportunity.updated_at = current.value, current.version, current.updated_at
+    value = await _lines_value(opportunity.id) if current.value_source == ValueSource.PRODUCTS else previous
+    changes = {"value": {"from": str(previous), "to": str(value)}} if value != previous else {}
+    await save_opportunity(current, {"value": value}, outbox, OpportunityProductsChanged(changes=changes),
+                           actor_id=actor_id)
+    return current, value != previous
 
 
-def _check_line(checks: Checks, quantity: Decimal | None, unit_price: Decimal | None, discount: Decimal | None) -> None:
-    checks.check("quantity", positive_error(quantity), ErrorCode.OUT_OF_RANGE)
-    checks.money({"unit_price": unit_price}, "unit_price")
-    checks.check("discount", percent_error(discount), ErrorCode.OUT_OF_RANGE)
+def _check_line(checks: Checks, data: dict) -> None:
+    checks.check("quantity", positive_error(data.get("quantity")), ErrorCode.OUT_OF_RANGE)
+    checks.money({"unit_price": data.get("unit_price")}, "unit_price")
+    checks.check("discount", percent_error(data.get("discount")), ErrorCode.OUT_OF_RANGE)
+    checks.check("contract_weeks", contract_weeks_error(data.get("contract_weeks")), ErrorCode.OUT_OF_RANGE)
 
 
-async def add_opportunity_product(scope: Scope, data: dict) -> OpportunityProduct:
+async def add_opportunity_product(scope: Scope, data: dict) -> LineChange:
     opportunity = await visible_opportunity(scope, data.get("opportunity_id"))
     checks = Checks()
     product = await Product.get_or_none(id=data.get("product_id"), is_active=True)
@@ -202,21 +225,22 @@ async def add_opportunity_product(scope: Scope, data: dict) -> OpportunityProduc
         checks.add("product_id", "product not found", ErrorCode.NOT_FOUND)
     if data.get("quantity") is None:
         checks.add("quantity", "is required", ErrorCode.REQUIRED)
-    _check_line(checks, data.get("quantity"), data.get("unit_price"), data.get("discount"))
+    _check_line(checks, data)
     checks.raise_if_any()
     assert product is not None  # else a check failed and raise_if_any raised
     unit_price = data["unit_price"] if data.get("unit_price") is not None else product.unit_price
     discount = data["discount"] if data.get("discount") is not None else Decimal(0)
     outbox = Outbox()
     async with in_transaction():
+        weeks = data.get("contract_weeks")
         line = await OpportunityProduct.create(
             opportunity_id=opportunity.id, product_id=product.id, quantity=data["quantity"],
-            unit_price=unit_price, discount=discount,
-            total_price=line_total(data["quantity"], unit_price, discount),
+            unit_price=unit_price, discount=discount, contract_weeks=weeks,
+            total_price=line_total(data["quantity"], unit_price, discount, weeks),
         )
-        await _recompute_value(opportunity, outbox, scope.user_id)
+        current, changed = await _lines_changed(opportunity, outbox, scope.user_id)
     await outbox.publish()
-    return line
+    return LineChange(line, current, changed)
 
 
 async def _visible_line(scope: Scope, line_id: int) -> tuple[OpportunityProduct, Opportunity]:
@@ -226,22 +250,22 @@ async def _visible_line(scope: Scope, line_id: int) -> tuple[OpportunityProduct,
     return line, await Opportunity.get(id=line.opportunity_id)
 
 
-async def update_opportunity_product(scope: Scope, line_id: int, data: dict) -> OpportunityProduct:
+async def update_opportunity_product(scope: Scope, line_id: int, data: dict) -> LineChange:
     line, opportunity = await _visible_line(scope, line_id)
     checks = Checks()
     for field in ("quantity", "unit_price", "discount"):
         if field in data and data[field] is None:
             checks.add(field, "is required", ErrorCode.REQUIRED)
-    _check_line(checks, data.get("quantity"), data.get("unit_price"), data.get("discount"))
+    _check_line(checks, data)
     checks.raise_if_any()
-    assign(line, data, {"quantity", "unit_price", "discount"})
-    line.total_price = line_total(line.quantity, line.unit_price, line.discount)
+    assign(line, data, {"quantity", "unit_price", "discount", "contract_weeks"})
+    line.total_price = line_total(line.quantity, line.unit_price, line.discount, line.contract_weeks)
     outbox = Outbox()
     async with in_transaction():
         await line.save()
-        await _recompute_value(opportunity, outbox, scope.user_id)
+        current, changed = await _lines_changed(opportunity, outbox, scope.user_id)
     await outbox.publish()
-    return line
+    return LineChange(line, current, changed)
 
 
 async def remove_opportunity_product(scope: Scope, line_id: int) -> int:
@@ -249,7 +273,7 @@ async def remove_opportunity_product(scope: Scope, line_id: int) -> int:
     outbox = Outbox()
     async with in_transaction():
         await line.delete()
-        await _recompute_value(opportunity, outbox, scope.user_id)
+        await _lines_changed(opportunity, outbox, scope.user_id)
     await outbox.publish()
     return line_id
 

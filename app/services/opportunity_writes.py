@@ -18,11 +18,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from app.domain.enums import Role
+from app.domain.enums import Role, ValueSource
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.domain.events import Event
 from app.domain.validation import percent_error
-from app.models import Contact, DomainEvent, Opportunity, OpportunityProduct
+from app.models import Contact, DomainEvent, Opportunity
 from app.queries.visibility import Scope, contact_filter
 from app.services.common import Checks
 from app.services.events import Outbox
@@ -33,8 +33,8 @@ Changes = dict[str, dict[str, Any]]
 async def check_opportunity_data(checks: Checks, scope: Scope, data: dict[str, Any], *, account_id: int | None,
                                  opportunity_id: int | None, prefix: str = "") -> None:
     """The rules on an opportunity's own data, whichever use case writes it: a rep cannot override
-    the stage probability, the contact must be on the opportunity's account, and the value of a deal
-    with product lines is the sum of its products. Field names are reported with `prefix`."""
+    the stage probability, the contact must be on the opportunity's account, and a typed value makes
+    the value MANUAL (app.domain.opportunities). Field names are reported with `prefix`."""
     if "probability" in data:
         checks.check(f"{prefix}probability", percent_error(data["probability"]), ErrorCode.OUT_OF_RANGE)
         if scope.role is Role.REP:
@@ -43,10 +43,14 @@ async def check_opportunity_data(checks: Checks, scope: Scope, data: dict[str, A
     if data.get("contact_id") is not None and account_id is not None \
             and not await Contact.exists(contact_filter(scope), id=data["contact_id"], account_id=account_id):
         checks.add(f"{prefix}contact_id", "contact not found on this account", ErrorCode.NOT_FOUND)
-    if "value" in data and opportunity_id is not None \
-            and await OpportunityProduct.exists(opportunity_id=opportunity_id):
-        checks.add(f"{prefix}value", "the value is the sum of the opportunity's products; change the products",
-                   ErrorCode.INVALID)
+    if "value_source" in data and data["value_source"] is None:
+        checks.add(f"{prefix}value_source", "is required", ErrorCode.REQUIRED)
+    elif data.get("value") is not None:
+        # A typed value is MANUAL: product lines leave it alone from then on.
+        if data.get("value_source") == ValueSource.PRODUCTS:
+            checks.add(f"{prefix}value_source", "a typed value is MANUAL: leave value out to follow the product lines",
+                       ErrorCode.INVALID)
+        data["value_source"] = ValueSource.MANUAL
 
 
 def stale(current_version: int) -> ValidationFailed:
