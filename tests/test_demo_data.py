@@ -1,7 +1,18 @@
 """`crm seed-demo`: believable data in every stage, consistent history, and only into an empty database."""
 
-from app.domain.enums import StageKind
-from app.models import Account, CustomerInteraction, LostReason, Opportunity, PipelineStage, StageTransition, User
+from app.domain.contact_log import records_contact
+from app.domain.enums import StageKind, ValueSource
+from app.models import (
+    Account,
+    CustomerInteraction,
+    LostReason,
+    Opportunity,
+    OpportunityActivity,
+    OpportunityProduct,
+    PipelineStage,
+    StageTransition,
+    User,
+)
 from app.services.auth import authenticate
 from app.seed.demo_data import seed_demo
 
@@ -24,6 +35,15 @@ async def test_seed_fills_an_empty_database_once():
     assert lost and all(key in picklist and detail and closed for key, detail, closed in lost)
     scored = await CustomerInteraction.filter(sentiment__isnull=False).count()
     assert scored == await CustomerInteraction.all().count() > 1000
+    # One way to log customer contact: every done contact-type activity has its interaction, and every
+    # interaction on a deal exactly one activity.
+    activities = await OpportunityActivity.all().values("type", "completed_at", "interaction_id")
+    assert all(a["interaction_id"] for a in activities if records_contact(a["type"], a["completed_at"]))
+    on_deals = await CustomerInteraction.filter(opportunity_id__isnull=False).count()
+    assert on_deals == await OpportunityActivity.filter(interaction_id__isnull=False).count() > 100
+    # Supply contracts: most lines are weekly, and a deal's value follows its lines or was typed.
+    assert await OpportunityProduct.filter(contract_weeks__isnull=False).count() > 1000
+    assert await Opportunity.filter(value_source=ValueSource.PRODUCTS).count() > 100
     users = await User.all().count()
     assert await seed_demo(seed=7) is None  # never into a database that has data
     assert await User.all().count() == users

@@ -174,6 +174,11 @@ async def _build(team) -> World:
             account=acct, contact_id=w.ids[f"contact_{contact_acct.id}"], opportunity=opp, type=InteractionType.MEETING,
             subject="met", occurred_at=now - timedelta(days=1), created_by=author)
         w.add("CustomerInteraction", interaction, f"interaction_{acct.id}", account=acct.id)
+        # Its deal's side (app.domain.contact_log): the activity that links to it.
+        linked = await m.OpportunityActivity.create(opportunity=opp, type=ActivityType.MEETING, subject="met",
+                                                    completed_at=interaction.occurred_at, created_by=author,
+                                                    interaction=interaction)
+        w.add("OpportunityActivity", linked, opportunity=opp.id)
         participant = await m.InteractionParticipant.create(interaction=interaction,
                                                             contact_id=w.ids[f"contact_{contact_acct.id}"])
         w.add("InteractionParticipant", participant, account=acct.id, contact_account=contact_acct.id)

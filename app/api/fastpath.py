@@ -382,6 +382,7 @@ STANDARD_ONLY: dict[str, dict[str, str]] = {
     "Opportunity": {"competitors": _NO_CHANGE_FEED.format(tables="competitors, opportunity_competitors, battlecards"),
                     "tasks": _PAGED_CHILDREN, "interactions": _PAGED_CHILDREN,
                     "weeklyVolume": _VOLUME, "annualizedValue": _VOLUME},
+    "OpportunityActivity": {"interaction": _NO_CHANGE_FEED.format(tables="customer_interactions")},
     "Account": {"locations": _NO_CHANGE_FEED.format(tables="locations"),
                 "contracts": _NO_CHANGE_FEED.format(tables="contracts"),
                 "interactions": _PAGED_CHILDREN, "weeklyVolume": _VOLUME, "annualizedValue": _VOLUME},

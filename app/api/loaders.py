@@ -76,6 +76,7 @@ class Loaders:
         self.account_opportunities = children(m.Opportunity, "account_id", ("-created_at", "-id"))
         self.pipeline_stages = children(m.PipelineStage, "pipeline_id", ("order",))
         self.interaction_participants = children(m.InteractionParticipant, "interaction_id")
+        self.interaction = by_id(m.CustomerInteraction)
 
         def child_pages(model, fk: str, sort_field: str):
             return ChildPages(model, fk, sort_field, descending=True, visible=read_filter(model, scope))

@@ -11,6 +11,7 @@ from app.api import types as t
 from app.api.context import CtxInfo
 from app.api.errors import input_data, parse_id, deleting, run_mutation
 from app.services import accounts, catalog, opportunities
+from app.services import interactions as contact_log
 
 ID = strawberry.ID
 
@@ -228,20 +229,23 @@ class CoreMutation:
         return await run_mutation(info, DeletePayload, "deleted_id",
                                   deleting("OpportunityProduct", lambda s: opportunities.remove_opportunity_product(s, parse_id(id, "id", "OpportunityProduct"))))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Log deal work, or a customer contact made on the deal: a done CALL, EMAIL, "
+                                     "MEETING, DEMO, TASTING or SITE_VISIT is also recorded as its interaction "
+                                     "(`interaction`), once (README \"One way to log customer contact\").")
     async def add_opportunity_activity(self, info: CtxInfo, opportunity_id: ID, input: i.ActivityInput) -> ActivityPayload:
-        return await run_mutation(info, ActivityPayload, "activity", lambda s: opportunities.add_activity(
+        return await run_mutation(info, ActivityPayload, "activity", lambda s: contact_log.add_deal_activity(
             s, _with(input_data(input), opportunity_id=parse_id(opportunity_id, "opportunity_id"))))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="A logged contact's text follows on its interaction (its type and dates are the "
+                                     "interaction's); marking a contact-type activity done records its interaction.")
     async def update_opportunity_activity(self, info: CtxInfo, id: ID, input: i.ActivityInput) -> ActivityPayload:
         return await run_mutation(info, ActivityPayload, "activity",
-                                  lambda s: opportunities.update_activity(s, parse_id(id, "id", "OpportunityActivity"), input_data(input)))
+                                  lambda s: contact_log.update_deal_activity(s, parse_id(id, "id", "OpportunityActivity"), input_data(input)))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Deal work only: a logged customer contact is kept as its interaction.")
     async def delete_opportunity_activity(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
-                                  deleting("OpportunityActivity", lambda s: opportunities.delete_activity(s, parse_id(id, "id", "OpportunityActivity"))))
+                                  deleting("OpportunityActivity", lambda s: contact_log.delete_deal_activity(s, parse_id(id, "id", "OpportunityActivity"))))
 
     @strawberry.mutation
     async def add_opportunity_document(self, info: CtxInfo, input: i.AddDocumentInput) -> DocumentPayload:

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from app import models as m
     from app.api.competition import BattleCard
-    from app.api.interactions import CustomerInteractionConnection
+    from app.api.interactions import CustomerInteraction, CustomerInteractionConnection
     from app.api.work import TaskConnection
 
 
@@ -363,10 +363,18 @@ class OpportunityActivity(Node):
     completed_at: Optional[datetime]
     created_at: datetime
     created_by_id: strawberry.Private[Optional[int]]
+    interaction_id: strawberry.Private[Optional[int]]
 
     @strawberry.field
     async def created_by(self, info: CtxInfo) -> Optional[User]:
         return await info.context.loaders.user.load(self.created_by_id) if self.created_by_id else None
+
+    @strawberry.field(description="A customer contact made on the deal: the interaction that records it (null for "
+                                  "deal work, or when you may not see it).")
+    async def interaction(
+        self, info: CtxInfo,
+    ) -> Optional[Annotated["CustomerInteraction", strawberry.lazy("app.api.interactions")]]:
+        return await info.context.loaders.interaction.load(self.interaction_id) if self.interaction_id else None
 
 
 @strawberry.type

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from app.models.accounts import Account, Contact
     from app.models.catalog import Product
     from app.models.competition import Competitor
+    from app.models.interactions import CustomerInteraction
     from app.models.pipeline import Pipeline, PipelineStage
     from app.models.users import User
 
@@ -119,6 +120,12 @@ class OpportunityActivity(Model):
         "models.User", related_name="activities", null=True, on_delete=fields.SET_NULL
     )
     created_by_id: int | None
+    # A customer contact made on the deal: the interaction this activity is the deal's side of
+    # (app.domain.contact_log); null for deal work.
+    interaction: fields.OneToOneNullableRelation["CustomerInteraction"] = fields.OneToOneField(
+        "models.CustomerInteraction", related_name="activity", null=True, on_delete=fields.CASCADE
+    )
+    interaction_id: int | None
     created_at = created_at()
 
     class Meta:

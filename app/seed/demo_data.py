@@ -37,6 +37,7 @@ from tortoise.fields.relational import ManyToManyFieldInstance
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from app.domain.contact_log import ACTIVITY_FOR_INTERACTION, INTERACTION_FOR_ACTIVITY, records_contact
 from app.domain.sentiment import sentiment_label, sentiment_score
 from app.domain.enums import (
     AccountSize,
@@ -1392,8 +1393,28 @@ class _DemoBuilder:
                 line.opportunity_id = deal.opportunity.id
         await self._insert(OpportunityProduct, [line for d in self.deals for line in d.lines])
         await self._insert(StageTransition, [t for d in self.deals for t in self._transitions(d)])
-        await self._insert(OpportunityActivity, [a for d in self.deals for a in self._activities(d)])
+        # A contact made on a deal is an interaction and its linked activity (app.domain.contact_log).
+        activities = [(d, a) for d in self.deals for a in self._activities(d)]
+        contacts = [(d, a) for d, a in activities if records_contact(a.type, a.completed_at)]
+        records = [self._contact_record(d, a) for d, a in contacts]
+        await self._insert(CustomerInteraction, records, with_ids=True)
+        for (_, activity), record in zip(contacts, records, strict=True):
+            activity.interaction_id = record.id
+        await self._insert(OpportunityActivity, [a for _, a in activities])
         await self._link_competitors()
+
+    def _contact_record(self, deal: _DealPlan, activity: OpportunityActivity) -> CustomerInteraction:
+        """The interaction a done contact-type activity records: the deal's account and contact, its notes."""
+        sentiment = sentiment_score(activity.subject, activity.description,
+                                    competitors=[c.name for c in self.competitors])
+        return CustomerInteraction(
+            account_id=deal.opportunity.account_id, contact_id=deal.opportunity.contact_id,
+            opportunity_id=deal.opportunity.id, type=INTERACTION_FOR_ACTIVITY[ActivityType(activity.type)],
+            direction=Direction.OUTBOUND, subject=activity.subject, description=activity.description,
+            outcome=activity.outcome, next_steps=activity.next_steps, sentiment=sentiment,
+            sentiment_label=sentiment_label(sentiment).value, occurred_at=activity.completed_at,
+            created_by_id=activity.created_by_id, created_at=activity.created_at,
+        )
 
     def _plan_deal(self, plan: _AccountPlan) -> _DealPlan:
         """One opportunity: when it started, the path it took, what it quotes, who it competes with."""
@@ -1654,6 +1675,14 @@ class _DemoBuilder:
         chosen = self.rng.choices(self.plans, weights=weights, k=INTERACTION_COUNT)
         planned = [self._interaction(plan) for plan in chosen]
         await self._insert(CustomerInteraction, [interaction for interaction, _ in planned], with_ids=True)
+        # On a deal, each also shows as its one linked deal activity.
+        await self._insert(OpportunityActivity, [
+            OpportunityActivity(
+                opportunity_id=i.opportunity_id, type=ACTIVITY_FOR_INTERACTION[InteractionType(i.type)],
+                subject=i.subject, description=i.description, outcome=i.outcome, next_steps=i.next_steps,
+                scheduled_at=i.occurred_at, completed_at=i.occurred_at, created_by_id=i.created_by_id,
+                created_at=i.created_at, interaction_id=i.id)
+            for i, _ in planned if i.opportunity_id is not None])
         participants = []
         for interaction, people in planned:
             for row in people:

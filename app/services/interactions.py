@@ -4,9 +4,9 @@ jobs it schedules, and the insights read from an account's interactions.
 Recording an interaction, in one transaction: the interaction with its sentiment (VADER with a
 food-service lexicon and rules, see app.domain.sentiment; the competitors' names are read for it in
 one query), its participants (the main contact included) and the account's
-last_activity_date. After the commit: the matching opportunity activity when the interaction is
-linked to an opportunity the caller can see (through the opportunities service, which publishes its
-own domain event), the follow-up job if followUpDate is set, and a debounced health recomputation.
+last_activity_date, and — on a deal — its one linked deal activity (app.domain.contact_log: an
+activity of a contact type logged as done is recorded here too, so the two never drift). After the
+commit: the follow-up job if followUpDate is set, and a debounced health recomputation.
 
 Follow-ups: one deferred arq job per (interaction, follow-up time), job id
 "followup:<interaction id>:<epoch seconds>". Changing the date aborts the old job and queues a new
@@ -20,14 +20,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta, timezone
 from typing import cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from app.domain.contact_log import (
+    ACTIVITY_FOR_INTERACTION,
+    INTERACTION_FOR_ACTIVITY,
+    SHARED_FIELDS,
+    owned_by_interaction,
+    records_contact,
+)
 from app.domain.enums import ActivityType, InteractionType
-from app.domain.errors import ErrorCode, ValidationFailed
+from app.domain.errors import ErrorCode, FieldError, ValidationFailed
 from app.domain.events import InteractionRecorded, InteractionUpdated, NotificationCreated, TaskCreated
 from app.domain.interactions import (
     PeriodComparison,
@@ -50,6 +58,7 @@ from app.models import (
     InteractionParticipant,
     Notification,
     Opportunity,
+    OpportunityActivity,
     Task,
 )
 from app.queries import interactions as q
@@ -58,7 +67,7 @@ from app.services.changelog import recorded_change
 from app.services.accounts import visible_account
 from app.services.common import Checks, assign, get_visible, strip_text
 from app.services.health import request_health_recompute
-from app.services.opportunities import add_activity
+from app.services import opportunities as deals
 from app.services.queue import abort, enqueue
 
 log = logging.getLogger(__name__)
@@ -67,16 +76,6 @@ FOLLOW_UP_JOB = "run_follow_up"
 CATCH_UP_WINDOW = timedelta(hours=24)
 SCHEDULE_AHEAD = timedelta(minutes=10)
 MAX_ATTACHMENTS = 20
-
-# The opportunity activity an interaction adds when it is linked to an opportunity.
-ACTIVITY_FOR_INTERACTION: dict[InteractionType, ActivityType] = {
-    InteractionType.PHONE: ActivityType.CALL,
-    InteractionType.EMAIL: ActivityType.EMAIL,
-    InteractionType.MEETING: ActivityType.MEETING,
-    InteractionType.DEMO: ActivityType.DEMO,
-    InteractionType.EVENT: ActivityType.MEETING,   # met at a food show or tasting event
-    InteractionType.SUPPORT: ActivityType.CALL,    # a support contact is a conversation with the customer
-}
 
 EDITABLE_FIELDS = {"subject", "description", "outcome", "next_steps", "follow_up_date", "duration_minutes",
                    "location", "attachments"}
@@ -150,9 +149,13 @@ async def _score_sentiment(interaction: CustomerInteraction) -> None:
     interaction.sentiment_label = sentiment_label(interaction.sentiment).value
 
 
-async def record_interaction(scope: Scope, data: dict, now: datetime | None = None) -> CustomerInteraction:
+async def record_interaction(scope: Scope, data: dict, now: datetime | None = None, *,
+                             deal_side: "DealSide | None" = None) -> CustomerInteraction:
+    """`deal_side`: the activity this contact was logged as (app.domain.contact_log), whose deal the
+    caller may see; by default a deal's side is a new activity of the interaction's type."""
     now = now or _now()
-    account = await visible_account(scope, data.get("account_id"))
+    account = (await Account.get(id=data["account_id"]) if deal_side is not None
+               else await visible_account(scope, data.get("account_id")))
     checks = Checks()
     _check_fields(checks, data, now, creating=True)
     if data.get("type") is None:
@@ -163,7 +166,7 @@ async def record_interaction(scope: Scope, data: dict, now: datetime | None = No
     participants = data.get("participants") or []
     await _check_people(checks, account.id, data.get("contact_id"), participants)
     opportunity_id = data.get("opportunity_id")
-    if opportunity_id is not None and not await Opportunity.filter(
+    if opportunity_id is not None and deal_side is None and not await Opportunity.filter(
             opportunity_filter(scope), id=opportunity_id, account_id=account.id).exists():
         checks.add("opportunity_id", "opportunity not found on this account", ErrorCode.NOT_FOUND)
     checks.raise_if_any()
@@ -182,8 +185,8 @@ async def record_interaction(scope: Scope, data: dict, now: datetime | None = No
         await Account.filter(Q(last_activity_date__isnull=True) | Q(last_activity_date__lt=occurred_at),
                              id=account.id).update(last_activity_date=occurred_at)
         await _interaction_event(outbox, InteractionRecorded, interaction, scope.user_id)
-    if opportunity_id is not None:
-        await _add_opportunity_activity(scope, interaction)
+        if opportunity_id is not None:
+            await _write_deal_side(interaction, deal_side or DealSide(), outbox, scope.user_id)
     if interaction.follow_up_date is not None:
         await schedule_follow_up(interaction.id, interaction.follow_up_date)
     await request_health_recompute(account.id)
@@ -198,20 +201,93 @@ async def _interaction_event(outbox, event_type: type[InteractionRecorded], inte
                         owner_id=owner_id[0] if owner_id else None, actor_id=actor_id)
 
 
-async def _add_opportunity_activity(scope: Scope, interaction: CustomerInteraction) -> None:
-    """After the commit: the opportunities service writes the activity in its own transaction and then
-    publishes its domain event, which must not reach the worker before our rows are committed.
-    Everything it checks was checked above; only an opportunity deleted meanwhile is skipped."""
-    try:
-        await add_activity(scope, {
-            "opportunity_id": interaction.opportunity_id,
-            "type": ACTIVITY_FOR_INTERACTION[InteractionType(interaction.type)],
-            "subject": interaction.subject, "description": interaction.description, "outcome": interaction.outcome,
-            "next_steps": interaction.next_steps, "completed_at": interaction.occurred_at,
-        })
-    except ValidationFailed:
-        log.warning("opportunity %s vanished before interaction %s could add its activity",
-                    interaction.opportunity_id, interaction.id)
+@dataclass
+class DealSide:
+    """The deal activity a contact is logged as: an existing one (marked done now) or a new one, of the
+    given type (default: the interaction's), with the activity fields only it has."""
+    activity: OpportunityActivity | None = None
+    type: ActivityType | None = None
+    extra: dict = dataclass_field(default_factory=dict)
+
+
+async def _write_deal_side(interaction: CustomerInteraction, side: DealSide, outbox, actor_id: int) -> None:
+    """In the interaction's transaction: its one deal activity, linked to it and saying what it says."""
+    activity = side.activity or OpportunityActivity(opportunity_id=interaction.opportunity_id, created_by_id=actor_id)
+    activity.interaction_id = interaction.id
+    await deals.write_activity(activity, {
+        **side.extra, "type": side.type or ACTIVITY_FOR_INTERACTION[InteractionType(interaction.type)],
+        "subject": interaction.subject, "description": interaction.description, "outcome": interaction.outcome,
+        "next_steps": interaction.next_steps, "completed_at": interaction.occurred_at,
+    }, outbox, creating=side.activity is None, actor_id=actor_id)
+
+
+async def _follow_on_the_deal(interaction: CustomerInteraction, outbox, actor_id: int) -> None:
+    """In the interaction's transaction: the shared text of its linked activity follows it."""
+    activity = await OpportunityActivity.get_or_none(interaction_id=interaction.id)
+    if activity is None:
+        return
+    shared = {name: getattr(interaction, name) for name in SHARED_FIELDS}
+    if any(getattr(activity, name) != value for name, value in shared.items()):
+        await deals.write_activity(activity, shared, outbox, creating=False, actor_id=actor_id)
+
+
+# Deal activities: deal work, or the deal's side of a customer contact -------------------------
+
+
+def _as_contact(opportunity: Opportunity, activity_type: ActivityType, state: dict) -> dict:
+    """The interaction a deal activity of a contact type records: with the deal's account and contact."""
+    return {
+        "account_id": opportunity.account_id, "contact_id": opportunity.contact_id, "opportunity_id": opportunity.id,
+        "type": INTERACTION_FOR_ACTIVITY[activity_type], "occurred_at": state["completed_at"],
+        **{name: state.get(name) for name in SHARED_FIELDS},
+    }
+
+
+async def add_deal_activity(scope: Scope, data: dict) -> OpportunityActivity:
+    """addOpportunityActivity: deal work is written as it is; a contact logged as done is recorded as
+    its interaction, which writes this activity (one of each)."""
+    opportunity = await deals.visible_opportunity(scope, data.get("opportunity_id"))
+    deals.check_activity(data, creating=True)
+    if not records_contact(data.get("type"), data.get("completed_at")):
+        return await deals.add_activity(scope, data)
+    activity_type = ActivityType(data["type"])
+    interaction = await record_interaction(scope, _as_contact(opportunity, activity_type, data), deal_side=DealSide(
+        type=activity_type, extra={"scheduled_at": data.get("scheduled_at")}))
+    return await OpportunityActivity.get(interaction_id=interaction.id)
+
+
+async def update_deal_activity(scope: Scope, activity_id: int, data: dict) -> OpportunityActivity:
+    """updateOpportunityActivity. A linked activity's shared text is edited through its interaction;
+    its type and dates are the interaction's. An activity that becomes a done contact records one."""
+    activity = await deals.visible_activity(scope, activity_id)
+    deals.check_activity(data, creating=False)
+    if activity.interaction_id is not None:
+        owned = owned_by_interaction({k: v for k, v in data.items() if getattr(activity, k) != v})
+        if owned:
+            raise ValidationFailed([FieldError(name, "a logged customer contact: when and how it happened is its "
+                                                     "interaction's", ErrorCode.INVALID) for name in owned])
+        shared = {k: v for k, v in data.items() if k in SHARED_FIELDS}
+        if shared:
+            await update_interaction(scope, activity.interaction_id, shared, visible=True)
+        return await OpportunityActivity.get(id=activity.id)
+    after = {name: data.get(name, getattr(activity, name)) for name in ("type", "completed_at", *SHARED_FIELDS)}
+    if not records_contact(after["type"], after["completed_at"]):
+        return await deals.update_activity(scope, activity_id, data)
+    opportunity = await Opportunity.get(id=activity.opportunity_id)
+    activity_type = ActivityType(after["type"])
+    extra = {k: v for k, v in data.items() if k not in after}
+    await record_interaction(scope, _as_contact(opportunity, activity_type, after),
+                             deal_side=DealSide(activity=activity, type=activity_type, extra=extra))
+    return await OpportunityActivity.get(id=activity.id)
+
+
+async def delete_deal_activity(scope: Scope, activity_id: int) -> int:
+    """deleteOpportunityActivity; a logged customer contact stays: its interaction is the record."""
+    activity = await deals.visible_activity(scope, activity_id)
+    if activity.interaction_id is not None:
+        raise ValidationFailed.single("id", "a logged customer contact is kept as its interaction and cannot be "
+                                            "deleted", ErrorCode.INVALID)
+    return await deals.delete_activity(scope, activity_id)
 
 
 async def _add_participants(interaction: CustomerInteraction, contact_id: int | None, participants: list[dict]) -> None:
@@ -230,11 +306,13 @@ async def visible_interaction(scope: Scope, interaction_id: int | None) -> Custo
     return await get_visible(CustomerInteraction, interaction_id, q.interaction_filter(scope), "id", "interaction")
 
 
-async def update_interaction(scope: Scope, interaction_id: int, data: dict,
-                             now: datetime | None = None) -> CustomerInteraction:
-    """Edit the notes and the follow-up; changing or clearing followUpDate reschedules or cancels its job."""
+async def update_interaction(scope: Scope, interaction_id: int, data: dict, now: datetime | None = None, *,
+                             visible: bool = False) -> CustomerInteraction:
+    """Edit the notes and the follow-up; changing or clearing followUpDate reschedules or cancels its job.
+    A linked deal activity's shared text follows. `visible`: the caller has checked it may edit it."""
     now = now or _now()
-    interaction = await visible_interaction(scope, interaction_id)
+    interaction = (await CustomerInteraction.get(id=interaction_id) if visible
+                   else await visible_interaction(scope, interaction_id))
     checks = Checks()
     previous_follow_up = interaction.follow_up_date
     if data.get("follow_up_date") is not None and previous_follow_up is not None \
@@ -248,6 +326,7 @@ async def update_interaction(scope: Scope, interaction_id: int, data: dict,
     async with recorded_change() as outbox:
         await interaction.save()
         await _interaction_event(outbox, InteractionUpdated, interaction, scope.user_id)
+        await _follow_on_the_deal(interaction, outbox, scope.user_id)
     if "follow_up_date" in data:
         if previous_follow_up is not None:
             await abort(follow_up_key(interaction.id, previous_follow_up))

@@ -283,7 +283,8 @@ async def remove_opportunity_product(scope: Scope, line_id: int) -> int:
 ACTIVITY_FIELDS = {"type", "subject", "description", "outcome", "next_steps", "scheduled_at", "completed_at"}
 
 
-async def _save_activity(activity: OpportunityActivity, data: dict, *, creating: bool) -> OpportunityActivity:
+def check_activity(data: dict, *, creating: bool) -> None:
+    """Raises ValidationFailed for an activity's own data (`data` is the change, trimmed in place)."""
     strip_text(data, "subject")
     checks = Checks()
     checks.required_text(data, "subject", required=creating)
@@ -295,16 +296,27 @@ async def _save_activity(activity: OpportunityActivity, data: dict, *, creating:
     if completed is not None and completed > _now():
         checks.add("completed_at", "cannot be in the future", ErrorCode.OUT_OF_RANGE)
     checks.raise_if_any()
+
+
+async def write_activity(activity: OpportunityActivity, data: dict, outbox: Outbox, *, creating: bool,
+                         actor_id: int | None) -> OpportunityActivity:
+    """Inside the caller's transaction: the activity written, its deal touched, the event recorded."""
     assign(activity, data, ACTIVITY_FIELDS)
     opportunity = await Opportunity.get(id=activity.opportunity_id)
+    await activity.save()
+    await touch_opportunity(opportunity)
+    event_type = ActivityAdded if creating else ActivityUpdated
+    await outbox.record(event_type(activity_id=activity.id, type=getattr(activity.type, "value", activity.type),
+                                   completed=activity.completed_at is not None),
+                        opportunity=opportunity, actor_id=actor_id)
+    return activity
+
+
+async def _save_activity(activity: OpportunityActivity, data: dict, *, creating: bool) -> OpportunityActivity:
+    check_activity(data, creating=creating)
     outbox = Outbox()
     async with in_transaction():
-        await activity.save()
-        await touch_opportunity(opportunity)
-        event_type = ActivityAdded if creating else ActivityUpdated
-        await outbox.record(event_type(activity_id=activity.id, type=getattr(activity.type, "value", activity.type),
-                                       completed=activity.completed_at is not None),
-                            opportunity=opportunity, actor_id=activity.created_by_id)
+        await write_activity(activity, data, outbox, creating=creating, actor_id=activity.created_by_id)
     await outbox.publish()
     return activity
 
@@ -315,7 +327,7 @@ async def add_activity(scope: Scope, data: dict) -> OpportunityActivity:
     return await _save_activity(activity, data, creating=True)
 
 
-async def _visible_activity(scope: Scope, activity_id: int) -> OpportunityActivity:
+async def visible_activity(scope: Scope, activity_id: int) -> OpportunityActivity:
     activity = await OpportunityActivity.get_or_none(id=activity_id)
     if activity is None or not await Opportunity.filter(opportunity_filter(scope), id=activity.opportunity_id).exists():
         raise ValidationFailed.single("id", "activity not found", ErrorCode.NOT_FOUND)
@@ -323,14 +335,14 @@ async def _visible_activity(scope: Scope, activity_id: int) -> OpportunityActivi
 
 
 async def update_activity(scope: Scope, activity_id: int, data: dict) -> OpportunityActivity:
-    activity = await _visible_activity(scope, activity_id)
+    activity = await visible_activity(scope, activity_id)
     if activity.type == ActivityType.SYSTEM:
         raise ValidationFailed.single("id", "system activities cannot be edited", ErrorCode.INVALID)
     return await _save_activity(activity, data, creating=False)
 
 
 async def delete_activity(scope: Scope, activity_id: int) -> int:
-    activity = await _visible_activity(scope, activity_id)
+    activity = await visible_activity(scope, activity_id)
     async with recorded_change() as outbox:
         await activity.delete()
         await touch_opportunity(activity.opportunity_id)
