@@ -50,6 +50,17 @@ async def test_a_typo_a_prefix_and_a_misspelt_name_find_what_was_meant(gql, team
     assert await search(gql, rep, "zzqx") == []  # nothing like it
 
 
+async def test_every_word_of_the_query_must_match_and_each_may_be_misspelt(gql, team):
+    rep = team.rep
+    wanted = await factories.account(rep.user, "Harbor Grill #4821")
+    await factories.account(rep.user, "Harbor Grill #73")
+    await factories.account(rep.user, "Bayside Grill #4821")
+    steakhouse = await factories.account(rep.user, "Lone Star Steakhouse")
+    assert [h["node"]["id"] for h in await search(gql, rep, "harbr grill 4821")] == [factories.gid(wanted)]
+    assert [h["node"]["id"] for h in await search(gql, rep, "stakehouse")] == [factories.gid(steakhouse)]
+    assert await search(gql, rep, "stakehouse harbor") == []
+
+
 async def test_best_match_first_and_ties_broken_by_type_then_id(gql, team):
     rep = team.rep
     exact = await factories.account(rep.user, "Harbor Grill")

@@ -1,7 +1,7 @@
 """Search rules: what a query means, how a field's text is compared with it, and how hits are ranked.
 
-PostgreSQL computes the same comparison in SQL with pg_trgm (app/queries/search.py); SQLite, which has no
-trigram similarity, finds candidates with FTS5 and ranks them here with the functions below. The rule:
+PostgreSQL applies the same rule in SQL (pg_trgm and word indexes, app/queries/search.py); SQLite, which
+has no trigram similarity, finds candidates with FTS5 and matches and scores them here. The rule:
 
 - The query is trimmed, lower-cased and its whitespace collapsed; it must keep at least 2 characters
   (at most 200). `first` is 1..100 (default 20).
@@ -10,14 +10,19 @@ trigram similarity, finds candidates with FTS5 and ranks them here with the func
   `similarity(q, f)` = shared trigrams / all trigrams of both (Jaccard); `word_similarity(q, f)` = the best
   `similarity` between q's trigrams and any contiguous stretch of f's trigrams (so "bag" against
   "Bagel Barn" is 0.75, and a whole word or name inside a longer field is 1).
-- A field matches when similarity ≥ 0.3 or word_similarity ≥ 0.6 (pg_trgm's default thresholds for its
-  `%` and `<%` operators, which its indexes serve). Its score is the mean of the two, so an exact field
-  (1.0) ranks above a field that merely contains the query (word 1.0, whole-field lower), and a typo
-  ("restaurnt" → "Restaurant": 0.71) above a vaguer one.
+- A field matches when every word of the query (a run of letters and digits) matches one of the field's
+  words: the field word starts with it ("bag" → "Bagel"), or is a near spelling of it, trigram
+  similarity ≥ 0.3 ("restaurnt" → "Restaurant", "stakehouse" → "Steakhouse") or word similarity ≥ 0.5
+  ("jon" → "John"). So "harbr grill 4821" finds "Harbor Grill #4821" (and #4820, #14821: near
+  numbers), not every Harbor Grill.
+- A matching field's score is the mean of the whole query's similarity and word similarity to the whole
+  field, so an exact field (1.0) ranks above a field that merely contains the query (word 1.0,
+  whole-field lower), and a closer spelling above a vaguer one.
 - Phone numbers are compared on digits only, when the query has no letters and at least 3 digits:
   a phone whose digits contain the query's matches with score 0.5 + 0.5 × (query digits / phone digits),
   so "555 0100" finds "(555) 010-0" and an exact number scores 1.
-- A record's score is its best field's (that field is `matchedField`), rounded to 4 places. Hits are
+- A record's score is its best matching field's (that field is `matchedField`), rounded to 4 places
+  (halves away from zero). Hits are
   ordered by score, highest first, then by type (account, contact, opportunity, product), then by id.
 """
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 
 from app.domain.errors import ErrorCode, ValidationFailed
@@ -34,8 +40,8 @@ MIN_QUERY_LENGTH = 2
 MAX_QUERY_LENGTH = 200
 DEFAULT_FIRST = 20
 MAX_FIRST = 100
-SIMILARITY_THRESHOLD = 0.3       # pg_trgm.similarity_threshold's default (`%`)
-WORD_SIMILARITY_THRESHOLD = 0.6  # pg_trgm.word_similarity_threshold's default (`<%`)
+WORD_TYPO_SIMILARITY = 0.3       # similarity(query word, field word): pg_trgm's `%` at this threshold
+WORD_PART_SIMILARITY = 0.5       # word_similarity(query word, field word): pg_trgm's `<%` at this threshold
 MIN_PHONE_DIGITS = 3
 SCORE_PLACES = 4
 
@@ -141,24 +147,45 @@ def word_similarity(query: str, text: str) -> float:
     return best
 
 
+# Words ---------------------------------------------------------------------------------------------
+
+
+def words(text: str) -> list[str]:
+    """The words of a normalised text, each once, in order (runs of letters and digits)."""
+    return list(dict.fromkeys(_WORD.findall(text.lower())))
+
+
+def word_matches(query_word: str, field_word: str) -> bool:
+    return (field_word.startswith(query_word) or similarity(query_word, field_word) >= WORD_TYPO_SIMILARITY
+            or word_similarity(query_word, field_word) >= WORD_PART_SIMILARITY)
+
+
+def field_matches(query_words: list[str], text: str) -> bool:
+    """Every query word matches a word of the field (and there is at least one query word)."""
+    field_words = words(text)
+    return bool(query_words) and all(any(word_matches(w, v) for v in field_words) for w in query_words)
+
+
 # Scores -------------------------------------------------------------------------------------------
+
+
+def rounded(score: float) -> float:
+    """To SCORE_PLACES, halves away from zero (as PostgreSQL's round(numeric))."""
+    return float(Decimal(repr(score)).quantize(Decimal(1).scaleb(-SCORE_PLACES), ROUND_HALF_UP))
 
 
 def text_score(query: str, text: str | None) -> float:
     """A text field's score for a normalised query: 0 when it does not match."""
-    if not text:
+    if not text or not field_matches(words(query), text):
         return 0.0
-    sim, word = similarity(query, text), word_similarity(query, text)
-    if sim < SIMILARITY_THRESHOLD and word < WORD_SIMILARITY_THRESHOLD:
-        return 0.0
-    return round((sim + word) / 2, SCORE_PLACES)
+    return rounded((similarity(query, text) + word_similarity(query, text)) / 2)
 
 
 def phone_score(query_digits: str, phone: str | None) -> float:
     digits = digits_only(phone or "")
     if not query_digits or not digits or query_digits not in digits:
         return 0.0
-    return round(0.5 + 0.5 * len(query_digits) / len(digits), SCORE_PLACES)
+    return rounded(0.5 + 0.5 * len(query_digits) / len(digits))
 
 
 def best_field(scores: dict[str, float]) -> tuple[str, float] | None:

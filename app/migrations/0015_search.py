@@ -1,8 +1,13 @@
 """Search (app/queries/search.py) over accounts, contacts, opportunities and products.
 
-PostgreSQL: the pg_trgm extension and GIN trigram indexes on exactly the expressions the search compares
-(lower(name)…, a contact's full name, the digits of a phone), which serve its `%`, `<%` and LIKE operators.
-Nothing else to keep in sync: the indexes are the tables'.
+PostgreSQL:
+- `crm_search_vector(text)`: a text's words (runs of letters and digits, lower-cased) as a tsvector, so a
+  word (or a word's prefix) is found through a GIN index, whatever the table's size.
+- `search_words`: every word of every searched field (the lexicon), with a GIN trigram index (pg_trgm):
+  a query word's near spellings are looked up here, then searched as words. Statement-level triggers
+  add the words of inserted and updated rows (words of deleted rows stay: they only cost a look-up).
+- Indexes on the searched expressions: GIN over `crm_search_vector(...)` (words), btree over
+  `lower(...)` (an exact field is always a candidate) and a GIN trigram index over a phone's digits.
 
 SQLite: one FTS5 table per record type with the trigram tokenizer (SQLite ≥ 3.34), rowid = the record's
 id, kept in sync by triggers on insert, update of a searched column and delete (whoever writes: services,
@@ -12,15 +17,76 @@ the bench's INSERT … SELECT, `crm seed-demo --reset`'s DELETE); existing rows 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
-PG_INDEXES = {
-    "search_accounts_name": "accounts USING gin (lower(name) gin_trgm_ops)",
-    "search_contacts_full_name": "contacts USING gin (lower(first_name || ' ' || last_name) gin_trgm_ops)",
-    "search_contacts_email": "contacts USING gin (lower(email) gin_trgm_ops)",
-    "search_contacts_phone": "contacts USING gin (regexp_replace(phone, '\\D', '', 'g') gin_trgm_ops)",
-    "search_opportunities_name": "opportunities USING gin (lower(name) gin_trgm_ops)",
-    "search_products_name": "products USING gin (lower(name) gin_trgm_ops)",
-    "search_products_sku": "products USING gin (lower(sku) gin_trgm_ops)",
+WORDS_SQL = "array_to_tsvector(string_to_array(trim(regexp_replace(lower($1), '[^[:alnum:]]+', ' ', 'g')), ' '))"
+
+# table -> the columns whose words are searched (a contact's full name is its first and last names' words)
+PG_WORD_COLUMNS = {
+    "accounts": ("name",),
+    "contacts": ("first_name", "last_name", "email"),
+    "opportunities": ("name",),
+    "products": ("name", "sku"),
 }
+
+PG_INDEXES = {
+    "search_accounts_words": "accounts USING gin (crm_search_vector(name))",
+    "search_accounts_exact": "accounts (lower(name))",
+    "search_contacts_name_words": "contacts USING gin (crm_search_vector(first_name || ' ' || last_name))",
+    "search_contacts_name_exact": "contacts (lower(first_name || ' ' || last_name))",
+    "search_contacts_email_words": "contacts USING gin (crm_search_vector(email))",
+    "search_contacts_email_exact": "contacts (lower(email))",
+    "search_contacts_phone": "contacts USING gin (regexp_replace(phone, '\\D', '', 'g') gin_trgm_ops)",
+    "search_opportunities_words": "opportunities USING gin (crm_search_vector(name))",
+    "search_opportunities_exact": "opportunities (lower(name))",
+    "search_products_name_words": "products USING gin (crm_search_vector(name))",
+    "search_products_name_exact": "products (lower(name))",
+    "search_products_sku_words": "products USING gin (crm_search_vector(sku))",
+    "search_products_sku_exact": "products (lower(sku))",
+}
+
+PG_FUNCTIONS = [
+    f"CREATE OR REPLACE FUNCTION crm_search_vector(text) RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE "
+    f"AS $$ SELECT {WORDS_SQL} $$",
+    # TG_ARGV: the columns whose words the new rows bring (transition table `new_rows`).
+    "CREATE OR REPLACE FUNCTION crm_search_words_added() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "DECLARE col text; BEGIN "
+    "FOREACH col IN ARRAY TG_ARGV LOOP "
+    "EXECUTE format('INSERT INTO search_words (word) SELECT DISTINCT w FROM new_rows, "
+    "unnest(tsvector_to_array(crm_search_vector(new_rows.%I))) AS w ON CONFLICT DO NOTHING', col); "
+    "END LOOP; RETURN NULL; END $$",
+]
+
+
+async def _create_postgres(client) -> None:
+    await client.execute_script("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    for statement in PG_FUNCTIONS:
+        await client.execute_script(statement)
+    await client.execute_script("CREATE TABLE IF NOT EXISTS search_words (word text PRIMARY KEY)")
+    await client.execute_script(
+        "CREATE INDEX IF NOT EXISTS search_words_trigrams ON search_words USING gin (word gin_trgm_ops)")
+    for table, columns in PG_WORD_COLUMNS.items():
+        for column in columns:
+            await client.execute_script(
+                f"INSERT INTO search_words (word) SELECT DISTINCT w FROM {table}, "
+                f"unnest(tsvector_to_array(crm_search_vector({column}))) AS w ON CONFLICT DO NOTHING")
+        args = ", ".join(f"'{c}'" for c in columns)
+        for event in ("INSERT", "UPDATE"):
+            await client.execute_script(
+                f"CREATE TRIGGER search_words_{event.lower()} AFTER {event} ON {table} "
+                f"REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm_search_words_added({args})")
+    for name, target in PG_INDEXES.items():
+        await client.execute_script(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+
+
+async def _drop_postgres(client) -> None:
+    for name in PG_INDEXES:
+        await client.execute_script(f"DROP INDEX IF EXISTS {name}")
+    for table in PG_WORD_COLUMNS:
+        for event in ("insert", "update"):
+            await client.execute_script(f"DROP TRIGGER IF EXISTS search_words_{event} ON {table}")
+    await client.execute_script("DROP TABLE IF EXISTS search_words")
+    await client.execute_script("DROP FUNCTION IF EXISTS crm_search_words_added()")
+    await client.execute_script("DROP FUNCTION IF EXISTS crm_search_vector(text)")
+    # the extension stays: something else may use it
 
 
 def _digits(column: str) -> str:
@@ -65,9 +131,7 @@ def _sqlite_statements() -> list[str]:
 async def create_search(apps, schema_editor) -> None:
     client = schema_editor.client
     if client.capabilities.dialect == "postgres":
-        await client.execute_script("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        for name, target in PG_INDEXES.items():
-            await client.execute_script(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+        await _create_postgres(client)
         return
     for statement in _sqlite_statements():
         await client.execute_script(statement)
@@ -76,9 +140,8 @@ async def create_search(apps, schema_editor) -> None:
 async def drop_search(apps, schema_editor) -> None:
     client = schema_editor.client
     if client.capabilities.dialect == "postgres":
-        for name in PG_INDEXES:
-            await client.execute_script(f"DROP INDEX IF EXISTS {name}")
-        return  # the extension stays: something else may use it
+        await _drop_postgres(client)
+        return
     for fts in SQLITE_TABLES:
         for suffix in ("insert", "update", "delete"):
             await client.execute_script(f"DROP TRIGGER IF EXISTS {fts}_{suffix}")

@@ -9,6 +9,7 @@ from app.domain.search import (
     DEFAULT_FIRST,
     SearchType,
     best_field,
+    field_matches,
     normalize,
     parse_query,
     phone_digits_of_query,
@@ -17,7 +18,9 @@ from app.domain.search import (
     similarity,
     text_score,
     trigrams,
+    word_matches,
     word_similarity,
+    words,
 )
 
 
@@ -63,11 +66,23 @@ def test_similarities_equal_postgresql_s(query, text, sim, word):
     assert word_similarity(query, text) == pytest.approx(word, abs=1e-4)
 
 
-def test_a_field_matches_above_either_threshold_and_scores_the_mean():
+def test_a_field_matches_when_every_query_word_matches_one_of_its_words():
+    assert word_matches("bag", "bagel")            # a prefix
+    assert word_matches("restaurnt", "restaurant")  # a near spelling (similarity 0.62)
+    assert word_matches("stakehouse", "steakhouse")  # similarity 0.375
+    assert word_matches("jon", "john")              # word similarity 0.5
+    assert not word_matches("bag", "garbage")
+    assert field_matches(words("harbr grill 4821"), "harbor grill #4821 — seafood trial")
+    assert not field_matches(words("harbr grill 4821"), "harbor grill #73 — seafood trial")  # one word short
+    assert not field_matches([], "harbor grill")
+
+
+def test_a_matching_field_scores_the_mean_of_the_whole_query_s_similarities():
     assert text_score("restaurnt", "restaurant row") == 0.6
     assert text_score("bagel barn", "bagel barn") == 1.0
     assert 0 < text_score("harbor grill", "harbor grill catering of the west side") < 1.0
-    assert text_score("stakehouse", "steakhouse #12 — produce program") == 0.0  # two typos in one word: too far
+    assert text_score("stakehouse", "steakhouse #12 — produce program") == 0.2813
+    assert text_score("harbr grill 4821", "harbor grill #73") == 0.0
     assert text_score("bagel", None) == text_score("bagel", "") == 0.0
 
 
