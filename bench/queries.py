@@ -93,12 +93,13 @@ SEARCH = (
     "score matchedField node{__typename id ...on Account{name} ...on Contact{name email phone} "
     "...on Opportunity{name stage} ...on Product{name sku}}}}"
 )
-# What people type into it (bench/datagen.py's names): a typo, a prefix, a phone fragment, an exact name.
+# What people type into it, each naming a record that exists at every size (bench/datagen.py's names):
+# a typo, a prefix, a phone fragment, an exact name.
 SEARCH_TERMS = {
-    "typo": "harbr grill 4821",
-    "prefix": "steakh",
-    "phone fragment": "555-4880",  # contact 1's, so it exists at every size
-    "name": "Catering Co #4824",
+    "typo": "harbr grill 20",         # account 20 is "Harbor Grill #20"
+    "prefix": "steakh",               # one account in ten is a Steakhouse
+    "phone fragment": "555-4880",     # contact 1's phone
+    "name": "Catering Co #14",        # account 14
 }
 
 LOGIN = "mutation($email:String!,$password:String!){login(email:$email,password:$password){token errors{code}}}"
