@@ -11,9 +11,10 @@ has no trigram similarity, finds candidates with FTS5 and matches and scores the
   `similarity` between q's trigrams and any contiguous stretch of f's trigrams (so "bag" against
   "Bagel Barn" is 0.75, and a whole word or name inside a longer field is 1).
 - A field matches when every word of the query (a run of letters and digits) matches one of the field's
-  words: the field word starts with it ("bag" → "Bagel"), or is a near spelling of it, trigram
-  similarity ≥ 0.3 ("restaurnt" → "Restaurant", "stakehouse" → "Steakhouse") or word similarity ≥ 0.5
-  ("jon" → "John"). So "harbr grill 4821" finds "Harbor Grill #4821" (and #4820, #14821: near
+  words: a near spelling, trigram similarity ≥ 0.3 ("restaurnt" → "Restaurant", "stakehouse" →
+  "Steakhouse", "co" → "Co"); and for a query word of 3 characters or more also a field word it starts
+  ("bag" → "Bagel") or with word similarity ≥ 0.5 ("jon" → "John"). (A shorter word would match every
+  word that starts like it: "co" does not find every "contract".) So "harbr grill 4821" finds "Harbor Grill #4821" (and #4820, #14821: near
   numbers), not every Harbor Grill.
 - A matching field's score is the mean of the whole query's similarity and word similarity to the whole
   field, so an exact field (1.0) ranks above a field that merely contains the query (word 1.0,
@@ -40,6 +41,7 @@ MIN_QUERY_LENGTH = 2
 MAX_QUERY_LENGTH = 200
 DEFAULT_FIRST = 20
 MAX_FIRST = 100
+MIN_PREFIX = 3                   # a query word this long also matches the words it starts
 WORD_TYPO_SIMILARITY = 0.3       # similarity(query word, field word): pg_trgm's `%` at this threshold
 WORD_PART_SIMILARITY = 0.5       # word_similarity(query word, field word): pg_trgm's `<%` at this threshold
 MIN_PHONE_DIGITS = 3
@@ -156,8 +158,13 @@ def words(text: str) -> list[str]:
 
 
 def word_matches(query_word: str, field_word: str) -> bool:
-    return (field_word.startswith(query_word) or similarity(query_word, field_word) >= WORD_TYPO_SIMILARITY
-            or word_similarity(query_word, field_word) >= WORD_PART_SIMILARITY)
+    """A near spelling (trigram similarity); for a query word of MIN_PREFIX characters or more also the
+    start of the field word or a word similarity (a word of one or two characters would match every
+    word that starts like it)."""
+    if similarity(query_word, field_word) >= WORD_TYPO_SIMILARITY:
+        return True
+    return len(query_word) >= MIN_PREFIX and (
+        field_word.startswith(query_word) or word_similarity(query_word, field_word) >= WORD_PART_SIMILARITY)
 
 
 def field_matches(query_words: list[str], text: str) -> bool:

@@ -7,8 +7,9 @@ score. Then one query per type loads the hits' rows (again through `read_filter`
 
 PostgreSQL (migration 0015), in one read-only transaction:
 1. The query words' near spellings from the lexicon `search_words` (pg_trgm `%` and `<%` at the rule's
-   thresholds, set for the transaction), the `MAX_EXPANSIONS` closest per word; with each word as a
-   prefix they make a tsquery: every query word, as one of its spellings.
+   thresholds, set for the transaction), the `MAX_EXPANSIONS` closest per word; with each word (as a
+   prefix when it has 3 characters or more) they make a tsquery: every query word, as one of its
+   spellings. (SQLite applies the rule without that cap.)
 2. Per type, the candidates: visible records with a field whose words match that tsquery (GIN over
    `crm_search_vector`), at most `CANDIDATES`, plus every visible record whose field *is* the query
    (btree over lower()), plus, for a phone-number query, phones whose digits contain it (GIN trigram).
@@ -37,6 +38,7 @@ from tortoise.models import Model
 
 from app import models as m
 from app.domain.search import (
+    MIN_PREFIX,
     WORD_PART_SIMILARITY,
     WORD_TYPO_SIMILARITY,
     SearchQuery,
@@ -176,8 +178,9 @@ async def _expansions(conn, query_words: list[str]) -> dict[str, list[str]]:
         f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_PART_SIMILARITY}")
     _, rows = await conn.execute_query(
         "SELECT q.w, l.word FROM unnest($1::text[]) AS q(w) CROSS JOIN LATERAL ("
-        " SELECT word FROM search_words WHERE word % q.w OR q.w <% word"
-        " ORDER BY similarity(q.w, word) DESC, word LIMIT $2) l", [query_words, MAX_EXPANSIONS])
+        " SELECT word FROM (SELECT word FROM search_words WHERE word % q.w"
+        " UNION SELECT word FROM search_words WHERE length(q.w) >= $3 AND q.w <% word) near"
+        " ORDER BY similarity(q.w, word) DESC, word LIMIT $2) l", [query_words, MAX_EXPANSIONS, MIN_PREFIX])
     found: dict[str, list[str]] = {w: [] for w in query_words}
     for row in rows:
         found[row["w"]].append(row["word"])
@@ -185,10 +188,12 @@ async def _expansions(conn, query_words: list[str]) -> dict[str, list[str]]:
 
 
 def _tsquery(query_words: list[str], expansions: dict[str, list[str]]) -> str:
-    """Every query word, as itself (a prefix) or one of its near spellings."""
+    """Every query word, as itself (a prefix when MIN_PREFIX long) or one of its near spellings."""
     parts = []
     for w in query_words:
-        spellings = [f"{_tsquery_lexeme(w)}:*"] + [_tsquery_lexeme(v) for v in expansions.get(w, []) if not v.startswith(w)]
+        prefix = len(w) >= MIN_PREFIX
+        spellings = [_tsquery_lexeme(w) + (":*" if prefix else "")]
+        spellings += [_tsquery_lexeme(v) for v in expansions.get(w, []) if v != w and not (prefix and v.startswith(w))]
         parts.append("(" + " | ".join(spellings) + ")")
     return " & ".join(parts)
 

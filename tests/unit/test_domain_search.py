@@ -72,6 +72,8 @@ def test_a_field_matches_when_every_query_word_matches_one_of_its_words():
     assert word_matches("stakehouse", "steakhouse")  # similarity 0.375
     assert word_matches("jon", "john")              # word similarity 0.5
     assert not word_matches("bag", "garbage")
+    assert word_matches("co", "co") and word_matches("co", "cod") and not word_matches("co", "contract")
+    assert word_matches("14", "140") and not word_matches("14", "14000")
     assert field_matches(words("harbr grill 4821"), "harbor grill #4821 — seafood trial")
     assert not field_matches(words("harbr grill 4821"), "harbor grill #73 — seafood trial")  # one word short
     assert not field_matches([], "harbor grill")
