@@ -35,14 +35,25 @@ async def _admin_token() -> tuple[int, str]:
     return admin.id, issue_token(admin)[0]
 
 
-async def _rep_token() -> str:
-    """The first bench rep (about 1 % of the deals, the accounts they own and those of their deals)."""
-    from app.models import User
+async def _rep_token_and_terms() -> tuple[str, dict[str, str]]:
+    """The first bench rep (about 1 % of the deals, the accounts they own and those of their deals) and the
+    bench searches made of the rep's own records: their first account's name with a letter dropped, the
+    prefix, their first account's contact's phone fragment, the account's exact name."""
+    from app.models import Account, Contact, User
     from app.services.auth import issue_token
 
     rep = await User.filter(role="rep").order_by("id").first()
     assert rep is not None, "the bench data has no rep"
-    return issue_token(rep)[0]
+    account = await Account.filter(assigned_to_id=rep.id).order_by("id").first()
+    if account is None:  # a small database (--quick): the admin's searches
+        return issue_token(rep)[0], dict(q.SEARCH_TERMS)
+    contact = await Contact.filter(account_id=account.id).order_by("id").first()
+    first_word, _, rest = account.name.partition(" ")
+    terms = {"typo": f"{first_word[:2]}{first_word[3:]} {rest.replace('#', '')}".lower(),
+             "prefix": q.SEARCH_TERMS["prefix"],
+             "phone fragment": contact.phone[-8:] if contact and contact.phone else q.SEARCH_TERMS["phone fragment"],
+             "name": account.name}
+    return issue_token(rep)[0], terms
 
 
 async def _reset_moved(ids: list[int]) -> None:
@@ -247,14 +258,16 @@ class Bench:
         await _reset_moved(ids)
 
     async def measure_search(self, api: Server) -> None:
-        """Each bench search (bench/queries.py SEARCH_TERMS) on its own, one client, as the admin (every
-        record) and as a rep (a 1 % scope): latency and the hits found. Search is never cached."""
+        """Each bench search on its own, one client: as the admin (every record; bench/queries.py
+        SEARCH_TERMS) and as a rep (a 1 % scope; the same kinds of search, made of the rep's own records):
+        latency and the hits found. Search is never cached."""
         from bench.checks import counting_queries
 
         rows = []
-        tokens = {"admin": self.token, "rep": await _rep_token()}
+        rep_token, rep_terms = await _rep_token_and_terms()
+        tokens = {"admin": self.token, "rep": rep_token}
         for role, token in tokens.items():
-            for label, term in q.SEARCH_TERMS.items():
+            for label, term in (q.SEARCH_TERMS if role == "admin" else rep_terms).items():
                 body = {"query": q.SEARCH, "variables": {"query": term, "first": 20}}
                 with httpx.Client(timeout=60) as http:
                     answer = http.post(f"{api.http}/graphql", json=body, headers={"Authorization": f"Bearer {token}"}).json()
@@ -269,7 +282,7 @@ class Bench:
         app = create_app(manage_database=False)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
             with counting_queries() as counter:
-                await client.post("/graphql", json={"query": q.SEARCH, "variables": {"query": q.SEARCH_TERMS["typo"]}},
+                await client.post("/graphql", json={"query": q.SEARCH, "variables": {"query": rep_terms["typo"]}},
                                   headers={"Authorization": f"Bearer {tokens['rep']}"})
         self.result["scenarios"]["search"] = rows
         self.result.setdefault("queries_per_request", {})["search_rep"] = counter.count
