@@ -219,3 +219,29 @@ async def test_statements_do_not_grow_with_the_hits(gql, team, count_queries):
     count_queries.queries.clear()
     assert len(await search(gql, rep, "pepper pot", first=100)) == 25
     assert len(count_queries.queries) == one + 2  # contacts and opportunities now have hits to load
+
+
+@pytest.mark.postgres_only
+async def test_writers_bringing_the_same_new_word_do_not_wait_for_each_other(gql, team, database_url):
+    """The lexicon (PostgreSQL) takes a new word without a unique key: two open transactions that both
+    bring "zanzibar" both go through at once (with ON CONFLICT the second would wait for the first)."""
+    import asyncio
+
+    import asyncpg
+
+    first = await factories.product(team.admin.user, "ZZ-1")
+    second = await factories.product(team.admin.user, "ZZ-2")
+    url = database_url.replace("postgres://", "postgresql://", 1)
+    a, b = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        in_a, in_b = a.transaction(), b.transaction()
+        await in_a.start()
+        await in_b.start()
+        await a.execute("UPDATE products SET name = 'Zanzibar Spice One' WHERE id = $1", first.id)
+        await asyncio.wait_for(b.execute("UPDATE products SET name = 'Zanzibar Spice Two' WHERE id = $1", second.id), 5)
+        await in_b.commit()
+        await in_a.commit()
+    finally:
+        await a.close()
+        await b.close()
+    assert names(await search(gql, team.rep, "zanzibr spice")) == ["Zanzibar Spice One", "Zanzibar Spice Two"]

@@ -5,7 +5,8 @@ PostgreSQL:
   word (or a word's prefix) is found through a GIN index, whatever the table's size.
 - `search_words`: every word of every searched field (the lexicon), with a GIN trigram index (pg_trgm):
   a query word's near spellings are looked up here, then searched as words. Statement-level triggers
-  add the words of inserted and updated rows (words of deleted rows stay: they only cost a look-up).
+  add the words of inserted and updated rows that it lacks, without waiting on other writers (words of
+  deleted rows stay: they only cost a look-up).
 - Indexes on the searched expressions: GIN over `crm_search_vector(...)` (words), btree over
   `lower(...)` (an exact field is always a candidate) and a GIN trigram index over a phone's digits; and
   opportunities (assigned_to_id, account_id) for the account visibility rule's subquery.
@@ -57,7 +58,8 @@ PG_FUNCTIONS = [
     "DECLARE col text; BEGIN "
     "FOREACH col IN ARRAY TG_ARGV LOOP "
     "EXECUTE format('INSERT INTO search_words (word) SELECT DISTINCT w FROM new_rows, "
-    "unnest(tsvector_to_array(crm_search_vector(new_rows.%I))) AS w ON CONFLICT DO NOTHING', col); "
+    "unnest(tsvector_to_array(crm_search_vector(new_rows.%I))) AS w "
+    "WHERE NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = w)', col); "
     "END LOOP; RETURN NULL; END $$",
 ]
 
@@ -66,14 +68,19 @@ async def _create_postgres(client) -> None:
     await client.execute_script("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for statement in PG_FUNCTIONS:
         await client.execute_script(statement)
-    await client.execute_script("CREATE TABLE IF NOT EXISTS search_words (word text PRIMARY KEY)")
+    # No unique key, on purpose: two transactions bringing the same new word would wait for each other
+    # (ON CONFLICT waits for the other's commit; in two orders, a deadlock). A word written twice by
+    # concurrent transactions is harmless: the look-up reads distinct words.
+    await client.execute_script("CREATE TABLE IF NOT EXISTS search_words (word text NOT NULL)")
+    await client.execute_script("CREATE INDEX IF NOT EXISTS search_words_word ON search_words (word)")
     await client.execute_script(
         "CREATE INDEX IF NOT EXISTS search_words_trigrams ON search_words USING gin (word gin_trgm_ops)")
     for table, columns in PG_WORD_COLUMNS.items():
         for column in columns:
             await client.execute_script(
                 f"INSERT INTO search_words (word) SELECT DISTINCT w FROM {table}, "
-                f"unnest(tsvector_to_array(crm_search_vector({column}))) AS w ON CONFLICT DO NOTHING")
+                f"unnest(tsvector_to_array(crm_search_vector({column}))) AS w "
+                f"WHERE NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = w)")
         args = ", ".join(f"'{c}'" for c in columns)
         for event in ("INSERT", "UPDATE"):
             await client.execute_script(
