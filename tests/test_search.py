@@ -59,6 +59,9 @@ async def test_every_word_of_the_query_must_match_and_each_may_be_misspelt(gql, 
     assert [h["node"]["id"] for h in await search(gql, rep, "harbr grill 4821")] == [factories.gid(wanted)]
     assert [h["node"]["id"] for h in await search(gql, rep, "stakehouse")] == [factories.gid(steakhouse)]
     assert await search(gql, rep, "stakehouse harbor") == []
+    cafe = await factories.account(rep.user, "Café Zürich")  # letters beyond ASCII are letters too
+    assert [h["node"]["id"] for h in await search(gql, rep, "cafe zurich")] == [factories.gid(cafe)]
+    assert [h["node"]["id"] for h in await search(gql, rep, "ZÜRICH")] == [factories.gid(cafe)]
 
 
 async def test_best_match_first_and_ties_broken_by_type_then_id(gql, team):

@@ -2,7 +2,8 @@
 
 PostgreSQL:
 - `crm_search_vector(text)`: a text's words (runs of letters and digits, lower-cased) as a tsvector, so a
-  word (or a word's prefix) is found through a GIN index, whatever the table's size.
+  word (or a word's prefix) is found through a GIN index, whatever the table's size. Letters are what the
+  database's LC_CTYPE says: with a UTF-8 one (C.UTF-8, en_US.UTF-8) "Zürich" is one word, as in Python.
 - `search_words`: every word of every searched field (the lexicon), with a GIN trigram index (pg_trgm):
   a query word's near spellings are looked up here, then searched as words. Statement-level triggers
   add the words of inserted and updated rows that it lacks, without waiting on other writers (words of
