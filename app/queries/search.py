@@ -1,11 +1,12 @@
 """Search over accounts, contacts, opportunities and products (the rules: app/domain/search.py).
 
-One statement per record type asked for, each filtered by the caller's visibility *in SQL*, with the
-same rule every other read uses (`read_filter`, app/queries/visibility.py), before it is ranked and cut:
-a record outside the caller's scope is never a candidate, so it cannot shorten a page or show in a
-score. Then one query per type loads the hits' rows (again through `read_filter`).
+One statement per record type asked for (on PostgreSQL, after one for the query words' spellings), each
+filtered by the caller's visibility *in SQL*, with the same rule every other read uses (`read_filter`,
+app/queries/visibility.py), before it is ranked and cut: a record outside the caller's scope is never a
+candidate, so it cannot shorten a page or show in a score. Then one query per type with hits loads their
+rows (again through `read_filter`). Nothing here writes.
 
-PostgreSQL (migration 0015), in one read-only transaction:
+PostgreSQL (migration 0015), in one transaction (its SET LOCAL thresholds end with it):
 1. The query words' near spellings from the lexicon `search_words` (pg_trgm `%` and `<%` at the rule's
    thresholds, set for the transaction), the `MAX_EXPANSIONS` closest per word; with each word (as a
    prefix when it has 3 characters or more) they make a tsquery: every query word, as one of its
