@@ -248,3 +248,11 @@ async def test_writers_bringing_the_same_new_word_do_not_wait_for_each_other(gql
         await a.close()
         await b.close()
     assert names(await search(gql, team.rep, "zanzibr spice")) == ["Zanzibar Spice One", "Zanzibar Spice Two"]
+
+
+async def test_a_query_of_many_words_matches_on_its_first_eight(gql, team):
+    rep = team.rep
+    deal_account = await factories.account(rep.user, "Harbor Grill One Two Three Four Five Six")
+    words = "harbor grill one two three four five six seven eight nine ten eleven twelve"
+    assert [h["node"]["id"] for h in await search(gql, rep, words)] == [factories.gid(deal_account)]
+    assert await search(gql, rep, " ".join("abcdefghijklmnopqrstuvwxyz")) == []

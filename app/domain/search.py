@@ -14,7 +14,8 @@ has no trigram similarity, finds candidates with FTS5 and matches and scores the
   words: a near spelling, trigram similarity ≥ 0.3 ("restaurnt" → "Restaurant", "stakehouse" →
   "Steakhouse", "co" → "Co"); and for a query word of 3 characters or more also a field word it starts
   ("bag" → "Bagel") or with word similarity ≥ 0.5 ("jon" → "John"). (A shorter word would match every
-  word that starts like it: "co" does not find every "contract".) So "harbr grill 4821" finds "Harbor Grill #4821" (and #4820, #14821: near
+  word that starts like it: "co" does not find every "contract".) Words past the eighth are not
+  matched (they still count in the score). So "harbr grill 4821" finds "Harbor Grill #4821" (and #4820, #14821: near
   numbers), not every Harbor Grill.
 - A matching field's score is the mean of the whole query's similarity and word similarity to the whole
   field, so an exact field (1.0) ranks above a field that merely contains the query (word 1.0,
@@ -41,6 +42,7 @@ MIN_QUERY_LENGTH = 2
 MAX_QUERY_LENGTH = 200
 DEFAULT_FIRST = 20
 MAX_FIRST = 100
+MAX_QUERY_WORDS = 8               # words past the eighth only count for the score
 MIN_PREFIX = 3                   # a query word this long also matches the words it starts
 WORD_TYPO_SIMILARITY = 0.3       # similarity(query word, field word): pg_trgm's `%` at this threshold
 WORD_PART_SIMILARITY = 0.5       # word_similarity(query word, field word): pg_trgm's `<%` at this threshold
@@ -157,6 +159,11 @@ def words(text: str) -> list[str]:
     return list(dict.fromkeys(_WORD.findall(text.lower())))
 
 
+def query_words(query: str) -> list[str]:
+    """The words a field must match: the query's first MAX_QUERY_WORDS (each costs a look-up)."""
+    return words(query)[:MAX_QUERY_WORDS]
+
+
 def word_matches(query_word: str, field_word: str) -> bool:
     """A near spelling (trigram similarity); for a query word of MIN_PREFIX characters or more also the
     start of the field word or a word similarity (a word of one or two characters would match every
@@ -183,7 +190,7 @@ def rounded(score: float) -> float:
 
 def text_score(query: str, text: str | None) -> float:
     """A text field's score for a normalised query: 0 when it does not match."""
-    if not text or not field_matches(words(query), text):
+    if not text or not field_matches(query_words(query), text):
         return 0.0
     return rounded((similarity(query, text) + word_similarity(query, text)) / 2)
 

@@ -48,8 +48,8 @@ from app.domain.search import (
     normalize,
     phone_score,
     rank_key,
+    query_words,
     text_score,
-    words,
 )
 from app.queries.visibility import Scope, read_filter
 
@@ -170,9 +170,10 @@ def _tsquery_lexeme(word: str) -> str:
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-async def _expansions(conn, query_words: list[str]) -> dict[str, list[str]]:
+async def _expansions(conn, wanted: list[str]) -> dict[str, list[str]]:
     """Each query word's closest spellings in the lexicon (one statement for all words)."""
-    if not query_words:
+    looked_up = [w for w in wanted if len(w) > 1]  # one character has no near spelling but itself
+    if not looked_up:
         return {}
     await conn.execute_script(
         f"SET LOCAL pg_trgm.similarity_threshold = {WORD_TYPO_SIMILARITY}; "
@@ -181,17 +182,17 @@ async def _expansions(conn, query_words: list[str]) -> dict[str, list[str]]:
         "SELECT q.w, l.word FROM unnest($1::text[]) AS q(w) CROSS JOIN LATERAL ("
         " SELECT word FROM (SELECT word FROM search_words WHERE word % q.w"
         " UNION SELECT word FROM search_words WHERE length(q.w) >= $3 AND q.w <% word) near"
-        " ORDER BY similarity(q.w, word) DESC, word LIMIT $2) l", [query_words, MAX_EXPANSIONS, MIN_PREFIX])
-    found: dict[str, list[str]] = {w: [] for w in query_words}
+        " ORDER BY similarity(q.w, word) DESC, word LIMIT $2) l", [looked_up, MAX_EXPANSIONS, MIN_PREFIX])
+    found: dict[str, list[str]] = {w: [] for w in looked_up}
     for row in rows:
         found[row["w"]].append(row["word"])
     return found
 
 
-def _tsquery(query_words: list[str], expansions: dict[str, list[str]]) -> str:
+def _tsquery(wanted: list[str], expansions: dict[str, list[str]]) -> str:
     """Every query word, as itself (a prefix when MIN_PREFIX long) or one of its near spellings."""
     parts = []
-    for w in query_words:
+    for w in wanted:
         prefix = len(w) >= MIN_PREFIX
         spellings = [_tsquery_lexeme(w) + (":*" if prefix else "")]
         spellings += [_tsquery_lexeme(v) for v in expansions.get(w, []) if v != w and not (prefix and v.startswith(w))]
@@ -200,8 +201,8 @@ def _tsquery(query_words: list[str], expansions: dict[str, list[str]]) -> str:
 
 
 async def _postgres_search(conn, scope: Scope, query: SearchQuery) -> list[Hit]:
-    query_words = words(query.text)
-    tsquery = _tsquery(query_words, await _expansions(conn, query_words)) if query_words else ""
+    wanted = query_words(query.text)
+    tsquery = _tsquery(wanted, await _expansions(conn, wanted)) if wanted else ""
     hits: list[Hit] = []
     for type_ in query.types:
         hits += await _postgres_hits(conn, type_, TARGETS[type_], _fields(type_, query), scope, query, tsquery)
@@ -266,10 +267,10 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _fts_match(query_words: list[str], fields: list[SearchField], phone_digits: str) -> str | None:
+def _fts_match(wanted: list[str], fields: list[SearchField], phone_digits: str) -> str | None:
     """An FTS5 query: any trigram of a query word in a text column, or the query's digits in a phone
     column. None when the query has no word of 3 characters and is no phone number."""
-    grams = sorted({word[i:i + 3] for word in query_words for i in range(len(word) - 2)})
+    grams = sorted({word[i:i + 3] for word in wanted for i in range(len(word) - 2)})
     parts = []
     text_columns = [f.fts for f in fields if not f.phone]
     if grams and text_columns:
@@ -284,15 +285,15 @@ async def _sqlite_hits(conn, type_: SearchType, target: SearchTarget, fields: li
                        query: SearchQuery) -> list[Hit]:
     """Candidates: a trigram of a query word (FTS5), or a query word's first two letters (a typo in a
     short word leaves no trigram in common), or the phone digits; then the rule in Python."""
-    query_words = words(query.text)
+    wanted = query_words(query.text)
     fts = target.fts_table
     found_by, params = [], []
-    match = _fts_match(query_words, fields, query.phone_digits)
+    match = _fts_match(wanted, fields, query.phone_digits)
     if match is not None:
         found_by.append(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ?")
         params.append(match)
     text_columns = [f.fts for f in fields if not f.phone]
-    patterns = sorted({f"%{_like_escape(w[:2])}%" for w in query_words})
+    patterns = sorted({f"%{_like_escape(w[:2])}%" for w in wanted})
     if patterns and text_columns:
         found_by.append(f"SELECT rowid FROM {fts} WHERE " + " OR ".join(
             f"{c} LIKE ? ESCAPE '\\'" for c in text_columns for _ in patterns))

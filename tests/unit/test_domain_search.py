@@ -14,6 +14,7 @@ from app.domain.search import (
     parse_query,
     phone_digits_of_query,
     phone_score,
+    query_words,
     rank_key,
     similarity,
     text_score,
@@ -77,6 +78,13 @@ def test_a_field_matches_when_every_query_word_matches_one_of_its_words():
     assert field_matches(words("harbr grill 4821"), "harbor grill #4821 — seafood trial")
     assert not field_matches(words("harbr grill 4821"), "harbor grill #73 — seafood trial")  # one word short
     assert not field_matches([], "harbor grill")
+
+
+def test_only_the_first_eight_words_must_match():
+    long_query = "harbor grill one two three four five six seven eight"
+    assert query_words(long_query) == ["harbor", "grill", "one", "two", "three", "four", "five", "six"]
+    assert text_score(long_query, "harbor grill one two three four five six") > 0
+    assert text_score(long_query, "harbor grill one two three four five") == 0.0
 
 
 def test_a_matching_field_scores_the_mean_of_the_whole_query_s_similarities():
