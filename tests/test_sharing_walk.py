@@ -1,7 +1,8 @@
 """The sharing model, checked on every object field of the schema, as every role, on both read paths.
 
 The walk enumerates the GraphQL schema from the Query root: for each object type it finds a path from a
-root field, and asks for every field of that type that returns an object or a list of objects. The
+root field, and asks for every field of that type that returns an object or a list of objects (and, as
+`__typename id`, every field that returns an interface: `SearchHit.node`). The
 fixture makes relations cross scope boundaries (a rep's deal on another rep's account, an account whose
 parent, subsidiary, team member and interactions belong to the other team…). Every record that comes
 back (anything with `__typename` and `id`) is checked against an oracle written here from the README's
