@@ -107,6 +107,21 @@ async def test_e_mail_addresses_and_skus_are_searched(gql, team):
     assert sku["matchedField"] == "sku"
 
 
+async def test_an_account_s_headquarters_city_is_searched(gql, team):
+    rep = team.rep
+    acct = await factories.account(rep.user, "Corner Deli", headquarters={"street": "1 Main St", "city": "Springfield"})
+    await factories.account(rep.user, "Springfield Diner")
+    hits = await search(gql, rep, "springfeld", types=["ACCOUNT"])
+    assert [(h["node"]["name"], h["matchedField"]) for h in hits] == [
+        ("Corner Deli", "headquarters.city"), ("Springfield Diner", "name")]
+    assert hits[0]["node"]["id"] == factories.gid(acct) and hits[0]["score"] > hits[1]["score"]
+    moved = await gql("""mutation($id: ID!) { updateAccount(id: $id, input: {headquarters: {city: "Shelbyville"}}) {
+        errors { code } } }""", {"id": factories.gid(acct)}, as_=rep)
+    assert moved["updateAccount"]["errors"] == []
+    assert names(await search(gql, rep, "shelbyville")) == ["Corner Deli"]
+    assert names(await search(gql, rep, "springfield", types=["ACCOUNT"])) == ["Springfield Diner"]
+
+
 async def test_types_and_first_select_the_page(gql, team):
     rep = team.rep
     accts = [await factories.account(rep.user, f"Bistro Nova {i}") for i in range(4)]

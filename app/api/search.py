@@ -24,14 +24,15 @@ class SearchHit:
     score: float = strawberry.field(description="0 to 1, higher is closer (4 decimal places); hits come best first.")
     matched_field: str = strawberry.field(description=(
         "The record's field that matched best, named as in the schema: `name` (accounts, opportunities, products; "
-        "a contact's full name), `email` or `phone` (contacts), `sku` (products)."))
+        "a contact's full name), `headquarters.city` (accounts), `email` or `phone` (contacts), `sku` (products)."))
 
 
 @strawberry.type
 class SearchQuery:
     @strawberry.field(description=(
-        "Records you may read whose name (contacts: name, e-mail or phone; products: name or SKU) matches the "
-        "query, typos tolerated (trigram similarity), best first, ties by type then id. `query`: at least 2 "
+        "Records you may read whose name (accounts: or headquarters city; contacts: name, e-mail or phone; products: "
+        "name or SKU) matches the query word by word, typos tolerated, best first, ties by type then id (the rule: "
+        "README, Search). `query`: at least 2 "
         "characters (spaces aside), at most 200; a query of digits and phone punctuation also matches phone "
         "numbers on their digits. `types`: null for all. `first`: 1 to 100. Invalid arguments: BAD_USER_INPUT."))
     async def search(self, info: CtxInfo, query: str, types: Optional[list[SearchType]] = None,

@@ -22,9 +22,10 @@ from tortoise.migrations import operations as ops
 
 WORDS_SQL = "array_to_tsvector(string_to_array(trim(regexp_replace(lower($1), '[^[:alnum:]]+', ' ', 'g')), ' '))"
 
-# table -> the columns whose words are searched (a contact's full name is its first and last names' words)
+# table -> the columns (or expressions over them) whose words are searched (a contact's full name is its
+# first and last names' words)
 PG_WORD_COLUMNS = {
-    "accounts": ("name",),
+    "accounts": ("name", "headquarters->>'city'"),
     "contacts": ("first_name", "last_name", "email"),
     "opportunities": ("name",),
     "products": ("name", "sku"),
@@ -33,6 +34,8 @@ PG_WORD_COLUMNS = {
 PG_INDEXES = {
     "search_accounts_words": "accounts USING gin (crm_search_vector(name))",
     "search_accounts_exact": "accounts (lower(name))",
+    "search_accounts_city_words": "accounts USING gin (crm_search_vector(headquarters->>'city'))",
+    "search_accounts_city_exact": "accounts (lower(headquarters->>'city'))",
     "search_contacts_name_words": "contacts USING gin (crm_search_vector(first_name || ' ' || last_name))",
     "search_contacts_name_exact": "contacts (lower(first_name || ' ' || last_name))",
     "search_contacts_email_words": "contacts USING gin (crm_search_vector(email))",
@@ -54,12 +57,13 @@ PG_FUNCTIONS = [
     # an inlined expression it looked cheap, and a LIMIT over a sequential scan was planned instead.
     f"CREATE OR REPLACE FUNCTION crm_search_vector(text) RETURNS tsvector LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE "
     f"COST 1000 AS $$ BEGIN RETURN {WORDS_SQL}; END $$",
-    # TG_ARGV: the columns whose words the new rows bring (transition table `new_rows`).
+    # TG_ARGV: the columns (expressions over the row, written in this migration) whose words the new rows
+    # bring (transition table `new_rows`).
     "CREATE OR REPLACE FUNCTION crm_search_words_added() RETURNS trigger LANGUAGE plpgsql AS $$ "
     "DECLARE col text; BEGIN "
     "FOREACH col IN ARRAY TG_ARGV LOOP "
     "EXECUTE format('INSERT INTO search_words (word) SELECT DISTINCT w FROM new_rows, "
-    "unnest(tsvector_to_array(crm_search_vector(new_rows.%I))) AS w "
+    "unnest(tsvector_to_array(crm_search_vector(%s))) AS w "
     "WHERE NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = w)', col); "
     "END LOOP; RETURN NULL; END $$",
 ]
@@ -82,7 +86,7 @@ async def _create_postgres(client) -> None:
                 f"INSERT INTO search_words (word) SELECT DISTINCT w FROM {table}, "
                 f"unnest(tsvector_to_array(crm_search_vector({column}))) AS w "
                 f"WHERE NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = w)")
-        args = ", ".join(f"'{c}'" for c in columns)
+        args = ", ".join("'" + c.replace("'", "''") + "'" for c in columns)
         for event in ("INSERT", "UPDATE"):
             await client.execute_script(
                 f"CREATE TRIGGER search_words_{event.lower()} AFTER {event} ON {table} "
@@ -113,7 +117,8 @@ def _digits(column: str) -> str:
 
 # FTS table -> (source table, {FTS column: SQL over the source row, `{row}` standing for new./old.}, watched columns)
 SQLITE_TABLES = {
-    "search_accounts": ("accounts", {"name": "{row}name"}, ("name",)),
+    "search_accounts": ("accounts", {"name": "{row}name", "city": "coalesce(json_extract({row}headquarters, '$.city'), '')"},
+                        ("name", "headquarters")),
     "search_contacts": ("contacts", {"full_name": "{row}first_name || ' ' || {row}last_name",
                                      "email": "coalesce({row}email, '')",
                                      "phone_digits": _digits("{row}phone")},

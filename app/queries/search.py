@@ -29,6 +29,7 @@ app.domain.search.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -65,6 +66,7 @@ class SearchField:
     fts: str           # SQLite: the FTS5 column
     columns: tuple[str, ...]  # the row's columns the field is made of (SQLite: scored in Python)
     phone: bool = False
+    json_key: str | None = None  # SQLite: the field is this key of the (one) JSON column
 
     @property
     def sql(self) -> str:
@@ -82,7 +84,8 @@ class SearchTarget:
 
 TARGETS: dict[SearchType, SearchTarget] = {
     SearchType.ACCOUNT: SearchTarget(m.Account, "accounts", "search_accounts", (
-        SearchField("name", "name", "name", ("name",)),)),
+        SearchField("name", "name", "name", ("name",)),
+        SearchField("headquarters.city", "headquarters->>'city'", "city", ("headquarters",), json_key="city"))),
     SearchType.CONTACT: SearchTarget(m.Contact, "contacts", "search_contacts", (
         SearchField("name", "first_name || ' ' || last_name", "full_name", ("first_name", "last_name")),
         SearchField("email", "email", "email", ("email",)),
@@ -316,9 +319,17 @@ async def _sqlite_hits(conn, type_: SearchType, target: SearchTarget, fields: li
             if f.phone:
                 scores[f.name] = phone_score(query.phone_digits, row[f.columns[0]])
             else:
-                value = " ".join(str(row[c]) for c in f.columns if row[c] is not None)
-                scores[f.name] = text_score(query.text, normalize(value))
+                scores[f.name] = text_score(query.text, normalize(_sqlite_text(f, row)))
         best = best_field(scores)
         if best:
             hits.append(Hit(type_, row["id"], best[1], best[0]))
     return hits
+
+
+def _sqlite_text(f: SearchField, row: dict) -> str:
+    if f.json_key is not None:
+        document = row[f.columns[0]]
+        data = json.loads(document) if isinstance(document, str) else document
+        value = data.get(f.json_key) if isinstance(data, dict) else None
+        return value if isinstance(value, str) else ""
+    return " ".join(str(row[c]) for c in f.columns if row[c] is not None)
