@@ -179,4 +179,20 @@ async def run_quick_checks(post: Post, run_worker: Callable[[], Awaitable[None]]
         seen["pipeline_report"] = True
     else:
         log("pipelineReport is not in the schema yet: skipped")
+    if "search" in query_fields:
+        seen["search_hits"] = await search_checks(post)
+    else:
+        log("search is not in the schema yet: skipped")
     return seen
+
+
+async def search_checks(post: Post) -> dict[str, int]:
+    """Every bench search once: each finds something (datagen's names at any size), best first."""
+    found = {}
+    for label, term in q.SEARCH_TERMS.items():
+        hits = data_of(await post(q.SEARCH, {"query": term, "first": 20}))["search"]
+        assert hits, f"search {label} ({term!r}) found nothing"
+        scores = [h["score"] for h in hits]
+        assert scores == sorted(scores, reverse=True), f"search {label}: not best first"
+        found[label] = len(hits)
+    return found

@@ -19,8 +19,12 @@ def label(n: int) -> str:
         f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n))
 
 
+# Another name keeps a worktree's bench databases (and the migrations applied to them) apart from another's.
+PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "crm_bench_")
+
+
 def database_url(n: int) -> str:
-    return ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgres://", 1) + f"/crm_bench_{label(n)}"
+    return ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgres://", 1) + f"/{PREFIX}{label(n)}"
 
 
 async def _recorded_size(name: str) -> int | None:

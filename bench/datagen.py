@@ -145,7 +145,8 @@ async def generate(n_opps: int, *, log=print) -> dict[str, int]:
         "contacts", "id, account_id, first_name, last_name, email, phone, title, role, is_primary, created_at, updated_at",
         f"i, i, {pick(['Maria', 'James', 'Ana', 'Luis', 'Priya', 'Tom', 'Keiko'], 'i')}, "
         f"{pick(['Garcia', 'Smith', 'Nguyen', 'Rossi', 'Patel', 'Okafor'], h('i', 8, 61))}, "
-        f"'buyer' || i || '@customer.example', '', "
+        f"'buyer' || i || '@customer.example', "
+        f"'(' || (200 + {h('i', 27, 800)}) || ') 555-' || (1000 + {h('i', 28, 9000)}), "
         f"{pick(['Executive Chef', 'Purchasing Manager', 'Owner', 'F&B Director'], 'i')}, "
         f"{pick(['decision_maker', 'influencer', 'champion', 'gatekeeper'], 'i')}, true, {d.ago('300')}, {d.ago('10')}",
         n_acc))
@@ -163,7 +164,7 @@ async def generate(n_opps: int, *, log=print) -> dict[str, int]:
         "id, name, account_id, contact_id, pipeline_id, stage_id, stage_entered_at, probability, probability_overridden, "
         "value, budget, expected_close_date, actual_close_date, source, lost_reason, next_step, description, "
         "forecast_category, version, assigned_to_id, created_at, updated_at",
-        f"i, {pick(ACCOUNT_WORDS, acct)} || ' — ' || {pick(OPP_WORDS, 'i')}, {acct}, {acct}, {pipeline.id}, {sid}, "
+        f"i, {pick(ACCOUNT_WORDS, acct)} || ' #' || ({acct}) || ' — ' || {pick(OPP_WORDS, 'i')}, {acct}, {acct}, {pipeline.id}, {sid}, "
         f"{d.ago(h('i', 13, 60) + ' + 0.5')}, {by_stage(h('i', 12, 20), lambda s: s.probability)}, false, "
         f"{d.money(h('i', 14, 90000) + ' + 1000')}, "
         f"CASE WHEN i % 3 = 0 THEN NULL ELSE {d.money(h('i', 15, 100000) + ' + 1000')} END, "

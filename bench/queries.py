@@ -87,6 +87,21 @@ OPPORTUNITY_EVENTS = (
     "subscription($after:String){opportunityEvents(after:$after){cursor kind opportunityId fromStage toStage}}"
 )
 
+# 7. Search: the hits with their records, as a search box would show them.
+SEARCH = (
+    "query($query:String!,$types:[SearchType!],$first:Int){search(query:$query,types:$types,first:$first){"
+    "score matchedField node{__typename id ...on Account{name} ...on Contact{name email phone} "
+    "...on Opportunity{name stage} ...on Product{name sku}}}}"
+)
+# What people type into it, each naming a record that exists at every size (bench/datagen.py's names):
+# a typo, a prefix, a phone fragment, an exact name.
+SEARCH_TERMS = {
+    "typo": "harbr grill 20",         # account 20 is "Harbor Grill #20"
+    "prefix": "steakh",               # one account in ten is a Steakhouse
+    "phone fragment": "555-4880",     # contact 1's phone
+    "name": "Catering Co #14",        # account 14
+}
+
 LOGIN = "mutation($email:String!,$password:String!){login(email:$email,password:$password){token errors{code}}}"
 
 ALL = {
@@ -100,4 +115,5 @@ ALL = {
     "pipeline_report": PIPELINE_REPORT,
     "sales_forecast": SALES_FORECAST,
     "opportunity_events": OPPORTUNITY_EVENTS,
+    "search": SEARCH,
 }

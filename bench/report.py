@@ -95,6 +95,9 @@ def _other_table(results: list[dict]) -> list[str]:
                 w = s[key]
                 out.append(f"| {size} | {key.replace('_', ' ')} automations | – | "
                            f"{w['automations_per_second']}/s | | {w['automations']} of {w['queued']} in {w['seconds']} s |")
+        for row in s.get("search", []):
+            out.append(f"| {size} | search as {row['role']}: {row['label']} `{row['term']}` | 1 | {row['rps']} | "
+                       f"{row['p50_ms']} / {row['p95_ms']} / {row['p99_ms']} | {row['hits']} hits, errors {row['errors']} |")
         if "subscription_fanout" in s:
             f = s["subscription_fanout"]
             out.append(f"| {size} | subscription B→A | 1 | | {f['p50_ms']} / {f['p95_ms']} / max "

@@ -24,7 +24,7 @@ from bench.checks import counting_queries, discovery_ids, run_quick_checks, sche
 from bench.procs import Server, Worker, load
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("queries", "worker", "list", "detail", "apollo", "advance", "optional", "subscription")
+SCENARIOS = ("queries", "worker", "list", "detail", "apollo", "advance", "optional", "subscription", "search")
 
 
 async def _admin_token() -> tuple[int, str]:
@@ -33,6 +33,27 @@ async def _admin_token() -> tuple[int, str]:
 
     admin = await User.get(email=datagen.ADMIN_EMAIL)
     return admin.id, issue_token(admin)[0]
+
+
+async def _rep_token_and_terms() -> tuple[str, dict[str, str]]:
+    """The first bench rep (about 1 % of the deals, the accounts they own and those of their deals) and the
+    bench searches made of the rep's own records: their first account's name with a letter dropped, the
+    prefix, their first account's contact's phone fragment, the account's exact name."""
+    from app.models import Account, Contact, User
+    from app.services.auth import issue_token
+
+    rep = await User.filter(role="rep").order_by("id").first()
+    assert rep is not None, "the bench data has no rep"
+    account = await Account.filter(assigned_to_id=rep.id).order_by("id").first()
+    if account is None:  # a small database (--quick): the admin's searches
+        return issue_token(rep)[0], dict(q.SEARCH_TERMS)
+    contact = await Contact.filter(account_id=account.id).order_by("id").first()
+    first_word, _, rest = account.name.partition(" ")
+    terms = {"typo": f"{first_word[:2]}{first_word[3:]} {rest.replace('#', '')}".lower(),
+             "prefix": q.SEARCH_TERMS["prefix"],
+             "phone fragment": contact.phone[-8:] if contact and contact.phone else q.SEARCH_TERMS["phone fragment"],
+             "name": account.name}
+    return issue_token(rep)[0], terms
 
 
 async def _reset_moved(ids: list[int]) -> None:
@@ -236,6 +257,37 @@ class Bench:
         self.log(f"  subscription fan-out B→A: p50 {out['p50_ms']} ms p95 {out['p95_ms']} ms over {len(ordered)} events")
         await _reset_moved(ids)
 
+    async def measure_search(self, api: Server) -> None:
+        """Each bench search on its own, one client: as the admin (every record; bench/queries.py
+        SEARCH_TERMS) and as a rep (a 1 % scope; the same kinds of search, made of the rep's own records):
+        latency and the hits found. Search is never cached."""
+        from bench.checks import counting_queries
+
+        rows = []
+        rep_token, rep_terms = await _rep_token_and_terms()
+        tokens = {"admin": self.token, "rep": rep_token}
+        for role, token in tokens.items():
+            for label, term in (q.SEARCH_TERMS if role == "admin" else rep_terms).items():
+                body = {"query": q.SEARCH, "variables": {"query": term, "first": 20}}
+                with httpx.Client(timeout=60) as http:
+                    answer = http.post(f"{api.http}/graphql", json=body, headers={"Authorization": f"Bearer {token}"}).json()
+                assert "errors" not in answer, answer
+                out = load(f"{api.http}/graphql", [body], concurrency=1, duration=self.duration, token=token)
+                out.update(role=role, label=label, term=term, hits=len(answer["data"]["search"]))
+                rows.append(out)
+                self.log(f"  search {role} {label} ({term!r}): {out['hits']} hits, p50 {out['p50_ms']} ms "
+                         f"p95 {out['p95_ms']} ms ({out['rps']} req/s)")
+        from app.api.app import create_app
+
+        app = create_app(manage_database=False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            with counting_queries() as counter:
+                await client.post("/graphql", json={"query": q.SEARCH, "variables": {"query": rep_terms["typo"]}},
+                                  headers={"Authorization": f"Bearer {tokens['rep']}"})
+        self.result["scenarios"]["search"] = rows
+        self.result.setdefault("queries_per_request", {})["search_rep"] = counter.count
+        self.log(f"  search SQL statements per request (rep, all types): {counter.count}")
+
     async def count_queries(self, base: Server, detail_id: int) -> None:
         """SQL statements per request, counted in-process (the ORM's logger), and the baseline's own count."""
         from app.api.app import create_app
@@ -326,6 +378,8 @@ class Bench:
                 await self.count_queries(base, detail_ids[0])
             if "worker" in self.only:
                 await self.measure_worker_rate(api, worker_n)
+            if "search" in self.only:
+                await self.measure_search(api)
             variants = {"cold": Server("app.api.app:create_app", {**self.env, "READ_CACHE_ENABLED": "false"}),
                         "standard": Server("app.api.app:create_app", {**self.env, "FAST_PATH_ENABLED": "false"})}
             reads = {"list", "detail", "apollo"} & self.only

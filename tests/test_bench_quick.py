@@ -7,6 +7,7 @@ from app.models import User
 from app.services.auth import issue_token
 from bench import datagen
 from bench.checks import run_quick_checks
+from bench.queries import SEARCH_TERMS
 from tests.conftest import TEST_BACKEND
 from tests.worker_utils import run_worker_burst
 
@@ -39,3 +40,4 @@ async def test_bench_quick_mode(gql, database_url):
             seen = await run_quick_checks(post, worker, baseline, log=lambda *_: None)
         assert seen["baseline_equal"]
     assert seen["automation_task"] and seen["queries_per_list_request"] > 0
+    assert set(seen["search_hits"]) == set(SEARCH_TERMS)  # each bench search found something

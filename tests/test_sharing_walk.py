@@ -1,7 +1,8 @@
 """The sharing model, checked on every object field of the schema, as every role, on both read paths.
 
 The walk enumerates the GraphQL schema from the Query root: for each object type it finds a path from a
-root field, and asks for every field of that type that returns an object or a list of objects. The
+root field, and asks for every field of that type that returns an object or a list of objects (and, as
+`__typename id`, every field that returns an interface: `SearchHit.node`). The
 fixture makes relations cross scope boundaries (a rep's deal on another rep's account, an account whose
 parent, subsidiary, team member and interactions belong to the other team…). Every record that comes
 back (anything with `__typename` and `id`) is checked against an oracle written here from the README's
@@ -53,6 +54,12 @@ def _unwrap(t):
 
 def _object_fields(t: GraphQLObjectType) -> list[str]:
     return [name for name, f in t.fields.items() if isinstance(_unwrap(f.type), GraphQLObjectType)]
+
+
+def _interface_fields(t: GraphQLObjectType) -> list[str]:
+    """Fields returning an interface (`SearchHit.node: Node!`): asked for as `__typename id`, each record
+    checked like any other."""
+    return [name for name, f in t.fields.items() if isinstance(_unwrap(f.type), GraphQLInterfaceType)]
 
 
 # The world ------------------------------------------------------------------------------------
@@ -309,6 +316,8 @@ def _root_arguments(world: World) -> dict[str, list[dict]]:
         "salesForecast": [{"period": period}],
         "forecastSnapshots": [{"period": period}],
         "forecastAccuracy": [{"period": period}],
+        # Names, e-mails and the product of the fixture: every searched type, hidden records among the matches.
+        "search": [{"query": q, "first": 100} for q in ("diner", "bistro", "parent group", "deal", "x.test", "product bri")],
     }
 
 
@@ -356,6 +365,9 @@ def _documents(world: World) -> tuple[list[tuple[str, dict, dict]], set[tuple[st
             missing = [a for a, arg in t.fields[name].args.items()
                        if isinstance(arg.type, GraphQLNonNull) and arg.default_value is _undefined()]
             assert not missing, f"{typename}.{name} needs arguments {missing}: teach the walk how to give them"
+            node.setdefault(name, {})
+            edges.add((typename, name))
+        for name in _interface_fields(t):
             node.setdefault(name, {})
             edges.add((typename, name))
     for root in QUERY.fields:

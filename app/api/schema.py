@@ -35,6 +35,7 @@ from app.api.mutations import CoreMutation
 from app.api.pipeline import PipelineMutation, PipelineQuery
 from app.api.queries import CoreQuery
 from app.api.risk import RiskQuery
+from app.api.search import SearchQuery
 from app.api.realtime import RealtimeSubscription
 from app.api.users import OneLoginPerRequest, SessionMutation, SessionQuery
 from app.api.webhooks import WebhookMutation, WebhookQuery
@@ -50,6 +51,7 @@ QUERY_ROOTS: tuple[type, ...] = (
     SessionQuery,
     ChangelogQuery,
     RiskQuery,
+    SearchQuery,
 )
 MUTATION_ROOTS: tuple[type, ...] = (
     CoreMutation, PipelineMutation, WorkMutation, WebhookMutation, InteractionMutation, CompetitionMutation,
