@@ -1,9 +1,12 @@
 """`crm seed-demo`: believable data in every stage, consistent history, and only into an empty database."""
 
+from datetime import datetime, timezone
+
 from app.domain.contact_log import records_contact
 from app.domain.enums import StageKind, ValueSource
 from app.models import (
     Account,
+    AccountHealthSnapshot,
     CustomerInteraction,
     LostReason,
     Opportunity,
@@ -44,6 +47,33 @@ async def test_seed_fills_an_empty_database_once():
     # Supply contracts: most lines are weekly, and a deal's value follows its lines or was typed.
     assert await OpportunityProduct.filter(contract_weeks__isnull=False).count() > 1000
     assert await Opportunity.filter(value_source=ValueSource.PRODUCTS).count() > 100
+    await _no_oddities()
     users = await User.all().count()
     assert await seed_demo(seed=7) is None  # never into a database that has data
     assert await User.all().count() == users
+
+
+async def _no_oddities():
+    """What a sales director noticed in the demo (issue 15.10) stays fixed."""
+    now = datetime.now(timezone.utc)
+    open_deals = await Opportunity.filter(stage__kind=StageKind.OPEN).prefetch_related("stage")
+    assert open_deals
+    for deal in open_deals:  # worked: never more than 1.4 × its stage's expected duration in it (+ a day)
+        assert (now - deal.stage_entered_at).days <= 1.4 * max(deal.stage.expected_duration_days or 0, 3) + 1
+        year = deal.name[-4:]
+        assert not year.isdigit() or int(year) == deal.expected_close_date.year, deal.name
+    lost_details = await Opportunity.filter(lost_reason__isnull=False).values_list("lost_reason", flat=True)
+    assert not [d for d in lost_details if "s's " in d]
+    chains = 0
+    for account in await Account.filter(industry="multi_unit_chain"):
+        units = await account.locations.all().count()
+        if units:  # a group's parent has none of its own
+            chains += 1
+            assert account.annual_revenue <= units * 3_200_000
+    assert chains > 10
+    college_deals = await Opportunity.filter(account__name__contains="College").values_list("name", flat=True)
+    assert not [n for n in college_deals if "School lunch" in n]
+    # Health history: computed by the worker's rule at each month, the stored score being the last.
+    for account in await Account.all().limit(40):
+        history = await AccountHealthSnapshot.filter(account_id=account.id).order_by("computed_at")
+        assert len(history) >= 6 and history[-1].score == account.health_score

@@ -27,6 +27,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple, TypeVar, cast
@@ -38,6 +39,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from app.domain.contact_log import ACTIVITY_FOR_INTERACTION, INTERACTION_FOR_ACTIVITY, records_contact
+from app.domain.health import assess
 from app.domain.sentiment import sentiment_label, sentiment_score
 from app.domain.enums import (
     AccountSize,
@@ -65,6 +67,7 @@ from app.domain.enums import (
 from app.domain.opportunities import line_total, products_value
 from app.models import (
     Account,
+    AccountHealthSnapshot,
     AccountTeamMember,
     BattleCard,
     Competitor,
@@ -83,6 +86,7 @@ from app.models import (
     User,
 )
 from app.services.auth import hash_password
+from app.services.health import factors_json, gather_inputs
 from app.services.lost_reasons import ensure_default_lost_reasons
 from app.services.pipelines import ensure_default_pipeline
 
@@ -474,6 +478,18 @@ GENERAL_THEMES: list[tuple[str, tuple[ProductCategory, ...]]] = [
     ("Smallwares refresh", (_C.EQUIPMENT,)),
     ("Prime vendor conversion", ALL_CATEGORIES),
 ]
+COLLEGE_THEMES: list[tuple[str, tuple[ProductCategory, ...]]] = [
+    ("Campus dining program", (_C.PRODUCE, _C.MEAT_POULTRY, _C.DAIRY, _C.BAKERY)),
+    ("Residence hall dining", (_C.PRODUCE, _C.DAIRY, _C.FROZEN, _C.BEVERAGES)),
+]
+# General themes that do not fit a kind of place (words of its name).
+_QUICK_SERVICE = ("Bagel", "Coffee", "Burger", "Pizza", "Pizzeria", "Chicken", "Wings", "BBQ", "Sandwich", "Salad",
+                  "Diner", "Smokehouse", "Taco", "Taqueria")
+THEME_MISFITS: dict[str, tuple[str, ...]] = {
+    "Seafood program": _QUICK_SERVICE,
+    "Fryer oil & fries program": ("Bagel", "Coffee", "Salad"),
+    "Protein supply agreement": ("Bagel", "Coffee"),
+}
 INDUSTRY_THEMES: dict[Industry, list[tuple[str, tuple[ProductCategory, ...]]]] = {
     Industry.MULTI_UNIT_CHAIN: [
         ("System-wide protein contract", (_C.MEAT_POULTRY,)),
@@ -528,7 +544,7 @@ LOST_REASONS_WITH_COMPETITOR = [
     ("price", "Lost on price – {competitor} matched our case pricing on proteins."),
     ("competitor", "Chose to stay with incumbent {competitor}."),
     ("price", "{competitor} offered a bigger volume rebate."),
-    ("product_fit", "Chef preferred {competitor}'s spec on {product}."),
+    ("product_fit", "Chef preferred {competitor_s} spec on {product}."),
 ]
 NEXT_STEPS = {
     "discovery": ["Book discovery call with the chef", "Get a recent invoice to benchmark pricing",
@@ -867,6 +883,9 @@ REVENUE_RANGES = {  # the customer's annual revenue (or food budget), in dollars
     _S: (400_000, 3_000_000), _M: (3_000_000, 25_000_000),
     _L: (25_000_000, 200_000_000), _E: (200_000_000, 2_500_000_000),
 }
+HEALTH_HISTORY_MONTHS = 5
+CHAIN_UNITS = {_S: (2, 4), _M: (3, 8), _L: (12, 35), _E: (60, 120)}  # a chain's restaurants, by size
+UNIT_REVENUE = (1_200_000, 3_200_000)  # a year's sales of one chain restaurant, in dollars
 CONTRACT_VALUE_RANGES = {_S: (25_000, 250_000), _M: (150_000, 1_200_000),
                          _L: (800_000, 6_000_000), _E: (4_000_000, 25_000_000)}
 DEAL_VALUE_RANGES = {_S: (5_000, 60_000), _M: (30_000, 300_000),
@@ -1065,6 +1084,7 @@ class _DemoBuilder:
         await self._interactions()
         await self._tasks()
         await self._finish()
+        await self._health_history()
         return self.counts
 
     # ---- persistence -------------------------------------------------------------------
@@ -1221,6 +1241,8 @@ class _DemoBuilder:
         plan = _AccountPlan(account, segment, city, rep, parent)
         if not is_group:
             plan.locations = self._locations(plan)
+            if segment.industry == Industry.MULTI_UNIT_CHAIN:  # a chain's revenue is its units'
+                account.annual_revenue = Decimal(len(plan.locations) * rng.randrange(*UNIT_REVENUE, 10_000))
         plan.contacts = self._contacts(plan)
         plan.contracts = self._contracts(plan)
         plan.team = self._team(plan)
@@ -1271,8 +1293,8 @@ class _DemoBuilder:
     def _locations(self, plan: _AccountPlan) -> list[Location]:
         rng, account = self.rng, plan.account
         assert account.headquarters is not None  # every planned account has its address
-        count = rng.randint(*plan.segment.locations)
         chain = account.industry == Industry.MULTI_UNIT_CHAIN
+        count = rng.randint(*(CHAIN_UNITS[account.size] if chain else plan.segment.locations))
         rows = []
         for i in range(count):  # chains spread over the rep's territory; others stay in town
             city = rng.choice(self._territory(plan.rep)) if chain and i else plan.city
@@ -1424,7 +1446,11 @@ class _DemoBuilder:
         times = self._stage_times(keys, created)
         stage = self.stages[keys[-1]]
         closed = stage.key in ("closed_won", "closed_lost")
-        theme, categories = self._theme(account.industry)
+        if not closed:
+            times = self._lately(stage, times)
+            created = times[0]
+        expected_close = self._expected_close(created, times[-1], closed)
+        theme, categories = self._theme(account)
         competitors = self._deal_competitors(lost=stage.key == "closed_lost")
         priced = any(k in VALUED_STAGE_KEYS for k in keys) or rng.random() < 0.4
         lines = self._lines(account.size, categories, created) if priced else []
@@ -1435,12 +1461,13 @@ class _DemoBuilder:
             "competitor": competitors[0].name if competitors else "self-distributed / cash-and-carry",
         }
         opportunity = Opportunity(
-            name=f"{account.name} – {theme}" + (f" {created.year}" if rng.random() < 0.5 else ""),
+            # A program is named for the year it starts: when the deal is expected to close.
+            name=f"{account.name} – {theme}" + (f" {expected_close.year}" if rng.random() < 0.5 else ""),
             account_id=account.id, contact_id=self._deal_contact(plan), pipeline_id=self.pipeline_id,
             stage_id=stage.id, stage_entered_at=times[-1], probability=stage.probability,
             forecast_category=stage.forecast_category, value=value, budget=self._budget(value, keys),
             value_source=ValueSource.PRODUCTS if lines else ValueSource.MANUAL,
-            expected_close_date=self._expected_close(created, times[-1], closed),
+            expected_close_date=expected_close,
             actual_close_date=times[-1].date() if closed else None,
             source=self._source(account.status), assigned_to_id=plan.rep.id,
             # Drawn here, in the order the seed always drew it (same seed, same data).
@@ -1487,6 +1514,13 @@ class _DemoBuilder:
             keys.append("closed_won" if won else "closed_lost")
         return keys
 
+    def _lately(self, stage: PipelineStage, times: list[datetime]) -> list[datetime]:
+        """An open deal is worked: in its stage for 0.1–1.4 × the stage's expected duration (so a minority
+        runs late), its whole history moved later when it had sat there longer."""
+        in_stage = timedelta(days=max(stage.expected_duration_days or 0, 3) * self.rng.uniform(0.1, 1.4))
+        shift = self.now - in_stage - times[-1]
+        return [t + shift for t in times] if shift > timedelta(0) else times
+
     def _stage_times(self, keys: list[str], created: datetime) -> list[datetime]:
         """Strictly increasing entry times from `created`, compressed to end before now."""
         gaps = []
@@ -1511,9 +1545,15 @@ class _DemoBuilder:
         estimate = _money(value * Decimal(self.rng.randint(70, 130)) / 100, 500)
         return [estimate if i < priced_from else value for i in range(len(keys))]
 
-    def _theme(self, industry: Industry) -> tuple[str, tuple[ProductCategory, ...]]:
-        specific = INDUSTRY_THEMES.get(industry, [])
-        return self.rng.choice(specific if specific and self.rng.random() < 0.5 else GENERAL_THEMES)
+    def _theme(self, account: Account) -> tuple[str, tuple[ProductCategory, ...]]:
+        """A program that fits the customer: colleges run campus dining, not school lunch; a bagel shop
+        buys no seafood program."""
+        college = any(word in account.name for word in ("University", "College"))
+        specific = COLLEGE_THEMES if college else INDUSTRY_THEMES.get(account.industry, [])
+        unfit = {theme for theme, words in THEME_MISFITS.items() if any(word in account.name for word in words)}
+        specific = [theme for theme in specific if theme[0] not in unfit]
+        general = [theme for theme in GENERAL_THEMES if theme[0] not in unfit]
+        return self.rng.choice(specific if specific and self.rng.random() < 0.5 else general)
 
     def _lines(self, size: AccountSize, categories: tuple[ProductCategory, ...],
                created: datetime) -> list[OpportunityProduct]:
@@ -1584,7 +1624,8 @@ class _DemoBuilder:
         """(picklist key, free-text detail)."""
         if competitors and self.rng.random() < 0.7:
             key, text = self.rng.choice(LOST_REASONS_WITH_COMPETITOR)
-            return key, text.format(competitor=competitors[0].name, product=product)
+            name = competitors[0].name
+            return key, text.format(competitor=name, competitor_s=_possessive(name), product=product)
         return self.rng.choice(LOST_REASONS)
 
     def _transitions(self, deal: _DealPlan) -> list[StageTransition]:
@@ -1805,6 +1846,26 @@ class _DemoBuilder:
         )
 
     # ---- finishing touches -------------------------------------------------------------
+
+    async def _health_history(self) -> None:
+        """Each account's own health as the worker would have stored it, computed by the same rule from
+        the data as it stood: monthly over the last half year, then now (the account's stored score)."""
+        snapshots = []
+        for months_ago in range(HEALTH_HISTORY_MONTHS, -1, -1):
+            at = self.now - timedelta(days=30 * months_ago)
+            for plan in self.plans:
+                account_id = plan.account.id
+                inputs = await gather_inputs([account_id], at)
+                # The account's last_activity_date is today's: then, the last interaction before `at`.
+                last = await CustomerInteraction.filter(account_id=account_id, occurred_at__lte=at) \
+                    .order_by("-occurred_at").first().values_list("occurred_at", flat=True)
+                health = assess(dataclass_replace(inputs, last_activity_at=cast("datetime | None", last)))
+                snapshots.append(AccountHealthSnapshot(
+                    account_id=account_id, score=health.score, risk_level=health.risk_level.value,
+                    factors=factors_json(health), computed_at=at))
+                if months_ago == 0:
+                    await Account.filter(id=account_id).update(health_score=health.score)
+        await self._insert(AccountHealthSnapshot, snapshots)
 
     async def _finish(self) -> None:
         """Derived columns: last activity per account (plain SQL both databases accept), updated_at."""
