@@ -8,6 +8,7 @@ from app.models import (
     Account,
     AccountHealthSnapshot,
     CustomerInteraction,
+    Location,
     LostReason,
     Opportunity,
     OpportunityActivity,
@@ -66,10 +67,10 @@ async def _no_oddities():
     assert not [d for d in lost_details if "s's " in d]
     chains = 0
     for account in await Account.filter(industry="multi_unit_chain"):
-        units = await account.locations.all().count()
+        units = await Location.filter(account_id=account.id).count()
         if units:  # a group's parent has none of its own
             chains += 1
-            assert account.annual_revenue <= units * 3_200_000
+            assert account.annual_revenue is not None and account.annual_revenue <= units * 3_200_000
     assert chains > 10
     college_deals = await Opportunity.filter(account__name__contains="College").values_list("name", flat=True)
     assert not [n for n in college_deals if "School lunch" in n]

@@ -113,3 +113,63 @@ async def test_a_deal_that_goes_stale_with_time_alone_is_listed_at_once(team):
         await asyncio.sleep(2.5)
         later = await post(LIST, {"filter": {"stale": True}}, team.rep.token)
         assert [d["name"] for d in later["data"]["opportunities"]["nodes"]] == ["about to rot"]
+
+
+PAGED = """query($first: Int, $after: String, $order: OpportunityOrder) {
+  opportunities(first: $first, after: $after, orderBy: $order) {
+    nodes { name lastActivityAt } pageInfo { hasNextPage endCursor } } }"""
+
+
+async def test_by_last_activity_most_recently_worked_first_and_never_worked_last(gql, team):
+    account = await factories.account(team.rep.user)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    deals = {name: await factories.opportunity(team.rep.user, account.id, name) for name in
+             ("worked today", "worked last week", "never worked", "call undone", "only planned")}
+    activity = """mutation($o: ID!, $in: ActivityInput!) { addOpportunityActivity(opportunityId: $o, input: $in) {
+      activity { id } errors { field } } }"""
+
+    async def log(name: str, **fields) -> str:
+        done = (await gql(activity, {"o": factories.gid(deals[name]), "in": {"subject": "s", **fields}},
+                          as_=team.rep))["addOpportunityActivity"]
+        assert done["errors"] == []
+        return done["activity"]["id"]
+
+    await log("worked last week", type="PROPOSAL", completedAt=(now - timedelta(days=7)).isoformat())
+    await log("worked today", type="TASTING", completedAt=(now - timedelta(hours=2)).isoformat())
+    await log("worked today", type="PROPOSAL", completedAt=(now - timedelta(days=9)).isoformat())  # older: not it
+    await log("only planned", type="PROPOSAL", scheduledAt=(now + timedelta(days=2)).isoformat())
+    undone = await log("call undone", type="PROPOSAL", completedAt=(now - timedelta(days=1)).isoformat())
+    deleted = await gql("mutation($id: ID!) { deleteOpportunityActivity(id: $id) { deletedId } }", {"id": undone},
+                        as_=team.rep)
+    assert deleted["deleteOpportunityActivity"]["deletedId"] == undone
+    # A system entry (a stage move) is not work on the deal.
+    await OpportunityActivity.create(opportunity=deals["never worked"], type=ActivityType.SYSTEM, subject="moved",
+                                     completed_at=now)
+
+    fast = create_app(manage_database=False, fast_path=True)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fast), base_url="http://t") as client:
+        for direction, expected in (("DESC", ["worked today", "worked last week"]),
+                                    ("ASC", ["worked last week", "worked today"])):
+            never = sorted(("never worked", "call undone", "only planned"), key=lambda n: deals[n].id,
+                           reverse=direction == "DESC")
+            variables = {"first": 2, "order": {"field": "LAST_ACTIVITY_AT", "direction": direction}}
+            for path in ("standard", "compiled"):
+                names, after = [], None
+                while True:  # two at a time: the cursors cross from dated deals into the never-worked ones
+                    body = {"query": PAGED, "variables": {**variables, "after": after}}
+                    if path == "standard":
+                        data = await gql(PAGED, body["variables"], as_=team.rep)
+                    else:
+                        answer = (await client.post("/graphql", json=body,
+                                                    headers={"Authorization": f"Bearer {team.rep.token}"})).json()
+                        assert "errors" not in answer, answer
+                        data = answer["data"]
+                    page = data["opportunities"]
+                    names += [n["name"] for n in page["nodes"]]
+                    if not page["pageInfo"]["hasNextPage"]:
+                        break
+                    after = page["pageInfo"]["endCursor"]
+                assert names == expected + never, (path, direction, names)
+    stored = await Opportunity.get(id=deals["worked today"].id)
+    assert stored.last_activity_at == now - timedelta(hours=2)
+    assert (await Opportunity.get(id=deals["call undone"].id)).last_activity_at is None

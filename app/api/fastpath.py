@@ -243,6 +243,7 @@ TYPES: dict[str, TypeSpec] = {
             "nextStep": ("next_step", _same),
             "description": ("description", _same), "forecastCategory": ("forecast_category", _enum(e.ForecastCategory)),
             "version": ("version", _same), "stageEnteredAt": ("stage_entered_at", _iso),
+            "lastActivityAt": ("last_activity_at", _iso),
             "createdAt": ("created_at", _iso), "updatedAt": ("updated_at", _iso),
         },
         relations={
@@ -950,7 +951,7 @@ async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
     columns = sorted(connection.node.columns | {order.field.value})
     page = await paginate(await opportunity_query(args.get("filter"), opportunity_filter(scope)), first=args.get("first"),
                           after=args.get("after"), sort_field=order.field.value,
-                          descending=order.direction.value == "desc", columns=columns)
+                          descending=order.direction.value == "desc", columns=columns, nulls_last=order.field.nullable)
     lookups: dict[int, dict] = {}
     await _load(connection.node, page.rows, lookups, scope)
     return PageData(page, lookups)

@@ -268,6 +268,14 @@ class OpportunityOrderField(Enum):
     STAGE_ENTERED_AT = strawberry.enum_value(
         "stage_entered_at", description="When the deal entered its stage: ASC puts the longest in their stage (most "
                                         "days in stage) first.")
+    LAST_ACTIVITY_AT = strawberry.enum_value(
+        "last_activity_at", description="`lastActivityAt`: DESC the most recently worked first, ASC the longest "
+                                        "untouched first; deals never worked come last either way.")
+
+    @property
+    def nullable(self) -> bool:
+        """Deals may have no value for it: they are paged after the others (nulls last)."""
+        return self is OpportunityOrderField.LAST_ACTIVITY_AT
 
 
 @strawberry.input

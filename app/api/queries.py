@@ -178,7 +178,8 @@ class CoreQuery:
             qs = await opportunity_query(filter, opportunity_filter(scope))
         except ValidationFailed as exc:
             raise bad_user_input(exc) from None
-        return await page_connection(qs, first, after, order.field.value, order.direction)
+        return await page_connection(qs, first, after, order.field.value, order.direction,
+                                     nulls_last=order.field.nullable)
 
     @strawberry.field
     async def account(self, info: CtxInfo, id: strawberry.ID) -> Optional[Account]:

@@ -450,6 +450,8 @@ class Opportunity(Node):
     forecast_category: ForecastCategory
     version: int
     stage_entered_at: datetime
+    last_activity_at: Optional[datetime] = strawberry.field(
+        description="When the deal was last worked: its latest done activity (system entries aside); null if never.")
     created_at: datetime
     updated_at: datetime
     stage_id: strawberry.Private[int]

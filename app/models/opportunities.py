@@ -45,6 +45,8 @@ class Opportunity(Model):
     )
     stage_id: int
     stage_entered_at = fields.DatetimeField()
+    # When the latest done, non-system activity happened (app.services.opportunities keeps it): sortable.
+    last_activity_at = fields.DatetimeField(null=True)
     probability = fields.IntField()
     probability_overridden = fields.BooleanField(default=False)
     value = money(default=0)
@@ -77,7 +79,7 @@ class Opportunity(Model):
         table = "opportunities"
         # Keyset pagination orders by (sort column, id): one index per sortable column.
         indexes = (("assigned_to_id", "stage_id"), ("expected_close_date",), ("created_at", "id"), ("updated_at", "id"),
-                   ("value", "id"), ("stage_id",))
+                   ("value", "id"), ("stage_id",), ("last_activity_at", "id"))
 
 
 class OpportunityProduct(Model):

@@ -86,6 +86,7 @@ from app.models import (
     User,
 )
 from app.services.auth import hash_password
+from app.services.opportunities import LAST_ACTIVITY_SQL
 from app.services.health import factors_json, gather_inputs
 from app.services.lost_reasons import ensure_default_lost_reasons
 from app.services.pipelines import ensure_default_pipeline
@@ -1873,6 +1874,7 @@ class _DemoBuilder:
             "UPDATE accounts SET last_activity_date = (SELECT MAX(i.occurred_at) FROM customer_interactions i "
             "WHERE i.account_id = accounts.id)"
         )
+        await self.conn.execute_query(LAST_ACTIVITY_SQL)
         # auto_now overwrote updated_at with the time of the seed; QuerySet.update leaves it alone,
         # so back-date it on the rows we added.
         for model in (User, Account, Contact, Contract, Product, Competitor, BattleCard, Opportunity):

@@ -283,6 +283,21 @@ async def remove_opportunity_product(scope: Scope, line_id: int) -> int:
 ACTIVITY_FIELDS = {"type", "subject", "description", "outcome", "next_steps", "scheduled_at", "completed_at"}
 
 
+# Every deal's lastActivityAt from its activities (what refresh_last_activity keeps for one deal).
+LAST_ACTIVITY_SQL = """
+UPDATE opportunities SET last_activity_at = (
+    SELECT MAX(a.completed_at) FROM opportunity_activities a
+    WHERE a.opportunity_id = opportunities.id AND a.type <> 'system' AND a.completed_at IS NOT NULL)"""
+
+
+async def refresh_last_activity(opportunity_id: int) -> None:
+    """Inside the caller's transaction, after an activity changed: when the deal was last worked (its
+    latest done, non-system activity), so lists can sort by it."""
+    latest = await OpportunityActivity.filter(opportunity_id=opportunity_id, completed_at__isnull=False) \
+        .exclude(type=ActivityType.SYSTEM).order_by("-completed_at").first().values_list("completed_at", flat=True)
+    await Opportunity.filter(id=opportunity_id).update(last_activity_at=latest)
+
+
 def check_activity(data: dict, *, creating: bool) -> None:
     """Raises ValidationFailed for an activity's own data (`data` is the change, trimmed in place)."""
     strip_text(data, "subject")
@@ -304,6 +319,7 @@ async def write_activity(activity: OpportunityActivity, data: dict, outbox: Outb
     assign(activity, data, ACTIVITY_FIELDS)
     opportunity = await Opportunity.get(id=activity.opportunity_id)
     await activity.save()
+    await refresh_last_activity(opportunity.id)
     await touch_opportunity(opportunity)
     event_type = ActivityAdded if creating else ActivityUpdated
     await outbox.record(event_type(activity_id=activity.id, type=getattr(activity.type, "value", activity.type),
@@ -345,6 +361,7 @@ async def delete_activity(scope: Scope, activity_id: int) -> int:
     activity = await visible_activity(scope, activity_id)
     async with recorded_change() as outbox:
         await activity.delete()
+        await refresh_last_activity(activity.opportunity_id)
         await touch_opportunity(activity.opportunity_id)
         await outbox.record(ActivityDeleted(activity_id=activity.id),
                             opportunity=await Opportunity.get(id=activity.opportunity_id), actor_id=scope.user_id)
