@@ -241,3 +241,26 @@ async def test_the_one_statement_detail_keeps_to_the_sharing_model(both, team):
     assert deal["account"]["name"] == "Their Diner" and deal["account"]["assignedTo"] is None
     assert deal["contact"] is None and deal["activities"][0]["createdBy"] is None
     assert (await _both(both, detail, {"id": gid(hidden)}, team.rep.token))[0]["data"]["opportunity"] is None
+
+
+async def test_the_list_page_joins_its_leaf_relations_on_postgresql(both, team):
+    """PostgreSQL: the bench's list page is the credential check, the count, the page with its stage,
+    account and owner joined in, the product lines with their product joined in, and the activities:
+    5 statements whatever the page size; SQLite reads each relation on its own (constant too)."""
+    from bench.checks import counting_queries
+    from tests.conftest import TEST_BACKEND
+
+    await _world(team)
+    page, _, _, apollo_page, _ = _bench_queries()
+    fast, _ = both
+    counts = {}
+    for first in (2, 7):  # both pages hold a product line and an activity
+        for name, query in (("plain", page), ("apollo", apollo_page)):
+            with counting_queries() as counter:
+                body = (await fast.post("/graphql", json={"query": query, "variables": {"first": first}},
+                                        headers={"Authorization": f"Bearer {team.rep.token}"})).json()
+            assert len(body["data"]["opportunities"]["edges"]) == first, body
+            counts[first, name] = counter.count
+    assert len(set(counts.values())) == 1, counts
+    if TEST_BACKEND == "postgres":
+        assert counts[7, "plain"] == 5, counts

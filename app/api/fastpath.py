@@ -69,7 +69,7 @@ from app.domain import enums as e
 from app.domain.errors import NotAuthenticated, ValidationFailed
 from app.domain.global_ids import global_id
 from app.domain.pipeline import is_stale as stale_rule
-from app.queries.pagination import Page, paginate
+from app.queries.pagination import Page, count_rows, paginate
 from app.queries.read_cache import ReadCache
 from app.queries.visibility import (
     Scope,
@@ -753,30 +753,98 @@ def _fetch_sql(table: str, columns: tuple[str, ...], key: str, order_by: tuple[s
     return f'SELECT {cols} FROM "{table}" WHERE "{key}" = ANY($1::int[]) ORDER BY {order}'
 
 
-async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict], scope: Scope) -> None:
+async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict], scope: Scope,
+                done: set[int] | None = None) -> None:
     """Fetch every relation of these rows into `lookups`, level by level: at each level the to-one
     relations that point to the same table (the deal's owner, the account's owner, who logged each
     activity…) are read in ONE query, so is each to-many relation however often the level asks for it
     (aliases, what isStale reads), and all of a level's queries run concurrently on pooled connections.
-    Rows the caller may not read are dropped (a hidden to-one target renders as null, a hidden child
-    is left out), as the DataLoaders do."""
+    On PostgreSQL the to-one relations that lead no further are joined into the statement that reads
+    their parents instead (`_joins`; `done`: the links already read that way). Rows the caller may not
+    read are dropped (a hidden to-one target renders as null, a hidden child is left out), as the
+    DataLoaders do."""
+    done = set() if done is None else done
     level: list[tuple[ObjectPlan, list]] = [(plan, rows)]
     while level:
         to_one: dict[str, list[tuple[Link, list]]] = defaultdict(list)
         to_many: dict[tuple, list[tuple[Link, list]]] = defaultdict(list)
         for parent, parent_rows in level:
-            for _, kind, payload in parent.fields:
-                links = (payload,) if kind in ("one", "many") else payload[1] if kind == "derived" else ()
-                for link in links:
-                    relation = link.relation
-                    if isinstance(relation, One):
-                        to_one[relation.type_name].append((link, parent_rows))
-                    else:
-                        to_many[(relation.type_name, relation.fk, relation.order_by, link.implied)].append(
-                            (link, parent_rows))
+            for link in _links_of(parent):
+                if id(link) in done:
+                    continue
+                relation = link.relation
+                if isinstance(relation, One):
+                    to_one[relation.type_name].append((link, parent_rows))
+                else:
+                    to_many[(relation.type_name, relation.fk, relation.order_by, link.implied)].append(
+                        (link, parent_rows))
         reads = [_load_one(type_name, wanted, lookups, scope) for type_name, wanted in to_one.items()]
-        reads += [_load_many(wanted, lookups, scope) for wanted in to_many.values()]
+        reads += [_load_many(wanted, lookups, scope, done) for wanted in to_many.values()]
         level = [pair for pairs in await asyncio.gather(*reads) for pair in pairs]
+
+
+@dataclass(frozen=True)
+class Join:
+    """To-one links of the plans of one statement's rows that read the same relation and lead no
+    further: their target is LEFT JOINed into that statement (PostgreSQL) instead of read on its own."""
+
+    relation: One
+    model: type[Model]
+    implied: bool
+    links: tuple[Link, ...]
+    columns: tuple[str, ...]
+
+
+def _joins(plans: Iterable[ObjectPlan]) -> tuple[Join, ...]:
+    grouped: dict[tuple[str, str], list[Link]] = {}
+    for plan in plans:
+        for link in _links_of(plan):
+            if isinstance(link.relation, One) and not _loads_more(link.target):
+                grouped.setdefault((link.relation.type_name, link.relation.fk), []).append(link)
+    return tuple(Join(cast(One, links[0].relation), TYPES[links[0].relation.type_name].model, links[0].implied,
+                      tuple(links), tuple(sorted(set().union(*(link.target.columns for link in links)))))
+                 for links in grouped.values())
+
+
+JoinSpec = tuple[str, str, tuple[str, ...]]  # the joined table, the foreign key that names its row, its columns
+
+
+def _specs(joins: tuple[Join, ...]) -> tuple[JoinSpec, ...]:
+    return tuple((join.model._meta.db_table, join.relation.fk, join.columns) for join in joins)
+
+
+def _joined_select(source: str, columns: Iterable[str], joins: tuple[JoinSpec, ...]) -> str:
+    """`SELECT r.columns…, j0.… FROM source r LEFT JOIN … j0 ON j0.id = r.fk …` (the joined columns are
+    aliased, so a record's own columns keep their names); `source`: a table or a sub-select."""
+    items = [f'r."{column}"' for column in columns]
+    joined = []
+    for n, (table, fk, joined_columns) in enumerate(joins):
+        items += [f'j{n}."{column}" AS "j{n}.{column}"' for column in joined_columns]
+        joined.append(f'LEFT JOIN "{table}" j{n} ON j{n}."id" = r."{fk}"')
+    return f'SELECT {", ".join(items)} FROM {source} r {" ".join(joined)}'
+
+
+async def _take_joined(joins: tuple[Join, ...], records: list, width: int, lookups: dict[int, dict], scope: Scope,
+                       done: set[int]) -> None:
+    """The joined targets of these records (their columns from `width` on) into `lookups`, checked like
+    `_load_one` checks what it reads."""
+    at = width
+    for join in joins:
+        size, id_at = len(join.columns), at + join.columns.index("id")
+        found: dict[int, dict] = {}
+        for record in records:
+            pk = record[id_at]
+            if pk is not None and pk not in found:
+                found[pk] = dict(zip(join.columns, record[at:at + size]))
+        readable = found
+        if not join.implied and checks(join.model, scope):
+            allowed = await visible_ids(join.model, scope, found)
+            if allowed is not None:
+                readable = {pk: row for pk, row in found.items() if pk in allowed}
+        for link in join.links:
+            lookups[id(link.target)] = readable
+            done.add(id(link))
+        at += size
 
 
 def _loads_more(plan: ObjectPlan) -> bool:
@@ -803,18 +871,28 @@ async def _load_one(type_name: str, wanted: list[tuple[Link, list]], lookups: di
     return [(target, children) for target, children in deeper if children]
 
 
-async def _load_many(wanted: list[tuple[Link, list]], lookups: dict[int, dict], scope: Scope) -> list:
-    """One to-many relation (same table, key, order and check) for every link of a level that asks for it."""
+async def _load_many(wanted: list[tuple[Link, list]], lookups: dict[int, dict], scope: Scope,
+                     done: set[int]) -> list:
+    """One to-many relation (same table, key, order and check) for every link of a level that asks for it;
+    on PostgreSQL with the children's leaf to-one relations joined in (`_joins`)."""
     relation = wanted[0][0].relation
     assert isinstance(relation, Many)
     model = TYPES[relation.type_name].model
     ids = list({row["id"] for _, rows in wanted for row in rows})
-    columns = set().union(*(link.target.columns for link, _ in wanted)) | {relation.fk}
-    children = await _fetch(model, sorted(columns), relation.fk, ids, relation.order_by) if ids else []
+    columns = sorted(set().union(*(link.target.columns for link, _ in wanted)) | {relation.fk})
+    joins = _joins(link.target for link, _ in wanted) if _postgres() else ()
+    if not ids:
+        children = []
+    elif joins:
+        children = await _fetch_joined(model, columns, joins, relation.fk, ids, relation.order_by)
+    else:
+        children = await _fetch(model, columns, relation.fk, ids, relation.order_by)
     if not wanted[0][0].implied:
         allowed = await visible_ids(model, scope, [child["id"] for child in children])
         if allowed is not None:
             children = [child for child in children if child["id"] in allowed]
+    if joins:
+        await _take_joined(joins, children, len(columns), lookups, scope, done)
     grouped: dict[int, list] = defaultdict(list)
     for child in children:
         grouped[child[relation.fk]].append(child)
@@ -826,6 +904,24 @@ async def _load_many(wanted: list[tuple[Link, list]], lookups: dict[int, dict], 
             if mine:
                 deeper.append((link.target, mine))
     return deeper
+
+
+async def _fetch_joined(model: type[Model], columns: list[str], joins: tuple[Join, ...], key: str, ids: list[int],
+                        order_by: tuple[str, ...]) -> list:
+    sql = _fetch_joined_sql(model._meta.db_table, tuple(columns), _specs(joins), key, order_by)
+    async with connections.get("default").acquire_connection() as conn:
+        return await conn.fetch(sql, ids)
+
+
+@lru_cache(maxsize=512)
+def _fetch_joined_sql(table: str, columns: tuple[str, ...], joins: tuple[JoinSpec, ...], key: str,
+                      order_by: tuple[str, ...]) -> str:
+    order = ", ".join(f'r."{o[1:]}" DESC' if o.startswith("-") else f'r."{o}" ASC' for o in order_by)
+    return f'{_joined_select(chr(34) + table + chr(34), columns, joins)} WHERE r."{key}" = ANY($1::int[]) ORDER BY {order}'
+
+
+def _postgres() -> bool:
+    return connections.get("default").capabilities.dialect == "postgres"
 
 
 # One statement per document (PostgreSQL) -------------------------------------------------------
@@ -1083,7 +1179,7 @@ async def _node_data(plan: QueryPlan, pk: int, scope: Scope) -> NodeData:
     node = plan.plan
     assert isinstance(node, ObjectPlan)
     lookups: dict[int, dict] = {}
-    if plan.tree is not None and _one_statement():
+    if plan.tree is not None and _postgres():
         records = [record for record in await plan.tree.fetch([pk])
                    if opportunity_visible(scope, record["assigned_to_id"])]
         return NodeData(await plan.tree.rows_and_lookups(records, lookups, scope), lookups)
@@ -1098,19 +1194,35 @@ async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
     assert isinstance(connection, ConnectionPlan)
     order = args.get("order_by") or OpportunityOrder()
     columns = sorted(connection.node.columns | {order.field.value})
+    descending = order.direction.value == "desc"
+    # PostgreSQL: the page's leaf to-one relations (its stage, account, owner…) joined into the page's statement.
+    joins = _joins([connection.node]) if _postgres() else ()
     page = await paginate(await opportunity_query(args.get("filter"), opportunity_filter(scope)), first=args.get("first"),
-                          after=args.get("after"), sort_field=order.field.value,
-                          descending=order.direction.value == "desc", columns=columns)
+                          after=args.get("after"), sort_field=order.field.value, descending=descending,
+                          columns=columns,
+                          rows_of=partial(_page_rows, columns, _specs(joins), order.field.value, descending)
+                          if joins else None)
     lookups: dict[int, dict] = {}
-    # A page of rows reads its relations level by level: batched `= ANY` reads cost PostgreSQL about half
-    # the CPU of a hundred rows' correlated sub-selects, and asyncpg less to decode (bench/README.md).
-    await _load(connection.node, page.rows, lookups, scope)
+    done: set[int] = set()
+    if joins:
+        await _take_joined(joins, page.rows, len(columns), lookups, scope, done)
+    # A page of rows reads its other relations level by level: batched `= ANY` reads cost PostgreSQL about
+    # half the CPU of a hundred rows' correlated sub-selects, and asyncpg less to decode (bench/README.md).
+    await _load(connection.node, page.rows, lookups, scope, done)
     return PageData(page, lookups)
 
 
-def _one_statement() -> bool:
-    """Whether the relations are read in one statement (PostgreSQL) rather than level by level."""
-    return connections.get("default").capabilities.dialect == "postgres"
+async def _page_rows(columns: list[str], joins: tuple[JoinSpec, ...], sort_field: str, descending: bool,
+                     page_qs: Any) -> list:
+    """The page query Tortoise builds (filters, visibility, cursor, order, limit) as a sub-select, with
+    the joins; ordered again outside, as inside."""
+    query = page_qs.values(*columns)
+    query.sql()  # builds query.query
+    sql, params = query.query.get_parameterized_sql()
+    direction = "DESC" if descending else "ASC"
+    order = f'r."{sort_field}" {direction}' + (f', r."id" {direction}' if sort_field != "id" else "")
+    async with connections.get("default").acquire_connection() as conn:
+        return await conn.fetch(f"{_joined_select(f'({sql})', columns, joins)} ORDER BY {order}", *params)
 
 
 def _filters_by_clock(query: str, variables: bytes, args: "_Lazy") -> bool:
@@ -1124,7 +1236,7 @@ def _filters_by_clock(query: str, variables: bytes, args: "_Lazy") -> bool:
 
 
 async def _total_count(args: dict, scope: Scope) -> int:
-    return await (await opportunity_query(args.get("filter"), opportunity_filter(scope))).count()
+    return await count_rows(await opportunity_query(args.get("filter"), opportunity_filter(scope)))
 
 
 def _render_page(plan: QueryPlan, data: PageData, total: int | None) -> dict:
