@@ -759,9 +759,9 @@ async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict], scope: S
     relations that point to the same table (the deal's owner, the account's owner, who logged each
     activity…) are read in ONE query, so is each to-many relation however often the level asks for it
     (aliases, what isStale reads), and all of a level's queries run concurrently on pooled connections.
-    On PostgreSQL the to-one relations that lead no further are joined into the statement that reads
-    their parents instead (`_joins`; `done`: the links already read that way). Rows the caller may not
-    read are dropped (a hidden to-one target renders as null, a hidden child is left out), as the
+    On PostgreSQL the to-one relations of a to-many's children that lead no further (a product line's
+    product) are joined into the children's statement instead (`_joins`; `done`: the links read that
+    way). Rows the caller may not read are dropped (a hidden to-one target renders as null, a hidden child is left out), as the
     DataLoaders do."""
     done = set() if done is None else done
     level: list[tuple[ObjectPlan, list]] = [(plan, rows)]
@@ -785,8 +785,10 @@ async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict], scope: S
 
 @dataclass(frozen=True)
 class Join:
-    """To-one links of the plans of one statement's rows that read the same relation and lead no
-    further: their target is LEFT JOINed into that statement (PostgreSQL) instead of read on its own."""
+    """To-one links of the children a to-many statement reads that read the same relation and lead no
+    further: their target is LEFT JOINed into that statement (PostgreSQL) instead of read on its own.
+    (Not the page's own relations: joined into a page of a hundred rows they cost PostgreSQL more than
+    their batched reads, measured.)"""
 
     relation: One
     model: type[Model]
@@ -813,15 +815,15 @@ def _specs(joins: tuple[Join, ...]) -> tuple[JoinSpec, ...]:
     return tuple((join.model._meta.db_table, join.relation.fk, join.columns) for join in joins)
 
 
-def _joined_select(source: str, columns: Iterable[str], joins: tuple[JoinSpec, ...]) -> str:
-    """`SELECT r.columns…, j0.… FROM source r LEFT JOIN … j0 ON j0.id = r.fk …` (the joined columns are
-    aliased, so a record's own columns keep their names); `source`: a table or a sub-select."""
+def _joined_select(table: str, columns: Iterable[str], joins: tuple[JoinSpec, ...]) -> str:
+    """`SELECT r.columns…, j0.… FROM table r LEFT JOIN … j0 ON j0.id = r.fk …` (the joined columns are
+    aliased, so a record's own columns keep their names)."""
     items = [f'r."{column}"' for column in columns]
     joined = []
-    for n, (table, fk, joined_columns) in enumerate(joins):
+    for n, (joined_table, fk, joined_columns) in enumerate(joins):
         items += [f'j{n}."{column}" AS "j{n}.{column}"' for column in joined_columns]
-        joined.append(f'LEFT JOIN "{table}" j{n} ON j{n}."id" = r."{fk}"')
-    return f'SELECT {", ".join(items)} FROM {source} r {" ".join(joined)}'
+        joined.append(f'LEFT JOIN "{joined_table}" j{n} ON j{n}."id" = r."{fk}"')
+    return f'SELECT {", ".join(items)} FROM "{table}" r {" ".join(joined)}'
 
 
 async def _take_joined(joins: tuple[Join, ...], records: list, width: int, lookups: dict[int, dict], scope: Scope,
@@ -917,7 +919,7 @@ async def _fetch_joined(model: type[Model], columns: list[str], joins: tuple[Joi
 def _fetch_joined_sql(table: str, columns: tuple[str, ...], joins: tuple[JoinSpec, ...], key: str,
                       order_by: tuple[str, ...]) -> str:
     order = ", ".join(f'r."{o[1:]}" DESC' if o.startswith("-") else f'r."{o}" ASC' for o in order_by)
-    return f'{_joined_select(chr(34) + table + chr(34), columns, joins)} WHERE r."{key}" = ANY($1::int[]) ORDER BY {order}'
+    return f'{_joined_select(table, columns, joins)} WHERE r."{key}" = ANY($1::int[]) ORDER BY {order}'
 
 
 def _postgres() -> bool:
@@ -1088,65 +1090,63 @@ def _take(reads: tuple[RelationRead, ...], record: Any, offset: int, parent: dic
 
 
 def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
-    """Turn a plan into straight-line Python: one dict literal per object type, no per-field calls
-    beyond the scalar serializers (this is what replaces graphql-core's field-by-field resolution)."""
+    """Turn a plan into straight-line Python: one function whose body is one expression, dict literals
+    nested as the response nests (a related object is a conditional expression, a list a
+    comprehension), no per-field calls beyond the scalar serializers (this is what replaces
+    graphql-core's field-by-field resolution)."""
     namespace: dict[str, Any] = {"_json": _json}
-    functions: list[str] = []
+    names = itertools.count(1)
 
-    def emit_embedded(obj: ObjectPlan) -> str:
-        name = f"render_{len(functions)}_{obj.type_name}"
-        items = [f"{key!r}: " + (f"value.get({payload!r})" if kind == "get" else repr(payload))
+    def embedded(obj: ObjectPlan, value: str) -> str:
+        var = f"v{next(names)}"
+        items = [f"{key!r}: " + (f"{var}.get({payload!r})" if kind == "get" else repr(payload))
                  for key, kind, payload in obj.fields]
-        functions.append(f"def {name}(value):\n    if not value:\n        return None\n"
-                         f"    return {{{', '.join(items)}}}\n")
-        return name
+        return f"(None if not ({var} := {value}) else {{{', '.join(items)}}})"
 
-    def emit(obj: ObjectPlan) -> str:
-        name = f"render_{len(functions)}_{obj.type_name}"
-        functions.append("")  # reserve the slot: nested objects are emitted first
-        slot = len(functions) - 1
+    def literal(obj: ObjectPlan, row: str) -> str:
+        """The object as a dict literal, its row (not None) in the variable `row`."""
         items = []
         for key, kind, payload in obj.fields:
             if kind == "scalar":
                 column, serialize = payload
                 if serialize is _same:
-                    expr = f"row[{column!r}]"
+                    expr = f"{row}[{column!r}]"
                 else:
                     namespace[f"s_{id(serialize)}"] = serialize
-                    expr = f"s_{id(serialize)}(row[{column!r}])"
+                    expr = f"s_{id(serialize)}({row}[{column!r}])"
             elif kind == "one":
                 relation, target = payload.relation, payload.target
-                lookup = f"lookups[{id(target)}].get(row[{relation.fk!r}])"
+                lookup = f"lookups[{id(target)}].get({row}[{relation.fk!r}])"
+                var = f"v{next(names)}"
                 if relation.column is not None:
-                    expr = f"_project({lookup}, {relation.column!r})"
+                    expr = f"(None if ({var} := {lookup}) is None else {var}[{relation.column!r}])"
                 else:
-                    expr = f"{emit(target)}({lookup}, lookups)"
+                    expr = f"(None if ({var} := {lookup}) is None else {literal(target, var)})"
             elif kind == "many":
                 target = payload.target
-                expr = f"[{emit(target)}(c, lookups) for c in lookups[{id(target)}].get(row['id'], ())]"
+                var = f"v{next(names)}"
+                expr = f"[{literal(target, var)} for {var} in lookups[{id(target)}].get({row}['id'], ())]"
             elif kind == "embedded":
-                embedded, sub = payload
-                expr = f"{emit_embedded(sub)}(_json(row[{embedded.column!r}]))"
+                embedded_field, sub = payload
+                expr = embedded(sub, f"_json({row}[{embedded_field.column!r}])")
             elif kind == "computed":
                 namespace[f"c_{id(payload)}"] = payload.fn
-                expr = f"c_{id(payload)}(row)"
+                expr = f"c_{id(payload)}({row})"
             elif kind == "derived":
                 derived, links = payload
                 namespace[f"d_{id(derived)}"] = derived.value
-                needed = [f"lookups[{id(link.target)}].get(row[{link.relation.fk!r}])" if isinstance(link.relation, One)
-                          else f"lookups[{id(link.target)}].get(row['id'], ())" for link in links]
-                expr = f"d_{id(derived)}(row, {', '.join(needed)})"
+                needed = [f"lookups[{id(link.target)}].get({row}[{link.relation.fk!r}])" if isinstance(link.relation, One)
+                          else f"lookups[{id(link.target)}].get({row}['id'], ())" for link in links]
+                expr = f"d_{id(derived)}({row}, {', '.join(needed)})"
             else:
                 expr = repr(payload)
             items.append(f"{key!r}: {expr}")
-        functions[slot] = (f"def {name}(row, lookups):\n    if row is None:\n        return None\n"
-                           f"    return {{{', '.join(items)}}}\n")
-        return name
+        return f"{{{', '.join(items)}}}"
 
-    root = emit(plan)
-    namespace["_project"] = lambda child, column: None if child is None else child[column]
-    exec(compile("\n".join(functions), f"<fastpath plan {plan.type_name}>", "exec"), namespace)  # noqa: S102
-    return namespace[root]
+    source = (f"def render(row, lookups):\n    if row is None:\n        return None\n"
+              f"    return {literal(plan, 'row')}\n")
+    exec(compile(source, f"<fastpath plan {plan.type_name}>", "exec"), namespace)  # noqa: S102
+    return namespace["render"]
 
 
 @dataclass
@@ -1194,35 +1194,16 @@ async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
     assert isinstance(connection, ConnectionPlan)
     order = args.get("order_by") or OpportunityOrder()
     columns = sorted(connection.node.columns | {order.field.value})
-    descending = order.direction.value == "desc"
-    # PostgreSQL: the page's leaf to-one relations (its stage, account, owner…) joined into the page's statement.
-    joins = _joins([connection.node]) if _postgres() else ()
     page = await paginate(await opportunity_query(args.get("filter"), opportunity_filter(scope)), first=args.get("first"),
-                          after=args.get("after"), sort_field=order.field.value, descending=descending,
-                          columns=columns,
-                          rows_of=partial(_page_rows, columns, _specs(joins), order.field.value, descending)
-                          if joins else None)
+                          after=args.get("after"), sort_field=order.field.value,
+                          descending=order.direction.value == "desc", columns=columns)
     lookups: dict[int, dict] = {}
-    done: set[int] = set()
-    if joins:
-        await _take_joined(joins, page.rows, len(columns), lookups, scope, done)
-    # A page of rows reads its other relations level by level: batched `= ANY` reads cost PostgreSQL about
-    # half the CPU of a hundred rows' correlated sub-selects, and asyncpg less to decode (bench/README.md).
-    await _load(connection.node, page.rows, lookups, scope, done)
+    # A page of rows reads its relations level by level, in batched `= ANY` reads: for a hundred rows they
+    # cost PostgreSQL less than correlated sub-selects or joins into the page's statement (measured: the
+    # page joined with its stage, account and owner took 1.1 ms of PostgreSQL CPU, the page and the three
+    # batched reads 0.4 ms; bench/README.md). A to-many's leaf to-one relations are joined in (`_joins`).
+    await _load(connection.node, page.rows, lookups, scope)
     return PageData(page, lookups)
-
-
-async def _page_rows(columns: list[str], joins: tuple[JoinSpec, ...], sort_field: str, descending: bool,
-                     page_qs: Any) -> list:
-    """The page query Tortoise builds (filters, visibility, cursor, order, limit) as a sub-select, with
-    the joins; ordered again outside, as inside."""
-    query = page_qs.values(*columns)
-    query.sql()  # builds query.query
-    sql, params = query.query.get_parameterized_sql()
-    direction = "DESC" if descending else "ASC"
-    order = f'r."{sort_field}" {direction}' + (f', r."id" {direction}' if sort_field != "id" else "")
-    async with connections.get("default").acquire_connection() as conn:
-        return await conn.fetch(f"{_joined_select(f'({sql})', columns, joins)} ORDER BY {order}", *params)
 
 
 def _filters_by_clock(query: str, variables: bytes, args: "_Lazy") -> bool:

@@ -95,8 +95,7 @@ async def column_rows(qs: QuerySet, columns: list[str]) -> list:
     db = connections.get("default")
     if db.capabilities.dialect != "postgres":
         return await query
-    query.sql()  # builds query.query
-    sql, params = query.query.get_parameterized_sql()
+    sql, params = _parameterized(query)
     async with db.acquire_connection() as conn:
         return await conn.fetch(sql, *params)
 
@@ -107,10 +106,18 @@ async def count_rows(qs: QuerySet) -> int:
     db = connections.get("default")
     if db.capabilities.dialect != "postgres" or query._limit is not None or query._offset:
         return await query  # (Tortoise applies a limit and an offset to the count itself)
-    query.sql()
-    sql, params = query.query.get_parameterized_sql()
+    sql, params = _parameterized(query)
     async with db.acquire_connection() as conn:
         return await conn.fetchval(sql, *params)
+
+
+def _parameterized(query: Any) -> tuple[str, list]:
+    """The SQL Tortoise would run for this query, with its placeholders, and their values (what
+    `query.sql()` does, without rendering the SQL twice)."""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    sql, params = query.query.get_parameterized_sql()
+    return sql, list(params)
 
 
 def _field_type(qs: QuerySet, field: str) -> type:
@@ -121,10 +128,8 @@ def _field_type(qs: QuerySet, field: str) -> type:
 async def paginate(
     qs: QuerySet, *, first: int | None, after: str | None, sort_field: str = "id", descending: bool = False,
     columns: list[str] | None = None, nulls_last: bool = False,
-    rows_of: Callable[[QuerySet], Awaitable[list]] | None = None,
 ) -> Page:
-    """One page after the cursor. With `columns`, rows are plain rows of those columns (fast path);
-    `rows_of` reads them from the page's query when the caller has its own statement for it.
+    """One page after the cursor. With `columns`, rows are plain rows of those columns (fast path).
     `nulls_last`: the sort field may be null; rows without a value come after all others, in either
     direction (the databases disagree on where NULL sorts, so the order is made explicit)."""
     if nulls_last and sort_field != "id":
@@ -144,8 +149,7 @@ async def paginate(
     prefix = "-" if descending else ""
     orderings = [f"{prefix}{sort_field}"] + ([f"{prefix}id"] if sort_field != "id" else [])
     page_qs = page_qs.order_by(*orderings).limit(first + 1)
-    rows = await (rows_of(page_qs) if rows_of is not None else column_rows(page_qs, columns) if columns is not None
-                  else page_qs)
+    rows = await (column_rows(page_qs, columns) if columns is not None else page_qs)
     has_next = len(rows) > first
     rows = rows[:first]
     return Page(
