@@ -57,7 +57,7 @@ async def main(args: argparse.Namespace) -> None:
         max_id = await Opportunity.all().count()
         rng = random.Random(7)
         ids = [global_id("Opportunity", rng.randint(1, max_id)) for _ in range(args.requests)]
-        scenarios = {
+        scenarios: dict[str, tuple[list[dict], list[dict], str]] = {
             "list": ([{"query": q.OPPORTUNITIES_PAGE, "variables": {"first": 100}}], [{"variables": {"first": 100}}],
                      "/opportunities"),
             "detail": ([{"query": q.OPPORTUNITY_DETAIL, "variables": {"id": i}} for i in ids],

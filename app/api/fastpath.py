@@ -837,7 +837,7 @@ async def _take_joined(joins: tuple[Join, ...], records: list, width: int, looku
         for record in records:
             pk = record[id_at]
             if pk is not None and pk not in found:
-                found[pk] = dict(zip(join.columns, record[at:at + size]))
+                found[pk] = dict(zip(join.columns, record[at:at + size], strict=True))
         readable = found
         if not join.implied and checks(join.model, scope):
             allowed = await visible_ids(join.model, scope, found)
@@ -1020,7 +1020,7 @@ class TreeRead:
     async def rows_and_lookups(self, records: list, lookups: dict[int, dict], scope: Scope) -> list[dict]:
         """The records' rows (dicts of their own columns), their relations put into `lookups`."""
         width = len(self.columns)
-        rows = [dict(zip(self.columns, record)) for record in records]
+        rows = [dict(zip(self.columns, record, strict=False)) for record in records]  # then the relations
         allowed = await _allowed(self.reads, [record[width:] for record in records], scope)
         _init_lookups(self.reads, lookups)
         for row, record in zip(rows, records, strict=True):
@@ -1041,7 +1041,7 @@ async def _allowed(reads: tuple[RelationRead, ...], values: list, scope: Scope) 
     wanted: dict[type[Model], set[int]] = defaultdict(set)
 
     def collect(reads: tuple[RelationRead, ...], values: Iterable) -> None:
-        for read, value in zip(reads, values):
+        for read, value in zip(reads, values, strict=True):
             if value is None:
                 continue
             records = (value,) if isinstance(read.relation, One) else value
@@ -1063,13 +1063,13 @@ async def _allowed(reads: tuple[RelationRead, ...], values: list, scope: Scope) 
 def _take(reads: tuple[RelationRead, ...], record: Any, offset: int, parent: dict, lookups: dict[int, dict],
           allowed: dict[type[Model], set[int] | None]) -> None:
     """Put the relations of one decoded record (its values from `offset` on) into `lookups`."""
-    for read, value in zip(reads, record[offset:]):
+    for read, value in zip(reads, record[offset:], strict=True):
         columns, width = read.columns, len(read.columns)
         readable = None if read.implied else allowed.get(read.model)
         if isinstance(read.relation, One):
             if value is None:
                 continue
-            row = dict(zip(columns, value))
+            row = dict(zip(columns, value, strict=False))  # then its relations
             if readable is not None and row["id"] not in readable:
                 continue
             for link in read.links:
@@ -1079,7 +1079,7 @@ def _take(reads: tuple[RelationRead, ...], record: Any, offset: int, parent: dic
         else:
             children = []
             for child in value:
-                row = dict(zip(columns, child))
+                row = dict(zip(columns, child, strict=False))  # then its relations
                 if readable is not None and row["id"] not in readable:
                     continue
                 children.append(row)
