@@ -192,3 +192,75 @@ async def test_the_status_filter_selects_by_the_kind_of_stage_both_ways(both, te
         assert fast == standard and "errors" not in fast, fast
         assert [e["node"]["name"] for e in fast["data"]["opportunities"]["edges"]] == names
         assert fast["data"]["opportunities"]["totalCount"] == len(names)
+
+
+async def test_the_detail_reads_the_deal_and_everything_it_shows_in_one_statement(both, team):
+    """PostgreSQL: the bench's detail document is the credential check plus ONE statement for the deal and
+    all its relations (nested sub-selects); a rep's contact, which the sharing model does not vouch for
+    through the deal, costs one visibility statement more. SQLite reads level by level (a constant count)."""
+    from bench.checks import counting_queries
+    from tests.conftest import TEST_BACKEND
+
+    await _world(team)
+    _, _, detail, _, apollo_detail = _bench_queries()
+    opp = await Opportunity.get(name="deal 3")  # with a contact, a product line and an activity
+    fast, _ = both
+    counts = {}
+    for who, token in (("admin", team.admin.token), ("rep", team.rep.token)):
+        for name, query in (("plain", detail), ("apollo", apollo_detail)):
+            with counting_queries() as counter:
+                body = (await fast.post("/graphql", json={"query": query, "variables": {"id": gid(opp)}},
+                                        headers={"Authorization": f"Bearer {token}"})).json()
+            assert body["data"]["opportunity"]["contact"]["name"] == "Ana Ng", body
+            counts[who, name] = counter.count
+    assert counts["admin", "plain"] == counts["admin", "apollo"] and counts["rep", "plain"] == counts["rep", "apollo"]
+    if TEST_BACKEND == "postgres":
+        assert counts["admin", "plain"] == 2, counts
+        assert counts["rep", "plain"] == 3, counts
+
+
+async def test_the_one_statement_detail_keeps_to_the_sharing_model(both, team):
+    """A rep's deal on another rep's account: the account renders (implicit sharing), its contact, owner and
+    the other rep's activity author do not; a deal of another team is not there at all. Both paths agree."""
+    _, _, detail, _, apollo_detail = _bench_queries()
+    theirs = await factories.account(team.other_rep.user, "Their Diner")
+    contact = await Contact.create(account=theirs, first_name="Bo", last_name="Li", email="bo@diner.example")
+    mine = await factories.opportunity(team.other_rep.user, theirs.id, "on their account", contact_id=contact.id)
+    await Opportunity.filter(id=mine.id).update(assigned_to_id=team.rep.user.id)  # handed over, account stays theirs
+    await OpportunityActivity.create(opportunity=mine, type=ActivityType.CALL, subject="their call",
+                                     created_by=team.other_rep.user)
+    hidden = await factories.opportunity(team.other_rep.user, theirs.id, "their deal")
+    for query in (detail, apollo_detail):
+        for actor in (team.rep, team.manager, team.other_rep, team.admin):
+            for opp in (mine, hidden):
+                fast, standard = await _both(both, query, {"id": gid(opp)}, actor.token)
+                assert "errors" not in standard, standard
+                assert fast == standard
+    fast, _ = await _both(both, detail, {"id": gid(mine)}, team.rep.token)
+    deal = fast["data"]["opportunity"]
+    assert deal["account"]["name"] == "Their Diner" and deal["account"]["assignedTo"] is None
+    assert deal["contact"] is None and deal["activities"][0]["createdBy"] is None
+    assert (await _both(both, detail, {"id": gid(hidden)}, team.rep.token))[0]["data"]["opportunity"] is None
+
+
+async def test_the_list_page_joins_a_product_lines_product_on_postgresql(both, team):
+    """PostgreSQL: the bench's list page is the credential check, the count, the page, its stages,
+    accounts and owners, the product lines with their product joined in, and the activities: 8
+    statements whatever the page size; SQLite reads the products on their own (constant too)."""
+    from bench.checks import counting_queries
+    from tests.conftest import TEST_BACKEND
+
+    await _world(team)
+    page, _, _, apollo_page, _ = _bench_queries()
+    fast, _ = both
+    counts = {}
+    for first in (2, 7):  # both pages hold a product line and an activity
+        for name, query in (("plain", page), ("apollo", apollo_page)):
+            with counting_queries() as counter:
+                body = (await fast.post("/graphql", json={"query": query, "variables": {"first": first}},
+                                        headers={"Authorization": f"Bearer {team.rep.token}"})).json()
+            assert len(body["data"]["opportunities"]["edges"]) == first, body
+            counts[first, name] = counter.count
+    assert len(set(counts.values())) == 1, counts
+    if TEST_BACKEND == "postgres":
+        assert counts[7, "plain"] == 8, counts

@@ -9,7 +9,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
+from tortoise import connections
 from tortoise.expressions import Case, Q, When
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from app.domain.errors import ErrorCode, ValidationFailed
@@ -59,11 +61,11 @@ def _decode_value(raw: Any, sample_type: type) -> Any:
 
 
 def encode_cursor(sort_field: str, row: Any) -> str:
-    """Rows are model instances or, on the fast read path, dicts of column values."""
-    if isinstance(row, dict):
-        payload = [_encode_value(row[sort_field]), row["id"]]
-    else:
+    """Rows are model instances or, on the fast read path, rows of column values (dicts, driver records)."""
+    if isinstance(row, Model):
         payload = [_encode_value(getattr(row, sort_field)), row.pk]
+    else:
+        payload = [_encode_value(row[sort_field]), row["id"]]
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
 
@@ -84,6 +86,40 @@ def page_size(first: int | None) -> int:
     return first
 
 
+async def column_rows(qs: QuerySet, columns: list[str]) -> list:
+    """The query's rows as plain rows of these columns, read as row["column"]. On PostgreSQL the SQL
+    Tortoise builds runs straight through the driver (its records hold the values Tortoise would
+    convert them to, but for enum columns, which stay their raw values, and times, which keep the
+    driver's UTC); elsewhere Tortoise's values()."""
+    query = qs.values(*columns)
+    db = connections.get("default")
+    if db.capabilities.dialect != "postgres":
+        return await query
+    sql, params = _parameterized(query)
+    async with db.acquire_connection() as conn:
+        return await conn.fetch(sql, *params)
+
+
+async def count_rows(qs: QuerySet) -> int:
+    """`qs.count()`; on PostgreSQL its SQL straight through the driver."""
+    query = qs.count()
+    db = connections.get("default")
+    if db.capabilities.dialect != "postgres" or query._limit is not None or query._offset:
+        return await query  # (Tortoise applies a limit and an offset to the count itself)
+    sql, params = _parameterized(query)
+    async with db.acquire_connection() as conn:
+        return await conn.fetchval(sql, *params)
+
+
+def _parameterized(query: Any) -> tuple[str, list]:
+    """The SQL Tortoise would run for this query, with its placeholders, and their values (what
+    `query.sql()` does, without rendering the SQL twice)."""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    sql, params = query.query.get_parameterized_sql()
+    return sql, list(params)
+
+
 def _field_type(qs: QuerySet, field: str) -> type:
     column = qs.model._meta.fields_map.get(field)
     return column.field_type if column is not None else str  # an annotation (e.g. a rank) holds text
@@ -93,7 +129,7 @@ async def paginate(
     qs: QuerySet, *, first: int | None, after: str | None, sort_field: str = "id", descending: bool = False,
     columns: list[str] | None = None, nulls_last: bool = False,
 ) -> Page:
-    """One page after the cursor. With `columns`, rows are plain dicts of those columns (fast path).
+    """One page after the cursor. With `columns`, rows are plain rows of those columns (fast path).
     `nulls_last`: the sort field may be null; rows without a value come after all others, in either
     direction (the databases disagree on where NULL sorts, so the order is made explicit)."""
     if nulls_last and sort_field != "id":
@@ -113,7 +149,7 @@ async def paginate(
     prefix = "-" if descending else ""
     orderings = [f"{prefix}{sort_field}"] + ([f"{prefix}id"] if sort_field != "id" else [])
     page_qs = page_qs.order_by(*orderings).limit(first + 1)
-    rows = await (page_qs.values(*columns) if columns is not None else page_qs)
+    rows = await (column_rows(page_qs, columns) if columns is not None else page_qs)
     has_next = len(rows) > first
     rows = rows[:first]
     return Page(

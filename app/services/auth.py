@@ -22,10 +22,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise import connections
 from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
@@ -144,11 +146,31 @@ async def user_for(credential: Credential) -> User:
         if key is None:
             raise NotAuthenticated("unknown or revoked API key")
         return key.user
-    revoked = Subquery(Session.filter(id=credential.session_id, revoked_at__isnull=False).values("user_id"))
-    user = await User.filter(Q(id=credential.user_id, is_active=True) & ~Q(id__in=revoked)).first()
+    user = await _session_user(credential.user_id, credential.session_id)
     if user is None:
         raise NotAuthenticated("session ended or user inactive: log in again")
     return user
+
+
+@lru_cache(maxsize=1)
+def _session_user_sql() -> str:
+    """The session check below as one fixed PostgreSQL statement (every column of users)."""
+    columns = ", ".join(f'"{column}"' for column in User._meta.fields_db_projection.values())
+    return (f'SELECT {columns} FROM "users" WHERE "id" = $1 AND "is_active" AND "id" NOT IN '
+            '(SELECT "user_id" FROM "sessions" WHERE "id" = $2 AND "revoked_at" IS NOT NULL) LIMIT 1')
+
+
+async def _session_user(user_id: int | None, session_id: str | None) -> User | None:
+    """The active user of an unrevoked session (a token's user and session), else None. Every request
+    asks this (both read paths): on PostgreSQL it is one prepared statement whose row becomes the model
+    as Tortoise would make it, instead of a query built per request (≈ 0.3 ms of CPU each)."""
+    db = connections.get("default")
+    if db.capabilities.dialect == "postgres" and user_id is not None and session_id is not None:
+        async with db.acquire_connection() as conn:
+            row = await conn.fetchrow(_session_user_sql(), user_id, session_id)
+        return None if row is None else User._init_from_db(**dict(row))
+    revoked = Subquery(Session.filter(id=session_id, revoked_at__isnull=False).values("user_id"))
+    return await User.filter(Q(id=user_id, is_active=True) & ~Q(id__in=revoked)).first()
 
 
 _key_last_recorded: dict[str, float] = {}
