@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # Completed events (and their webhook delivery records) older than this are purged nightly; never
     # shorter than the change log's 7-day cursor window. Incomplete events are always kept.
     event_log_retention_days: int = Field(30, ge=7)
+    # Field history (who changed which field of a deal, account or contact) older than this is purged
+    # nightly; unset keeps it for good.
+    field_history_retention_days: int | None = Field(None, ge=1)
     ws_connection_init_timeout_seconds: float = 10.0
     ws_max_subscriptions_per_connection: int = 20
     # Webhook targets on loopback, link-local or private networks are refused unless this is set.

@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import orjson
@@ -82,6 +83,17 @@ async def _add_lost_reasons(w: World) -> None:
     await ensure_default_lost_reasons()
     for reason in await m.LostReason.all():
         w.add("LostReason", reason)
+
+
+async def _add_field_history(w: World, changed_by, now: datetime) -> None:
+    """Field history on every deal, account and contact, each changed by someone outside A's scope."""
+    for typename, column in (("Opportunity", "opportunity_id"), ("Account", "account_id"), ("Contact", "contact_id")):
+        for pk in list(w.records[typename]):
+            columns: dict[str, Any] = {column: pk}
+            facts: dict[str, Any] = {typename.lower(): pk}
+            entry = await m.FieldHistoryEntry.create(**columns, field="name", before="a", after="b",
+                                                     changed_by=changed_by, changed_at=now)
+            w.add("FieldHistoryEntry", entry, **facts)
 
 
 async def _build(team) -> World:
@@ -221,6 +233,7 @@ async def _build(team) -> World:
         w.add("Pipeline", pipeline)
     for stage in await m.PipelineStage.all():
         w.add("PipelineStage", stage)
+    await _add_field_history(w, B, now)
     # A change-log entry for every record type, so `changes` carries each kind (checked like any relation).
     logged = (("opportunity.activity_added", "activity_id", "OpportunityActivity", "opportunity"),
               ("contact.created", "contact_id", "Contact", "account"),
@@ -258,6 +271,14 @@ class Oracle:
         team = [tm for tm in self.w.records["AccountTeamMember"].values() if tm["account"] == account]
         return self._owned(self.w.records["Account"][account]["owner"]) or any(self._owned(tm["user"]) for tm in team)
 
+    def _may_read_history(self, facts: dict) -> bool:
+        """A deal's history with the deal; an account's and a contact's with the account's children."""
+        if "opportunity" in facts:
+            return self.may_read("Opportunity", facts["opportunity"])
+        if "account" in facts:
+            return self._works_on(facts["account"])
+        return self._works_on(self.w.records["Contact"][facts["contact"]]["account"])
+
     def may_read(self, typename: str, pk: int) -> bool:
         if typename == "Change":
             # A change-log entry: its id is the changed record's; the record it carries is walked as its own type.
@@ -278,6 +299,8 @@ class Oracle:
             return self._works_on(facts["account"]) and self._works_on(facts["contact_account"])
         if typename in ("OpportunityProduct", "OpportunityActivity", "OpportunityDocument", "StageTransition"):
             return self.may_read("Opportunity", facts["opportunity"])
+        if typename == "FieldHistoryEntry":
+            return self._may_read_history(facts)
         if typename == "Task":
             return facts["assignee"] in self.scope
         if typename == "Notification":

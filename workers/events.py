@@ -8,7 +8,7 @@ import logging
 from arq import Retry
 
 from app.models import DomainEvent
-from app.services import automations, events, reactions
+from app.services import automations, events, history, reactions
 
 log = logging.getLogger("workers.events")
 
@@ -38,6 +38,10 @@ async def relay_outbox(ctx: dict) -> int:
 
 async def purge_event_log(ctx: dict) -> int:
     return await events.purge_completed()
+
+
+async def purge_field_history(ctx: dict) -> int:
+    return await history.purge_expired()
 
 
 async def scan_stage_durations(ctx: dict) -> int:

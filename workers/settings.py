@@ -79,6 +79,7 @@ class WorkerSettings:
         cron(events.relay_outbox, minute=EVERY_MINUTE, second={30}, unique=True, run_at_startup=True),
         cron(events.scan_stage_durations, minute=EVERY_5_MINUTES, unique=True, run_at_startup=True),
         cron(events.purge_event_log, hour={3}, minute={50}, unique=True),
+        cron(events.purge_field_history, hour={3}, minute={55}, unique=True),
         cron(delivery.deliver_outgoing_mail, minute=EVERY_MINUTE, second={45}, unique=True),
         cron(delivery.sweep_webhook_deliveries, minute=EVERY_MINUTE, second={5}, unique=True),
         cron(health.recompute_all_health, hour={3}, minute={30}, unique=True, timeout=30),

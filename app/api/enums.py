@@ -29,10 +29,11 @@ DocumentType = e.DocumentType
 TransitionSource = e.TransitionSource
 Pricing = e.Pricing
 ValueSource = e.ValueSource
+ChangeSource = e.ChangeSource
 
 for _vocabulary in (Role, Industry, AccountSize, AccountStatus, AccountTier, TeamRole, ContractStatus, ContactRole,
                     ProductUnit, ProductCategory, StageKind, ForecastCategory, OpportunitySource, ActivityType,
-                    Outcome, DocumentType, TransitionSource, Pricing, ValueSource, ErrorCode):
+                    Outcome, DocumentType, TransitionSource, Pricing, ValueSource, ChangeSource, ErrorCode):
     strawberry.enum(_vocabulary)
 
 

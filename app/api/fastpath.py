@@ -383,12 +383,14 @@ _VOLUME = ("rolled up from the product lines and their products' units (an accou
            "app.domain.opportunities, through the loaders")
 STANDARD_ONLY: dict[str, dict[str, str]] = {
     "Opportunity": {"competitors": _NO_CHANGE_FEED.format(tables="competitors, opportunity_competitors, battlecards"),
-                    "tasks": _PAGED_CHILDREN, "interactions": _PAGED_CHILDREN,
+                    "tasks": _PAGED_CHILDREN, "interactions": _PAGED_CHILDREN, "history": _PAGED_CHILDREN,
                     "weeklyVolume": _VOLUME, "annualizedValue": _VOLUME},
+    "Contact": {"history": _PAGED_CHILDREN},
     "OpportunityActivity": {"interaction": _NO_CHANGE_FEED.format(tables="customer_interactions")},
     "Account": {"locations": _NO_CHANGE_FEED.format(tables="locations"),
                 "contracts": _NO_CHANGE_FEED.format(tables="contracts"),
-                "interactions": _PAGED_CHILDREN, "weeklyVolume": _VOLUME, "annualizedValue": _VOLUME},
+                "interactions": _PAGED_CHILDREN, "history": _PAGED_CHILDREN, "weeklyVolume": _VOLUME,
+                "annualizedValue": _VOLUME},
 }
 
 # The connection the list root returns: its own fields, its edges' and its pageInfo's.

@@ -81,6 +81,16 @@ class Loaders:
         def child_pages(model, fk: str, sort_field: str):
             return ChildPages(model, fk, sort_field, descending=True, visible=read_filter(model, scope))
 
+        self._history: dict[tuple[str, tuple[str, ...] | None], ChildPages] = {}
         self.opportunity_tasks = child_pages(m.Task, "opportunity_id", "id")
         self.opportunity_interactions = child_pages(m.CustomerInteraction, "opportunity_id", "occurred_at")
         self.account_interactions = child_pages(m.CustomerInteraction, "account_id", "occurred_at")
+
+    def history(self, record_type: str, fields: tuple[str, ...] | None) -> ChildPages:
+        """A record type's field history (optionally only some fields), newest first: one batch per
+        record type and field selection a request asks for."""
+        key = (record_type, fields)
+        if key not in self._history:
+            visible = read_filter(m.FieldHistoryEntry, self.scope) & (Q(field__in=list(fields)) if fields else Q())
+            self._history[key] = ChildPages(m.FieldHistoryEntry, f"{record_type}_id", "id", descending=True, visible=visible)
+        return self._history[key]

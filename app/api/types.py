@@ -16,9 +16,12 @@ import strawberry
 
 from app.api.context import CtxInfo
 from app.api.relay import child_connection
+from app.api.user_input import bad_user_input
 from app.domain.enums import ActivityType as ActivityTypeEnum
 from app.domain.global_ids import decode_global_id, global_id
 from app.domain import opportunities as deal_rules
+from app.domain.errors import ValidationFailed
+from app.domain.history import tracked_field_names
 from app.domain.pipeline import is_stale as stale_rule
 from app.services.stages import to_spec
 from app.api.enums import (
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
 
     from app import models as m
     from app.api.competition import BattleCard
+    from app.api.history import FieldHistoryConnection
     from app.api.interactions import CustomerInteraction, CustomerInteractionConnection
     from app.api.work import TaskConnection
 
@@ -76,6 +80,18 @@ def node_id(type_name: str, pk: int) -> strawberry.ID:
 def node_pk(value: strawberry.ID, type_name: str) -> int:
     """The primary key behind an id this API rendered with node_id."""
     return decode_global_id(value, type_name)
+
+
+async def _history(info: CtxInfo, record_type: str, record_id: int, first: int | None, after: str | None,
+                   fields: list[str] | None) -> "FieldHistoryConnection":
+    """A record's field history page; `fields` must name tracked fields (else BAD_USER_INPUT)."""
+    tracked = tracked_field_names(record_type)
+    if fields is not None and (not fields or set(fields) - set(tracked)):
+        unknown = sorted(set(fields) - set(tracked))
+        reason = f"unknown fields {unknown}" if unknown else "name at least one field"
+        raise bad_user_input(ValidationFailed.single("fields", f"{reason}; tracked: {', '.join(tracked)}"))
+    pages = info.context.loaders.history(record_type, tuple(sorted(set(fields))) if fields else None)
+    return cast("FieldHistoryConnection", await child_connection(pages, record_id, first, after))
 
 
 @strawberry.type(description="An expected failure: which input field, why, and a machine-readable code.")
@@ -172,6 +188,13 @@ class Contact(Node):
     async def account(self, info: CtxInfo) -> "Account":
         return await info.context.loaders.account.load(self.account_id)
 
+    @strawberry.field(description="Every change to the record's fields, newest first; `fields` keeps only those "
+                                  "fields (names as in the type).")
+    async def history(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None, fields: Optional[list[str]] = None,
+    ) -> Annotated["FieldHistoryConnection", strawberry.lazy("app.api.history")]:
+        return await _history(info, "contact", cast("Model", self).pk, first, after, fields)
+
 
 @strawberry.type
 class Account(Node):
@@ -248,6 +271,13 @@ class Account(Node):
     ) -> Annotated["CustomerInteractionConnection", strawberry.lazy("app.api.interactions")]:
         connection = await child_connection(info.context.loaders.account_interactions, self.id, first, after)
         return cast("CustomerInteractionConnection", connection)
+
+    @strawberry.field(description="Every change to the record's fields, newest first; `fields` keeps only those "
+                                  "fields (names as in the type).")
+    async def history(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None, fields: Optional[list[str]] = None,
+    ) -> Annotated["FieldHistoryConnection", strawberry.lazy("app.api.history")]:
+        return await _history(info, "account", cast("Model", self).pk, first, after, fields)
 
 
 @strawberry.type
@@ -524,6 +554,13 @@ class Opportunity(Node):
     ) -> Annotated["CustomerInteractionConnection", strawberry.lazy("app.api.interactions")]:
         connection = await child_connection(info.context.loaders.opportunity_interactions, self.id, first, after)
         return cast("CustomerInteractionConnection", connection)
+
+    @strawberry.field(description="Every change to the record's fields, newest first; `fields` keeps only those "
+                                  "fields (names as in the type).")
+    async def history(
+        self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None, fields: Optional[list[str]] = None,
+    ) -> Annotated["FieldHistoryConnection", strawberry.lazy("app.api.history")]:
+        return await _history(info, "opportunity", cast("Model", self).pk, first, after, fields)
 
     @strawberry.field(description="Every stage move, oldest first (append-only log).")
     async def stage_history(self, info: CtxInfo) -> list[StageTransition]:

@@ -196,3 +196,10 @@ class TaskStatus(str, Enum):
     OPEN = "open"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+
+
+class ChangeSource(str, Enum):
+    """What made a change to a record's fields (its field history says)."""
+    API = "api"
+    AUTOMATION = "automation"
+    IMPORT = "import"

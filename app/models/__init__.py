@@ -16,6 +16,7 @@ from app.models.events import (
     Webhook,
     WebhookDelivery,
 )
+from app.models.history import FieldHistoryEntry
 from app.models.idempotency import IdempotencyKey
 from app.models.interactions import CustomerInteraction, InteractionParticipant
 from app.models.opportunities import (
@@ -33,7 +34,7 @@ __all__ = [
     "LostReason",
     "AccountHealthSnapshot", "AutomationRun", "DomainEvent", "ForecastSnapshot", "OutgoingMail", "Webhook", "WebhookDelivery",
     "Account", "AccountTeamMember", "BattleCard", "Competitor", "Contact", "Contract",
-    "CustomerInteraction", "IdempotencyKey", "InteractionParticipant", "Location", "Notification", "Opportunity",
+    "CustomerInteraction", "FieldHistoryEntry", "IdempotencyKey", "InteractionParticipant", "Location", "Notification", "Opportunity",
     "OpportunityActivity", "OpportunityDocument", "OpportunityProduct", "Pipeline", "PipelineStage",
     "Product", "StageTransition", "Task", "TrustedDocument", "User", "ApiKey", "RefreshToken", "Session",
 ]

@@ -156,6 +156,16 @@ def opportunity_child_filter(scope: Scope) -> Q:
     return Q() if scope.is_admin else Q(opportunity_id__in=_opportunity_ids(scope))
 
 
+def field_history_filter(scope: Scope) -> Q:
+    """Field history: a deal's with the deal; an account's and a contact's with the account's children
+    (worked accounts: the history names earlier owners and values a read-only reader does not see)."""
+    if scope.is_admin:
+        return Q()
+    worked = _worked_account_ids(scope)
+    return (Q(opportunity_id__in=_opportunity_ids(scope)) | Q(account_id__in=worked)
+            | Q(contact_id__in=Subquery(m.Contact.filter(account_id__in=worked).values("id"))))
+
+
 def task_filter(scope: Scope) -> Q:
     """Tasks: yours, and your reps' when you manage them."""
     return Q() if scope.is_admin else Q(assignee_id__in=_users(scope))
@@ -190,6 +200,7 @@ READ_FILTERS: dict[type[Model], Callable[[Scope], Q]] = {
     m.OpportunityActivity: opportunity_child_filter,
     m.OpportunityDocument: opportunity_child_filter,
     m.StageTransition: opportunity_child_filter,
+    m.FieldHistoryEntry: field_history_filter,
     m.Account: account_read_filter,
     m.Contact: account_child_filter,
     m.Contract: account_child_filter,

@@ -21,6 +21,7 @@ from app.domain.events import (
 from app.domain.validation import email_error, normalize_email
 from app.models import Account, AccountTeamMember, Contact, Contract, CustomerInteraction, Location, Opportunity, Task
 from app.queries.visibility import Scope, account_filter, contact_filter
+from app.services import history
 from app.services.changelog import reassignment, recorded_change
 from app.services.common import Checks, assign, check_grantee, get_visible, strip_text
 from app.services.health import request_health_recompute
@@ -92,8 +93,10 @@ async def update_account(scope: Scope, account_id: int, data: dict) -> Account:
         account = await locked(Account, account_id)
         await _check_account_update(scope, account, data)
         previous_owner_id = account.assigned_to_id
+        before = history.tracked_state("account", account)
         if assign_changes(account, data, ACCOUNT_FIELDS):
             await account.save()
+            await history.record_changes("account", account.id, before, data, actor_id=scope.user_id)
             await _account_event(outbox, AccountUpdated(account_id=account.id,
                                                         **reassignment(previous_owner_id, account.assigned_to_id)),
                                  account, scope)
@@ -327,8 +330,10 @@ async def update_contact(scope: Scope, contact_id: int, data: dict) -> Contact:
     _check_contact(data, creating=False)
     async with recorded_change() as outbox:
         contact = await locked(Contact, contact_id)
+        before = history.tracked_state("contact", contact)
         if assign_changes(contact, data, CONTACT_FIELDS):
             await contact.save()
+            await history.record_changes("contact", contact.id, before, data, actor_id=scope.user_id)
             await _contact_event(outbox, ContactUpdated, contact, scope.user_id)
     return contact
 

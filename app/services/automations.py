@@ -19,7 +19,7 @@ from typing import Any, cast
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.domain.enums import ActivityType, StageKind, TaskPriority
+from app.domain.enums import ActivityType, ChangeSource, StageKind, TaskPriority
 from app.domain.invites import meeting_invite
 from app.domain.events import (
     ActivityAdded,
@@ -295,7 +295,8 @@ async def update_field(opportunity, stage, params, key, outbox) -> dict:
     # The one way to write an opportunity: the locked current row, compare-and-set, its event.
     current = await lock_opportunity(opportunity.id)
     await save_opportunity(current, {field: value}, outbox,
-                           lambda diff: OpportunityUpdated(changes=diff, source="automation"))
+                           lambda diff: OpportunityUpdated(changes=diff, source="automation"),
+                           source=ChangeSource.AUTOMATION)
     setattr(opportunity, field, value)
     opportunity.version = current.version
     return {"field": field, "value": str(value)}

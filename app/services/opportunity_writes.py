@@ -18,12 +18,13 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from app.domain.enums import Role, ValueSource
+from app.domain.enums import ChangeSource, Role, ValueSource
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.domain.events import Event
 from app.domain.validation import percent_error
 from app.models import Contact, DomainEvent, Opportunity
 from app.queries.visibility import Scope, contact_filter
+from app.services import history
 from app.services.common import Checks
 from app.services.events import Outbox
 
@@ -78,10 +79,12 @@ def plain(value: Any) -> Any:
 
 async def save_opportunity(opportunity: Opportunity, changes: dict[str, Any], outbox: Outbox,
                            event: Event | Callable[[Changes], Event], *, actor_id: int | None = None,
-                           now: datetime | None = None) -> DomainEvent:
+                           now: datetime | None = None, source: ChangeSource = ChangeSource.API) -> DomainEvent:
     """Inside the caller's transaction, on a row from `lock_opportunity`: apply `changes` with a
-    compare-and-set on version and record the change's event (given, or built from the field diff)."""
+    compare-and-set on version, record the change's event (given, or built from the field diff) and the
+    field history (`source`: what made the change)."""
     now = now or datetime.now(timezone.utc)
+    before = history.tracked_state("opportunity", opportunity)
     diff = {k: {"from": plain(getattr(opportunity, k)), "to": plain(v)}
             for k, v in changes.items() if getattr(opportunity, k) != v}
     updated = await Opportunity.filter(id=opportunity.id, version=opportunity.version).update(
@@ -93,5 +96,7 @@ async def save_opportunity(opportunity: Opportunity, changes: dict[str, Any], ou
         setattr(opportunity, key, value)
     opportunity.version += 1
     opportunity.updated_at = now
+    await history.record_changes("opportunity", opportunity.id, before, changes, actor_id=actor_id, source=source,
+                                 at=now)
     typed = event if isinstance(event, Event) else event(diff)
     return await outbox.record(typed, opportunity=opportunity, actor_id=actor_id)

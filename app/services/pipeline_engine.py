@@ -14,7 +14,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from app.domain.enums import ActivityType, StageKind, TransitionSource
+from app.domain.enums import ActivityType, ChangeSource, StageKind, TransitionSource
 from app.domain.errors import ErrorCode, ValidationFailed
 from app.domain.events import StageChanged
 from app.domain.pipeline import ADVANCE_DATA_FIELDS, UnmetRequirement, decide_move
@@ -117,6 +117,6 @@ async def advance_opportunity(
         await save_opportunity(opportunity, changes, outbox, StageChanged(
             from_stage=current.key, to_stage=target.key, transition_id=transition.id,
             stage_entered_at=now.isoformat(), won=target.kind is StageKind.WON, lost=target.kind is StageKind.LOST,
-        ), actor_id=scope.user_id, now=now)
+        ), actor_id=scope.user_id, now=now, source=ChangeSource(source.value))
     await outbox.publish()
     return AdvanceResult(opportunity)
