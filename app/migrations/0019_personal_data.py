@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('detail', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
             ],
-            options={'table': 'audit_entries', 'app': 'models', 'indexes': [Index(fields=['record_type', 'record_id'])], 'pk_attr': 'id', 'table_description': 'Append-only, written in the transaction of what it records; `detail` holds no personal data.'},
+            options={'table': 'audit_entries', 'app': 'models', 'indexes': [Index(fields=['record_type', 'record_id'])], 'pk_attr': 'id', 'table_description': 'Append-only, written in the transaction of what it records: its detail holds no personal data.'},
             bases=['Model'],
         ),
         ops.AddField(

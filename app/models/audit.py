@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 class AuditEntry(Model):
-    """Append-only, written in the transaction of what it records; `detail` holds no personal data.
+    """Append-only, written in the transaction of what it records: its detail holds no personal data.
 
     `detail` holds counts and ids only, never the personal data the operation was about."""
 
