@@ -115,7 +115,8 @@ class Reach:
 
 
 class Place(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...  # reported in the audit entry (how many rows each place changed)
 
     async def scrub(self, person: PersonalData, pattern: re.Pattern[str]) -> list[int]:
         """Remove every mention; the ids of the rows that changed (none for a table without ids)."""
