@@ -176,6 +176,7 @@ async def test_erasure_leaves_no_personal_field_anywhere_and_the_figures_unchang
     assert "Call him on [erased] or write to [erased]." in interaction["description"]
     # Others' words stay, minus the name; the unrelated call is untouched.
     assert await InteractionParticipant.filter(feedback="Ana says [erased] decides").exists()
+    assert {p.feedback for p in await InteractionParticipant.filter(contact_id=pk(contact_id))} == {""}  # their own words
     assert (await gql("""query($id: ID!) { interaction(id: $id) { subject } }""", {"id": unrelated}, as_=admin)
             )["interaction"]["subject"] == "Order call with Ana"
     # Mail not yet sent to the address is never sent.
@@ -204,6 +205,13 @@ async def test_erasing_twice_changes_nothing_the_second_time(gql, team):
     assert await DomainEvent.filter(kind="contact.erased").count() == 1
     exported = (await gql(EXPORT, {"c": contact_id}, as_=team.admin))["exportContactData"]["contact"]
     assert (exported["firstName"], exported["email"], exported["erasedAt"]) == ("Erased", None, first["contact"]["erasedAt"])
+
+    # Personal data typed into the erased contact since is erased like the first time.
+    await gql("""mutation($id: ID!) { updateContact(id: $id, input: {phone: "555 010 9911"}) { contact { id } } }""",
+              {"id": contact_id}, as_=team.rep)
+    third = (await gql(ERASE, {"c": contact_id}, as_=team.admin))["eraseContact"]
+    assert third["errors"] == [] and third["contact"]["phone"] == ""
+    assert await AuditEntry.filter(action="contact.erased").count() == 2
 
 
 async def test_only_admins_export_or_erase_and_a_refusal_changes_nothing(gql, team):

@@ -21,6 +21,9 @@ ERASED_LAST_NAME = "contact"
 REDACTED = "[erased]"
 # A phone is matched by its digits only when it has this many: fewer would match order numbers.
 MIN_PHONE_DIGITS = 7
+# A phone's last ten digits are the number; digits before them (a country code) may be left out in a text.
+NATIONAL_DIGITS = 10
+_SEPARATED = r"[\s().\-/]*"
 # Shorter names are matched only as part of the full name ("Al" alone would hit too much to be a rule).
 MIN_NAME_LENGTH = 2
 
@@ -46,8 +49,11 @@ class PersonalData:
             alternatives.insert(0, re.escape(self.email.strip()))
         digits = re.sub(r"\D", "", self.phone or "")
         if len(digits) >= MIN_PHONE_DIGITS:
-            # "+1 (555) 010-0199", "555.010.0199", "5550100199": any punctuation or spaces between digits.
-            alternatives.insert(0, r"(?<!\d)\+?" + r"[\s().\-/]*".join(digits) + r"(?!\d)")
+            # "+1 (555) 010-0199", "555.010.0199", "5550100199": any punctuation or spaces between digits,
+            # and whatever comes before the last ten digits (a country code) may be left out.
+            prefix, core = digits[:-NATIONAL_DIGITS], digits[-NATIONAL_DIGITS:]
+            lead = rf"(?:\+?{_SEPARATED.join(prefix)}{_SEPARATED})?" if prefix else r"\+?"
+            alternatives.insert(0, rf"(?<!\d){lead}\(?{_SEPARATED.join(core)}(?!\d)")
         if not alternatives:
             return None
         return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
@@ -90,3 +96,8 @@ def redact_json(value: Any, pattern: re.Pattern[str] | None) -> Any:
 def erased_fields() -> dict[str, Any]:
     """The contact's own fields after erasure: a marker name, nothing else that could identify them."""
     return {"first_name": ERASED_FIRST_NAME, "last_name": ERASED_LAST_NAME, "email": None, "phone": "", "title": ""}
+
+
+def is_anonymised(values: dict[str, Any]) -> bool:
+    """Whether a contact's fields hold the markers only (erasing it again would change nothing)."""
+    return all(values.get(name) == value for name, value in erased_fields().items())

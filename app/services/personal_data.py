@@ -34,7 +34,7 @@ from app.domain.enums import Role
 from app.domain.errors import PermissionDenied, not_found
 from app.domain.events import ContactErased, InteractionUpdated, TaskUpdated
 from app.domain.global_ids import global_id
-from app.domain.personal_data import PersonalData, erased_fields, redact, redact_json
+from app.domain.personal_data import PersonalData, erased_fields, is_anonymised, redact, redact_json
 from app.domain.search import words
 from app.models import (
     Account,
@@ -236,13 +236,14 @@ class Erasure:
 
 async def erase_contact(scope: Scope, contact_id: int) -> Contact:
     """Admins: erase the contact's personal data everywhere (see the module docstring). An erased
-    contact is returned as it is: erasing twice changes nothing and records nothing."""
+    contact is returned as it is: erasing twice changes nothing and records nothing (unless personal
+    data was typed into it since: that is erased like the first time)."""
     _require_admin(scope)
     await _contact(contact_id)
     async with recorded_change() as outbox:
         contact = await locked(Contact, contact_id)
-        if contact.erased_at is not None:
-            return contact
+        if contact.erased_at is not None and is_anonymised({name: getattr(contact, name) for name in erased_fields()}):
+            return contact  # already erased (data typed in since is erased again)
         erasure = await _erase(contact)
         await _announce(outbox, erasure, scope)
         await _audit(scope, ERASED, contact.id, {
