@@ -102,6 +102,7 @@ async def test_every_event_kind_is_typed_round_trips_and_has_its_reactions():
         e.ContactCreated(contact_id=8, team_user_ids=[2]),
         e.ContactUpdated(contact_id=8),
         e.ContactDeleted(contact_id=8, team_user_ids=[2]),
+        e.ContactErased(contact_id=8),
         e.InteractionRecorded(interaction_id=10),
         e.InteractionUpdated(interaction_id=10),
         e.ProductCreated(product_id=11),

@@ -328,6 +328,7 @@ TYPES: dict[str, TypeSpec] = {
             "id": ("id", _global_id("Contact")), "firstName": ("first_name", _same), "lastName": ("last_name", _same),
             "email": ("email", _same), "phone": ("phone", _same), "title": ("title", _same),
             "role": ("role", _enum(e.ContactRole)), "isPrimary": ("is_primary", _same),
+            "erasedAt": ("erased_at", _iso),
         },
         relations={"account": One("Account", "account_id")},
         computed={"name": Computed(("first_name", "last_name"), lambda r: f"{r['first_name']} {r['last_name']}")},

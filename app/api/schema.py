@@ -32,6 +32,7 @@ from app.api.changelog import ChangelogQuery
 from app.api.competition import CompetitionMutation, CompetitionQuery
 from app.api.interactions import InteractionMutation, InteractionQuery
 from app.api.mutations import CoreMutation
+from app.api.personal_data import PersonalDataMutation, PersonalDataQuery
 from app.api.pipeline import PipelineMutation, PipelineQuery
 from app.api.queries import CoreQuery
 from app.api.risk import RiskQuery
@@ -52,10 +53,12 @@ QUERY_ROOTS: tuple[type, ...] = (
     ChangelogQuery,
     RiskQuery,
     SearchQuery,
+    PersonalDataQuery,
 )
 MUTATION_ROOTS: tuple[type, ...] = (
     CoreMutation, PipelineMutation, WorkMutation, WebhookMutation, InteractionMutation, CompetitionMutation,
     SessionMutation,
+    PersonalDataMutation,
 )
 
 SUBSCRIPTION_ROOTS: tuple[type, ...] = (RealtimeSubscription,)

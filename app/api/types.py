@@ -178,6 +178,8 @@ class Contact(Node):
     title: str
     role: ContactRole
     is_primary: bool
+    erased_at: Optional[datetime] = strawberry.field(
+        description="When the person's data was erased (eraseContact): the contact stays, anonymised.")
     account_id: strawberry.Private[int]
 
     @strawberry.field

@@ -145,7 +145,7 @@ TOUCHES: dict[str, tuple[Touch, ...]] = {
     "opportunity.deleted": (Touch(RecordType.OPPORTUNITY, ChangeAction.DELETED, "opportunity_id"),
                             Touch(RecordType.ACTIVITY, ChangeAction.DELETED, "activity_ids"),
                             Touch(RecordType.TASK, ChangeAction.DELETED, "task_ids")),
-    **_kinds(RecordType.CONTACT, "contact_id", created="contact.created", updated=("contact.updated",),
+    **_kinds(RecordType.CONTACT, "contact_id", created="contact.created", updated=("contact.updated", "contact.erased"),
              deleted="contact.deleted"),
     **_kinds(RecordType.INTERACTION, "interaction_id", created="interaction.recorded",
              updated=("interaction.updated",), deleted=None),

@@ -321,6 +321,18 @@ class ContactDeleted(_Deletion):
 
 
 @dataclass(frozen=True)
+class ContactErased(Event):
+    """The person's data was erased (app.services.personal_data): the contact stays, anonymised. The
+    payload is the contact's id only; offered to webhooks, so receivers erase what they mirrored."""
+    KIND: ClassVar[str] = "contact.erased"
+    contact_id: int
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
+
+@dataclass(frozen=True)
 class InteractionRecorded(Event):
     KIND: ClassVar[str] = "interaction.recorded"
     interaction_id: int
@@ -352,7 +364,7 @@ EVENT_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     OpportunityCreated, OpportunityUpdated, OpportunityProductsChanged, StageChanged, ActivityAdded,
     ActivityUpdated, TaskCreated, TaskCompleted, NotificationCreated, ForecastUpdated,
     TaskReopened, NotificationRead, OpportunityDeleted, ActivityDeleted, DocumentsChanged, CompetitorsChanged,
-    AccountCreated, AccountUpdated, AccountDeleted, ContactCreated, ContactUpdated, ContactDeleted,
+    AccountCreated, AccountUpdated, AccountDeleted, ContactCreated, ContactUpdated, ContactDeleted, ContactErased,
     InteractionRecorded, InteractionUpdated, ProductCreated, ProductUpdated, ProductDeleted,
     TaskUpdated, TaskDeleted,
 )}

@@ -12,6 +12,8 @@ WEBHOOK_EVENTS = (
     "opportunity.closed_won", "opportunity.closed_lost", "task.created", "task.completed",
     # Deletions (the change log's tombstones), so receivers can drop what they mirrored.
     "opportunity.deleted", "opportunity.activity_deleted", "account.deleted", "contact.deleted", "product.deleted",
+    # A contact's personal data erased: receivers erase what they mirrored of it.
+    "contact.erased",
 )
 RETRY_WINDOW = timedelta(hours=24)
 FIRST_RETRY = timedelta(seconds=30)

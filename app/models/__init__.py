@@ -4,6 +4,7 @@ Each foreign key's column (`<name>_id`) is declared as a bare annotation for typ
 the attribute at runtime, and a bare annotation creates no class attribute, so Tortoise never sees it."""
 
 from app.models.accounts import Account, AccountTeamMember, Contact, Contract, Location
+from app.models.audit import AuditEntry
 from app.models.catalog import Product
 from app.models.competition import BattleCard, Competitor
 from app.models.documents import TrustedDocument
@@ -33,8 +34,9 @@ from app.models.work import Notification, Task
 __all__ = [
     "LostReason",
     "AccountHealthSnapshot", "AutomationRun", "DomainEvent", "ForecastSnapshot", "OutgoingMail", "Webhook", "WebhookDelivery",
-    "Account", "AccountTeamMember", "BattleCard", "Competitor", "Contact", "Contract",
-    "CustomerInteraction", "FieldHistoryEntry", "IdempotencyKey", "InteractionParticipant", "Location", "Notification", "Opportunity",
+    "Account", "AccountTeamMember", "AuditEntry", "BattleCard", "Competitor", "Contact", "Contract",
+    "CustomerInteraction", "FieldHistoryEntry", "IdempotencyKey", "InteractionParticipant", "Location", "Notification",
+    "Opportunity",
     "OpportunityActivity", "OpportunityDocument", "OpportunityProduct", "Pipeline", "PipelineStage",
     "Product", "StageTransition", "Task", "TrustedDocument", "User", "ApiKey", "RefreshToken", "Session",
 ]

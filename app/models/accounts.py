@@ -120,6 +120,8 @@ class Contact(Model):
     title = fields.CharField(max_length=120, default="")
     role = fields.CharEnumField(ContactRole, max_length=16, default=ContactRole.OTHER)
     is_primary = fields.BooleanField(default=False)
+    # Set when the person's data was erased (app.services.personal_data): the row stays, anonymised.
+    erased_at = fields.DatetimeField(null=True)
     created_at = created_at()
     updated_at = updated_at()
 

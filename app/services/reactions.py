@@ -38,6 +38,7 @@ REACTIONS: dict[type[e.Event], tuple[Reaction, ...]] = {
     e.ActivityDeleted: (webhooks.fan_out,),
     e.AccountDeleted: (webhooks.fan_out,),
     e.ContactDeleted: (webhooks.fan_out,),
+    e.ContactErased: (webhooks.fan_out,),
     e.ProductDeleted: (webhooks.fan_out,),
     e.TaskReopened: (),
     e.TaskUpdated: (webhooks.fan_out,),
