@@ -62,9 +62,9 @@ async def test_changes_lists_creates_updates_and_tombstones_in_commit_order(gql,
     product = await factories.product(team.manager.user, "BRISKET-10")
     gone = await factories.opportunity(team.rep.user, acct.id, "Cancelled deal")
     deleted = (await gql("""mutation($id: ID!) { deleteOpportunity(id: $id) { deletedId errors { code } } }""",
-                         {"id": gid(gone)}, as_=team.rep))["deleteOpportunity"]
+                         {"id": gid(gone)}, as_=team.admin))["deleteOpportunity"]
     assert deleted == {"deletedId": gid(gone), "errors": []}
-    await gql("""mutation($id: ID!) { deleteContact(id: $id) { errors { code } } }""", {"id": contact["id"]}, as_=team.rep)
+    await gql("""mutation($id: ID!) { deleteContact(id: $id) { errors { code } } }""", {"id": contact["id"]}, as_=team.admin)
     theirs = await factories.account(team.other_rep.user, "Not yours")
 
     page = await _changes(gql, team.rep, start)
@@ -152,7 +152,7 @@ async def test_child_changes_move_the_opportunity(gql, team):
     document = await before.documents.all().first()
     assert added is not None and document is not None
     activity_id = added.payload["activity_id"]
-    await gql("""mutation($id: ID!) { deleteOpportunityActivity(id: $id) { errors { code } } }""", {"id": global_id("OpportunityActivity", activity_id)}, as_=team.rep)
+    await gql("""mutation($id: ID!) { deleteOpportunityActivity(id: $id) { errors { code } } }""", {"id": global_id("OpportunityActivity", activity_id)}, as_=team.admin)
     await gql("""mutation($id: ID!) { deleteOpportunityDocument(id: $id) { errors { code } } }""", {"id": gid(document)}, as_=team.rep)
     assert (await Opportunity.get(id=opp.id)).version == before.version + 2
 
@@ -203,8 +203,8 @@ async def test_deletions_are_events_for_subscriptions_and_webhooks(gql, team):
     opp = await factories.opportunity(team.rep.user, acct.id)
     hook = await Webhook.create(url="https://hooks.example.com/crm", events=["opportunity.deleted", "account.deleted"],
                                 secret="s" * 32)
-    await gql("""mutation($id: ID!) { deleteOpportunity(id: $id) { errors { code } } }""", {"id": gid(opp)}, as_=team.rep)
-    await gql("""mutation($id: ID!) { deleteAccount(id: $id) { errors { code } } }""", {"id": gid(acct)}, as_=team.rep)
+    await gql("""mutation($id: ID!) { deleteOpportunity(id: $id) { errors { code } } }""", {"id": gid(opp)}, as_=team.admin)
+    await gql("""mutation($id: ID!) { deleteAccount(id: $id) { errors { code } } }""", {"id": gid(acct)}, as_=team.admin)
     events = await DomainEvent.filter(kind__in=["opportunity.deleted", "account.deleted"]).order_by("id")
     assert [(e.kind, e.owner_id) for e in events] == [("opportunity.deleted", team.rep.user.id),
                                                      ("account.deleted", team.rep.user.id)]

@@ -125,7 +125,7 @@ async def test_ids_in_lists_payloads_and_filters_are_global(gql, team):
     # The cursor is opaque (nothing readable in it).
     assert "{" not in page[0]["cursor"] and "created_at" not in page[0]["cursor"]
     deleted = (await gql("mutation($id: ID!) { deleteOpportunity(id: $id) { deletedId errors { code } } }",
-                         {"id": gid(deal)}, as_=team.rep))["deleteOpportunity"]
+                         {"id": gid(deal)}, as_=team.admin))["deleteOpportunity"]
     assert deleted == {"deletedId": gid(deal), "errors": []}
 
 

@@ -151,7 +151,7 @@ async def test_account_with_opportunities_cannot_be_deleted(gql, team):
     acct = await factories.account(team.rep.user)
     await factories.opportunity(team.rep.user, acct.id)
     result = (await gql(f"""mutation($id: ID!) {{ deleteAccount(id: $id) {{ deletedId {ERR} }} }}""",
-                        {"id": gid(acct)}, as_=team.rep))["deleteAccount"]
+                        {"id": gid(acct)}, as_=team.admin))["deleteAccount"]
     assert result["deletedId"] is None and result["errors"][0]["code"] == "IN_USE"
     assert await Account.exists(id=acct.id)
 

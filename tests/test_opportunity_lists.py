@@ -140,7 +140,7 @@ async def test_by_last_activity_most_recently_worked_first_and_never_worked_last
     await log("only planned", type="PROPOSAL", scheduledAt=(now + timedelta(days=2)).isoformat())
     undone = await log("call undone", type="PROPOSAL", completedAt=(now - timedelta(days=1)).isoformat())
     deleted = await gql("mutation($id: ID!) { deleteOpportunityActivity(id: $id) { deletedId } }", {"id": undone},
-                        as_=team.rep)
+                        as_=team.admin)
     assert deleted["deleteOpportunityActivity"]["deletedId"] == undone
     # A system entry (a stage move) is not work on the deal.
     await OpportunityActivity.create(opportunity=deals["never worked"], type=ActivityType.SYSTEM, subject="moved",

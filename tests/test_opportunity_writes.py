@@ -111,6 +111,16 @@ async def test_every_event_kind_is_typed_round_trips_and_has_its_reactions():
         e.TaskUpdated(task_id=4, opportunity_id=9, fields=["due_date"],
                       changes={"assigned_to_id": {"from": 2, "to": 3}}),
         e.TaskDeleted(task_id=4, opportunity_id=9),
+        e.OpportunityArchived(opportunity_id=9),
+        e.OpportunityRestored(opportunity_id=9),
+        e.AccountArchived(account_id=1, contact_ids=[8], opportunity_ids=[9], interaction_ids=[10], team_user_ids=[2]),
+        e.AccountRestored(account_id=1, contact_ids=[8], opportunity_ids=[9], interaction_ids=[10], team_user_ids=[2]),
+        e.ContactArchived(contact_id=8, team_user_ids=[2]),
+        e.ContactRestored(contact_id=8, team_user_ids=[2]),
+        e.InteractionArchived(interaction_id=10, activity_id=5),
+        e.InteractionRestored(interaction_id=10, activity_id=None),
+        e.ActivityArchived(activity_id=5, interaction_id=10),
+        e.ActivityRestored(activity_id=5),
     ]
     assert {type(s) for s in samples} == set(e.EVENT_TYPES.values())
     for sample in samples:

@@ -28,16 +28,18 @@ strawberry.enum(ChangeRecordType, name="ChangeRecordType",
 
 
 @strawberry.enum(description="CREATED/UPDATED carry the record as it is now; DELETED: gone for good; "
-                             "REMOVED: still exists but left your scope (e.g. reassigned): drop it from your cache.")
+                             "REMOVED: still exists but left your scope (e.g. reassigned): drop it from your cache; "
+                             "ARCHIVED: put away (out of lists) until restored, which comes as UPDATED.")
 class ChangeAction(Enum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
     REMOVED = "removed"
+    ARCHIVED = "archived"
 
 
 @strawberry.type(description="One record's latest change in the page. Exactly the field of its type is set "
-                             "for CREATED and UPDATED; none for DELETED and REMOVED.")
+                             "for CREATED and UPDATED; none for DELETED, REMOVED and ARCHIVED.")
 class Change:
     cursor: str
     type: ChangeRecordType

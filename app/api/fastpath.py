@@ -72,6 +72,7 @@ from app.domain.global_ids import global_id
 from app.domain.pipeline import is_stale as stale_rule
 from app.queries.pagination import Page, count_rows, paginate
 from app.queries.read_cache import ReadCache
+from app.queries.archived import ARCHIVABLE, archived_filter
 from app.queries.visibility import (
     Scope,
     opportunity_filter,
@@ -245,7 +246,7 @@ TYPES: dict[str, TypeSpec] = {
             "nextStep": ("next_step", _same),
             "description": ("description", _same), "forecastCategory": ("forecast_category", _enum(e.ForecastCategory)),
             "version": ("version", _same), "stageEnteredAt": ("stage_entered_at", _iso),
-            "lastActivityAt": ("last_activity_at", _iso),
+            "lastActivityAt": ("last_activity_at", _iso), "archivedAt": ("archived_at", _iso),
             "createdAt": ("created_at", _iso), "updatedAt": ("updated_at", _iso),
         },
         relations={
@@ -297,6 +298,7 @@ TYPES: dict[str, TypeSpec] = {
             "status": ("status", _enum(e.AccountStatus)), "tier": ("tier", _enum(e.AccountTier)),
             "healthScore": ("health_score", _same), "lastActivityDate": ("last_activity_date", _iso),
             "renewalDate": ("renewal_date", _iso), "createdAt": ("created_at", _iso), "updatedAt": ("updated_at", _iso),
+            "archivedAt": ("archived_at", _iso),
         },
         relations={
             "assignedTo": One("User", "assigned_to_id"), "parent": One("Account", "parent_id"),
@@ -328,7 +330,7 @@ TYPES: dict[str, TypeSpec] = {
             "id": ("id", _global_id("Contact")), "firstName": ("first_name", _same), "lastName": ("last_name", _same),
             "email": ("email", _same), "phone": ("phone", _same), "title": ("title", _same),
             "role": ("role", _enum(e.ContactRole)), "isPrimary": ("is_primary", _same),
-            "erasedAt": ("erased_at", _iso),
+            "erasedAt": ("erased_at", _iso), "archivedAt": ("archived_at", _iso),
         },
         relations={"account": One("Account", "account_id")},
         computed={"name": Computed(("first_name", "last_name"), lambda r: f"{r['first_name']} {r['last_name']}")},
@@ -358,7 +360,7 @@ TYPES: dict[str, TypeSpec] = {
             "id": ("id", _global_id("OpportunityActivity")), "type": ("type", _enum(e.ActivityType)), "subject": ("subject", _same),
             "description": ("description", _same), "outcome": ("outcome", _enum(e.Outcome)),
             "nextSteps": ("next_steps", _same), "scheduledAt": ("scheduled_at", _iso),
-            "completedAt": ("completed_at", _iso), "createdAt": ("created_at", _iso),
+            "completedAt": ("completed_at", _iso), "createdAt": ("created_at", _iso), "archivedAt": ("archived_at", _iso),
         },
         relations={"createdBy": One("User", "created_by_id")},
     ),
@@ -762,22 +764,27 @@ def compile_document(schema: GraphQLSchema, query: str, operation_name: str | No
 # Execution -----------------------------------------------------------------------------
 
 
-async def _fetch(model: type[Model], columns: list[str], key: str, ids: list[int], order_by: tuple[str, ...]) -> list:
-    """Rows of `model` whose `key` is in `ids`: straight through asyncpg on PostgreSQL (records, no
-    model objects), through Tortoise's values() elsewhere. Both rows are read as row["column"]."""
+async def _fetch(model: type[Model], columns: list[str], key: str, ids: list[int], order_by: tuple[str, ...],
+                 active_only: bool = False) -> list:
+    """Rows of `model` whose `key` is in `ids` (`active_only`: not archived, for a to-many relation, as
+    the standard path's lists): straight through asyncpg on PostgreSQL (records, no model objects),
+    through Tortoise's values() elsewhere. Both rows are read as row["column"]."""
+    active = active_only and model in ARCHIVABLE
     db = connections.get("default")
     if db.capabilities.dialect != "postgres":
-        return await model.filter(**{f"{key}__in": ids}).order_by(*order_by).values(*columns)
-    sql = _fetch_sql(model._meta.db_table, tuple(columns), key, order_by)
+        return await model.filter(archived_filter(model, False if active else None), **{f"{key}__in": ids}) \
+            .order_by(*order_by).values(*columns)
+    sql = _fetch_sql(model._meta.db_table, tuple(columns), key, order_by, active)
     async with db.acquire_connection() as conn:
         return await conn.fetch(sql, ids)
 
 
 @lru_cache(maxsize=512)
-def _fetch_sql(table: str, columns: tuple[str, ...], key: str, order_by: tuple[str, ...]) -> str:
+def _fetch_sql(table: str, columns: tuple[str, ...], key: str, order_by: tuple[str, ...], active_only: bool) -> str:
     order = ", ".join(f'"{o[1:]}" DESC' if o.startswith("-") else f'"{o}" ASC' for o in order_by)
     cols = ", ".join(f'"{c}"' for c in columns)
-    return f'SELECT {cols} FROM "{table}" WHERE "{key}" = ANY($1::int[]) ORDER BY {order}'
+    active = ' AND "archived_at" IS NULL' if active_only else ""
+    return f'SELECT {cols} FROM "{table}" WHERE "{key}" = ANY($1::int[]){active} ORDER BY {order}'
 
 
 async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict], scope: Scope,
@@ -915,7 +922,7 @@ async def _load_many(wanted: list[tuple[Link, list]], lookups: dict[int, dict], 
     elif joins:
         children = await _fetch_joined(model, columns, joins, relation.fk, ids, relation.order_by)
     else:
-        children = await _fetch(model, columns, relation.fk, ids, relation.order_by)
+        children = await _fetch(model, columns, relation.fk, ids, relation.order_by, active_only=True)
     if not wanted[0][0].implied:
         allowed = await visible_ids(model, scope, [child["id"] for child in children])
         if allowed is not None:
@@ -937,16 +944,18 @@ async def _load_many(wanted: list[tuple[Link, list]], lookups: dict[int, dict], 
 
 async def _fetch_joined(model: type[Model], columns: list[str], joins: tuple[Join, ...], key: str, ids: list[int],
                         order_by: tuple[str, ...]) -> list:
-    sql = _fetch_joined_sql(model._meta.db_table, tuple(columns), _specs(joins), key, order_by)
+    """A to-many relation's children (active ones, as `_fetch`) with their joined to-one relations."""
+    sql = _fetch_joined_sql(model._meta.db_table, tuple(columns), _specs(joins), key, order_by, model in ARCHIVABLE)
     async with connections.get("default").acquire_connection() as conn:
         return await conn.fetch(sql, ids)
 
 
 @lru_cache(maxsize=512)
 def _fetch_joined_sql(table: str, columns: tuple[str, ...], joins: tuple[JoinSpec, ...], key: str,
-                      order_by: tuple[str, ...]) -> str:
+                      order_by: tuple[str, ...], active_only: bool) -> str:
     order = ", ".join(f'r."{o[1:]}" DESC' if o.startswith("-") else f'r."{o}" ASC' for o in order_by)
-    return f'{_joined_select(table, columns, joins)} WHERE r."{key}" = ANY($1::int[]) ORDER BY {order}'
+    active = ' AND r."archived_at" IS NULL' if active_only else ""
+    return f'{_joined_select(table, columns, joins)} WHERE r."{key}" = ANY($1::int[]){active} ORDER BY {order}'
 
 
 def _postgres() -> bool:
@@ -1020,7 +1029,9 @@ def _sub_select(read: RelationRead, parent: str, aliases: Iterator[int]) -> str:
         return f'(SELECT {row} FROM "{table}" {alias} WHERE {alias}."id" = {parent}."{relation.fk}")'
     order = ", ".join(f'{alias}."{o[1:]}" DESC' if o.startswith("-") else f'{alias}."{o}" ASC'
                       for o in relation.order_by)
-    return f'ARRAY(SELECT {row} FROM "{table}" {alias} WHERE {alias}."{relation.fk}" = {parent}."id" ORDER BY {order})'
+    active = f' AND {alias}."archived_at" IS NULL' if read.model in ARCHIVABLE else ""
+    return (f'ARRAY(SELECT {row} FROM "{table}" {alias} WHERE {alias}."{relation.fk}" = {parent}."id"{active} '
+            f'ORDER BY {order})')
 
 
 @dataclass

@@ -82,6 +82,10 @@ class UpdateAccountInput:
     renewal_date: Optional[date] = UNSET
 
 
+ARCHIVED_FILTER = ("false (the default): active records only; true: only archived ones (archiveOpportunity, "
+                   "archiveAccount, … put records away; restore… brings them back).")
+
+
 @strawberry.input
 class AccountFilter:
     search: Optional[str] = None
@@ -92,6 +96,7 @@ class AccountFilter:
     parent_id: Optional[ID] = None
     updated_since: Optional[datetime] = strawberry.field(
         default=None, description="Only records created or changed at or after this moment (offline sync).")
+    archived: bool = strawberry.field(default=False, description=ARCHIVED_FILTER)
 
 
 @strawberry.enum
@@ -164,6 +169,7 @@ class ContactFilter:
     search: Optional[str] = None
     updated_since: Optional[datetime] = strawberry.field(
         default=None, description="Only records created or changed at or after this moment (offline sync).")
+    archived: bool = strawberry.field(default=False, description=ARCHIVED_FILTER)
 
 
 # Products ------------------------------------------------------------------------------
@@ -256,6 +262,7 @@ class OpportunityFilter:
                                   "its expected duration, nothing scheduled ahead); false: only the others.")
     overdue: Optional[bool] = strawberry.field(
         default=None, description="true: only open deals whose expected close date has passed (UTC); false: the others.")
+    archived: bool = strawberry.field(default=False, description=ARCHIVED_FILTER)
 
 
 @strawberry.enum

@@ -12,13 +12,15 @@ from strawberry import UNSET
 from app.api.context import CtxInfo
 from app.api.enums import Outcome, SortDirection
 from app.api.errors import input_data, parse_id, require_scope, run_mutation
+from app.api.inputs import ARCHIVED_FILTER
 from app.api.user_input import bad_user_input
 from app.api.relay import Connection, page_connection
-from app.api.types import Account, Contact, Node, Opportunity, User, UserError, node_id
+from app.api.types import ARCHIVED_AT, Account, Contact, Node, Opportunity, User, UserError, node_id
 from app.domain import enums as e
 from app.domain.errors import ValidationFailed
 from app.domain.sentiment import SentimentLabel as SentimentLabelEnum
 from app.queries.interactions import InteractionListFilter, interaction_query
+from app.services import archive
 from app.services import interactions as service
 
 ID = strawberry.ID
@@ -62,6 +64,7 @@ class CustomerInteraction(Node):
     location: str
     occurred_at: datetime
     created_at: datetime
+    archived_at: Optional[datetime] = strawberry.field(description=ARCHIVED_AT)
     # The row's columns read below (`self` is the CustomerInteraction row: see app/api/types.py).
     duration_minutes: strawberry.Private[Optional[int]]
     account_id: strawberry.Private[int]
@@ -155,6 +158,7 @@ class InteractionFilter:
     to: Optional[datetime] = strawberry.field(default=None, description="occurredAt < to")
     updated_since: Optional[datetime] = strawberry.field(
         default=None, description="Only records created or changed at or after this moment (offline sync).")
+    archived: bool = strawberry.field(default=False, description=ARCHIVED_FILTER)
 
 
 def _service_data(value: Any) -> dict:
@@ -175,6 +179,7 @@ def _list_filter(f: InteractionFilter | None) -> InteractionListFilter | None:
         account_id=data.get("account_id"), opportunity_id=data.get("opportunity_id"),
         types=data.get("type"), direction=data.get("direction"),
         occurred_from=data.get("from_"), occurred_to=data.get("to"), updated_since=data.get("updated_since"),
+        archived=bool(data.get("archived")),
     )
 
 
@@ -297,3 +302,14 @@ class InteractionMutation:
     async def update_interaction(self, info: CtxInfo, id: ID, input: UpdateInteractionInput) -> InteractionPayload:
         return await run_mutation(info, InteractionPayload, "interaction",
                                   lambda s: service.update_interaction(s, parse_id(id, "id", "CustomerInteraction"), _service_data(input)))
+
+    @strawberry.mutation(description="Put the interaction away (and, for a contact logged on a deal, its activity): "
+                                     "out of lists; restoreInteraction brings it back.")
+    async def archive_interaction(self, info: CtxInfo, id: ID) -> InteractionPayload:
+        return await run_mutation(info, InteractionPayload, "interaction",
+                                  lambda s: archive.archive_interaction(s, parse_id(id, "id", "CustomerInteraction")))
+
+    @strawberry.mutation
+    async def restore_interaction(self, info: CtxInfo, id: ID) -> InteractionPayload:
+        return await run_mutation(info, InteractionPayload, "interaction",
+                                  lambda s: archive.restore_interaction(s, parse_id(id, "id", "CustomerInteraction")))

@@ -11,6 +11,7 @@ from tortoise.models import Model
 
 from app import models as m
 from app.queries import loaders as batch
+from app.queries.archived import archived_filter
 from app.queries.pagination import Page, page_size, paginate
 from app.queries.visibility import Scope, read_filter
 
@@ -48,8 +49,9 @@ class Loaders:
             return DataLoader(partial(batch.load_by_ids, model, visible=read_filter(model, scope)))
 
         def children(model, fk: str, order_by=("id",)):
+            # A nested list, like every list, leaves archived records out (a to-one relation still finds them).
             return DataLoader(partial(batch.load_children, model, fk, order_by=order_by,
-                                      visible=read_filter(model, scope)))
+                                      visible=read_filter(model, scope) & archived_filter(model)))
 
         self.user = by_id(m.User)
         self.account = by_id(m.Account)
@@ -79,7 +81,8 @@ class Loaders:
         self.interaction = by_id(m.CustomerInteraction)
 
         def child_pages(model, fk: str, sort_field: str):
-            return ChildPages(model, fk, sort_field, descending=True, visible=read_filter(model, scope))
+            return ChildPages(model, fk, sort_field, descending=True,
+                              visible=read_filter(model, scope) & archived_filter(model))
 
         self._history: dict[tuple[str, tuple[str, ...] | None], ChildPages] = {}
         self.opportunity_tasks = child_pages(m.Task, "opportunity_id", "id")

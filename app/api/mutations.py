@@ -10,7 +10,7 @@ from app.api import inputs as i
 from app.api import types as t
 from app.api.context import CtxInfo
 from app.api.errors import input_data, parse_id, deleting, run_mutation
-from app.services import accounts, catalog, opportunities
+from app.services import accounts, archive, catalog, opportunities
 from app.services import interactions as contact_log
 
 ID = strawberry.ID
@@ -118,6 +118,17 @@ class CoreMutation:
         return await run_mutation(info, DeletePayload, "deleted_id",
                                   deleting("Account", lambda s: accounts.delete_account(s, parse_id(id, "id", "Account"))))
 
+    @strawberry.mutation(description="Put the account away with its contacts, deals and interactions: out of lists, "
+                                     "search and the open pipeline; restoreAccount brings back what went with it.")
+    async def archive_account(self, info: CtxInfo, id: ID) -> AccountPayload:
+        return await run_mutation(info, AccountPayload, "account",
+                                  lambda s: archive.archive_account(s, parse_id(id, "id", "Account")))
+
+    @strawberry.mutation
+    async def restore_account(self, info: CtxInfo, id: ID) -> AccountPayload:
+        return await run_mutation(info, AccountPayload, "account",
+                                  lambda s: archive.restore_account(s, parse_id(id, "id", "Account")))
+
     @strawberry.mutation
     async def create_location(self, info: CtxInfo, account_id: ID, input: i.LocationInput) -> LocationPayload:
         return await run_mutation(info, LocationPayload, "location", lambda s: accounts.create_location(
@@ -184,6 +195,16 @@ class CoreMutation:
         return await run_mutation(info, ProductPayload, "product",
                                   lambda s: catalog.create_product(s, input_data(input)))
 
+    @strawberry.mutation(description="Put the contact away: out of lists and search; restoreContact brings it back.")
+    async def archive_contact(self, info: CtxInfo, id: ID) -> ContactPayload:
+        return await run_mutation(info, ContactPayload, "contact",
+                                  lambda s: archive.archive_contact(s, parse_id(id, "id", "Contact")))
+
+    @strawberry.mutation
+    async def restore_contact(self, info: CtxInfo, id: ID) -> ContactPayload:
+        return await run_mutation(info, ContactPayload, "contact",
+                                  lambda s: archive.restore_contact(s, parse_id(id, "id", "Contact")))
+
     @strawberry.mutation
     async def update_product(self, info: CtxInfo, id: ID, input: i.ProductInput) -> ProductPayload:
         return await run_mutation(info, ProductPayload, "product",
@@ -211,6 +232,18 @@ class CoreMutation:
     async def delete_opportunity(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
                                   deleting("Opportunity", lambda s: opportunities.delete_opportunity(s, parse_id(id, "id", "Opportunity"))))
+
+    @strawberry.mutation(description="Put the deal away: out of lists, search and the open pipeline (a closed deal "
+                                     "keeps counting as won or lost); reps archive open deals only. "
+                                     "restoreOpportunity brings it back.")
+    async def archive_opportunity(self, info: CtxInfo, id: ID) -> OpportunityPayload:
+        return await run_mutation(info, OpportunityPayload, "opportunity",
+                                  lambda s: archive.archive_opportunity(s, parse_id(id, "id", "Opportunity")))
+
+    @strawberry.mutation
+    async def restore_opportunity(self, info: CtxInfo, id: ID) -> OpportunityPayload:
+        return await run_mutation(info, OpportunityPayload, "opportunity",
+                                  lambda s: archive.restore_opportunity(s, parse_id(id, "id", "Opportunity")))
 
     @strawberry.mutation
     async def add_opportunity_product(self, info: CtxInfo, input: i.AddOpportunityProductInput) -> OpportunityProductPayload:
@@ -246,6 +279,16 @@ class CoreMutation:
     async def delete_opportunity_activity(self, info: CtxInfo, id: ID) -> DeletePayload:
         return await run_mutation(info, DeletePayload, "deleted_id",
                                   deleting("OpportunityActivity", lambda s: contact_log.delete_deal_activity(s, parse_id(id, "id", "OpportunityActivity"))))
+
+    @strawberry.mutation(description="Put the activity away (with its interaction, for a logged customer contact).")
+    async def archive_opportunity_activity(self, info: CtxInfo, id: ID) -> ActivityPayload:
+        return await run_mutation(info, ActivityPayload, "activity",
+                                  lambda s: archive.archive_activity(s, parse_id(id, "id", "OpportunityActivity")))
+
+    @strawberry.mutation
+    async def restore_opportunity_activity(self, info: CtxInfo, id: ID) -> ActivityPayload:
+        return await run_mutation(info, ActivityPayload, "activity",
+                                  lambda s: archive.restore_activity(s, parse_id(id, "id", "OpportunityActivity")))
 
     @strawberry.mutation
     async def add_opportunity_document(self, info: CtxInfo, input: i.AddDocumentInput) -> DocumentPayload:

@@ -31,6 +31,7 @@ from app.domain.errors import ValidationFailed
 from app.domain.global_ids import InvalidGlobalId, decode_global_id, node_type_of
 from app.queries.changelog import updated_since_filter
 from app.queries.pipeline_health import overdue_filter, stale_filter
+from app.queries.archived import archived_filter
 from app.queries.visibility import NODE_MODELS, Scope, read_filter, account_read_filter, contact_filter, opportunity_filter, user_filter
 
 
@@ -78,7 +79,7 @@ async def load_nodes(scope: Scope, ids: list[strawberry.ID]) -> list[Optional[No
 async def opportunity_query(f: OpportunityFilter | None, visible: Q, now: datetime | None = None):
     """The opportunities a list filter selects among the visible ones (shared with the fast path).
     `stale` and `overdue` read the clock: `now`, default the current time."""
-    qs = m.Opportunity.filter(visible)
+    qs = m.Opportunity.filter(visible, archived_filter(m.Opportunity, f.archived if f else False))
     if f is None:
         return qs
     now = now or datetime.now(timezone.utc)
@@ -114,7 +115,7 @@ async def opportunity_query(f: OpportunityFilter | None, visible: Q, now: dateti
 
 
 def _account_query(f: AccountFilter | None, visible: Q):
-    qs = m.Account.filter(visible)
+    qs = m.Account.filter(visible, archived_filter(m.Account, f.archived if f else False))
     if f is None:
         return qs
     if f.search:
@@ -202,7 +203,7 @@ class CoreQuery:
         filter: Optional[ContactFilter] = None,
     ) -> Connection[Contact]:
         scope = require_scope(info)
-        qs = m.Contact.filter(contact_filter(scope))
+        qs = m.Contact.filter(contact_filter(scope), archived_filter(m.Contact, filter.archived if filter else False))
         if filter and filter.account_id:
             account_id = _guard_filters(lambda: parse_id(filter.account_id, "account_id"))
             qs = qs.filter(account_id=account_id)

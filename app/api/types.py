@@ -94,6 +94,10 @@ async def _history(info: CtxInfo, record_type: str, record_id: int, first: int |
     return cast("FieldHistoryConnection", await child_connection(pages, record_id, first, after))
 
 
+ARCHIVED_AT = ("When it was archived (archive…): out of lists, search and the open pipeline until restore… brings it "
+               "back; null: active.")
+
+
 @strawberry.type(description="An expected failure: which input field, why, and a machine-readable code.")
 class UserError:
     field: Optional[str]
@@ -180,6 +184,7 @@ class Contact(Node):
     is_primary: bool
     erased_at: Optional[datetime] = strawberry.field(
         description="When the person's data was erased (eraseContact): the contact stays, anonymised.")
+    archived_at: Optional[datetime] = strawberry.field(description=ARCHIVED_AT)
     account_id: strawberry.Private[int]
 
     @strawberry.field
@@ -216,6 +221,7 @@ class Account(Node):
     renewal_date: Optional[date]
     created_at: datetime
     updated_at: datetime
+    archived_at: Optional[datetime] = strawberry.field(description=ARCHIVED_AT)
     parent_id: strawberry.Private[Optional[int]]
     assigned_to_id: strawberry.Private[int]
 
@@ -394,6 +400,7 @@ class OpportunityActivity(Node):
     scheduled_at: Optional[datetime]
     completed_at: Optional[datetime]
     created_at: datetime
+    archived_at: Optional[datetime] = strawberry.field(description=ARCHIVED_AT)
     created_by_id: strawberry.Private[Optional[int]]
     interaction_id: strawberry.Private[Optional[int]]
 
@@ -486,6 +493,7 @@ class Opportunity(Node):
         description="When the deal was last worked: its latest done activity (system entries aside); null if never.")
     created_at: datetime
     updated_at: datetime
+    archived_at: Optional[datetime] = strawberry.field(description=ARCHIVED_AT)
     stage_id: strawberry.Private[int]
     pipeline_id: strawberry.Private[int]
     account_id: strawberry.Private[int]

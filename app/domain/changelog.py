@@ -95,6 +95,8 @@ class ChangeAction(str, Enum):
     DELETED = "deleted"
     # Still exists, but left the caller's scope (e.g. reassigned away): drop it from the cache.
     REMOVED = "removed"
+    # Archived (app.domain.archive): a tombstone until it is restored (then UPDATED, with the record).
+    ARCHIVED = "archived"
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,20 @@ TOUCHES: dict[str, tuple[Touch, ...]] = {
              updated=("interaction.updated",), deleted=None),
     **_kinds(RecordType.TASK, "task_id", created="task.created",
              updated=("task.completed", "task.reopened", "task.updated"), deleted="task.deleted"),
+    # Archive and restore: the records change (sync answers ARCHIVED while a record is archived).
+    **{kind: (Touch(RecordType.OPPORTUNITY, ChangeAction.UPDATED, "opportunity_id"),)
+       for kind in ("opportunity.archived", "opportunity.restored")},
+    **{kind: (Touch(RecordType.ACCOUNT, ChangeAction.UPDATED, "account_id"),
+              Touch(RecordType.CONTACT, ChangeAction.UPDATED, "contact_ids"),
+              Touch(RecordType.OPPORTUNITY, ChangeAction.UPDATED, "opportunity_ids"),
+              Touch(RecordType.INTERACTION, ChangeAction.UPDATED, "interaction_ids"))
+       for kind in ("account.archived", "account.restored")},
+    **{kind: (Touch(RecordType.CONTACT, ChangeAction.UPDATED, "contact_id"),)
+       for kind in ("contact.archived", "contact.restored")},
+    **{kind: (Touch(RecordType.INTERACTION, ChangeAction.UPDATED, "interaction_id"),
+              Touch(RecordType.ACTIVITY, ChangeAction.UPDATED, "activity_id"))
+       for kind in ("interaction.archived", "interaction.restored",
+                    "opportunity.activity_archived", "opportunity.activity_restored")},
     **_kinds(RecordType.NOTIFICATION, "notification_id", created="notification.created",
              updated=("notification.read",), deleted=None),
     **_kinds(RecordType.PRODUCT, "product_id", created="product.created", updated=("product.updated",),

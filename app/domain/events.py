@@ -9,7 +9,7 @@ name?") are answered by the event itself."""
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 # Opportunity fields whose change moves the forecast (value, probability, close date, owner).
 FORECAST_FIELDS = ("value", "probability", "expected_close_date", "assigned_to_id", "assigned_to")
@@ -360,14 +360,101 @@ class ProductDeleted(_Deletion):
     product_id: int
 
 
-EVENT_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in (
+@dataclass(frozen=True)
+class _Archival(Event):
+    """Archive and restore (app.domain.archive) are offered to webhooks under their own name, so
+    receivers put away or bring back what they mirror."""
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
+
+@dataclass(frozen=True)
+class OpportunityArchived(_Archival):
+    KIND: ClassVar[str] = "opportunity.archived"
+    opportunity_id: int
+
+    @property
+    def moves_forecast(self) -> bool:
+        return True  # it leaves the open pipeline
+
+
+@dataclass(frozen=True)
+class OpportunityRestored(OpportunityArchived):
+    KIND: ClassVar[str] = "opportunity.restored"
+
+
+@dataclass(frozen=True)
+class AccountArchived(_Archival):
+    """The account and what was put away with it (restore brings back exactly these)."""
+    KIND: ClassVar[str] = "account.archived"
+    account_id: int
+    contact_ids: tuple[int, ...] | list[int] = ()
+    opportunity_ids: tuple[int, ...] | list[int] = ()
+    interaction_ids: tuple[int, ...] | list[int] = ()
+    team_user_ids: tuple[int, ...] | list[int] = ()
+
+    @property
+    def moves_forecast(self) -> bool:
+        return bool(self.opportunity_ids)
+
+
+@dataclass(frozen=True)
+class AccountRestored(AccountArchived):
+    KIND: ClassVar[str] = "account.restored"
+
+
+@dataclass(frozen=True)
+class ContactArchived(_Archival):
+    KIND: ClassVar[str] = "contact.archived"
+    contact_id: int
+    team_user_ids: tuple[int, ...] | list[int] = ()
+
+
+@dataclass(frozen=True)
+class ContactRestored(ContactArchived):
+    KIND: ClassVar[str] = "contact.restored"
+
+
+@dataclass(frozen=True)
+class InteractionArchived(_Archival):
+    """A logged contact is one interaction and its deal's activity (app.domain.contact_log): they go together."""
+    KIND: ClassVar[str] = "interaction.archived"
+    interaction_id: int
+    activity_id: int | None = None
+
+
+@dataclass(frozen=True)
+class InteractionRestored(InteractionArchived):
+    KIND: ClassVar[str] = "interaction.restored"
+
+
+@dataclass(frozen=True)
+class ActivityArchived(_Archival):
+    KIND: ClassVar[str] = "opportunity.activity_archived"
+    activity_id: int
+    interaction_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ActivityRestored(ActivityArchived):
+    KIND: ClassVar[str] = "opportunity.activity_restored"
+
+
+ARCHIVAL_EVENTS: tuple[type[Event], ...] = (
+    OpportunityArchived, OpportunityRestored, AccountArchived, AccountRestored, ContactArchived, ContactRestored,
+    InteractionArchived, InteractionRestored, ActivityArchived, ActivityRestored)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in cast("tuple[type[Event], ...]", (
     OpportunityCreated, OpportunityUpdated, OpportunityProductsChanged, StageChanged, ActivityAdded,
     ActivityUpdated, TaskCreated, TaskCompleted, NotificationCreated, ForecastUpdated,
     TaskReopened, NotificationRead, OpportunityDeleted, ActivityDeleted, DocumentsChanged, CompetitorsChanged,
     AccountCreated, AccountUpdated, AccountDeleted, ContactCreated, ContactUpdated, ContactDeleted, ContactErased,
     InteractionRecorded, InteractionUpdated, ProductCreated, ProductUpdated, ProductDeleted,
-    TaskUpdated, TaskDeleted,
-)}
+    TaskUpdated, TaskDeleted, *ARCHIVAL_EVENTS,
+))}
 
 
 def parse_event(kind: str, payload: dict[str, Any] | None) -> Event | None:

@@ -14,6 +14,10 @@ WEBHOOK_EVENTS = (
     "opportunity.deleted", "opportunity.activity_deleted", "account.deleted", "contact.deleted", "product.deleted",
     # A contact's personal data erased: receivers erase what they mirrored of it.
     "contact.erased",
+    # Archived and restored (app.domain.archive): receivers put away or bring back what they mirrored.
+    "opportunity.archived", "opportunity.restored", "account.archived", "account.restored", "contact.archived",
+    "contact.restored", "interaction.archived", "interaction.restored", "opportunity.activity_archived",
+    "opportunity.activity_restored",
 )
 RETRY_WINDOW = timedelta(hours=24)
 FIRST_RETRY = timedelta(seconds=30)

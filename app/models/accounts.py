@@ -42,6 +42,8 @@ class Account(Model):
     renewal_date = fields.DateField(null=True)
     created_at = created_at()
     updated_at = updated_at()
+    # Archived (app.domain.archive): out of lists, search and the open pipeline, found by id, restorable.
+    archived_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "accounts"
@@ -122,6 +124,8 @@ class Contact(Model):
     is_primary = fields.BooleanField(default=False)
     # Set when the person's data was erased (app.services.personal_data): the row stays, anonymised.
     erased_at = fields.DatetimeField(null=True)
+    # Archived (app.domain.archive): out of lists, search and the open pipeline, found by id, restorable.
+    archived_at = fields.DatetimeField(null=True)
     created_at = created_at()
     updated_at = updated_at()
 

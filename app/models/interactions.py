@@ -48,6 +48,8 @@ class CustomerInteraction(Model):
     created_at = created_at()
     # For `updatedSince` (set by every save; null only before migration 0009 backfilled it).
     updated_at = fields.DatetimeField(null=True, auto_now=True)
+    # Archived (app.domain.archive): out of lists, search and the open pipeline, found by id, restorable.
+    archived_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "customer_interactions"

@@ -72,6 +72,8 @@ class Opportunity(Model):
     )
     created_at = created_at()
     updated_at = updated_at()
+    # Archived (app.domain.archive): out of lists, search and the open pipeline, found by id, restorable.
+    archived_at = fields.DatetimeField(null=True)
     # A reverse relation, declared for type checkers (Tortoise adds it from OpportunityDocument.opportunity).
     documents: fields.ReverseRelation["OpportunityDocument"]
 
@@ -129,6 +131,8 @@ class OpportunityActivity(Model):
     )
     interaction_id: int | None
     created_at = created_at()
+    # Archived (app.domain.archive): out of lists, search and the open pipeline, found by id, restorable.
+    archived_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "opportunity_activities"

@@ -81,6 +81,10 @@ class Dialect:
         """A money column usable in comparisons and ORDER BY (SQLite keeps decimals as text)."""
         return expr if self.is_postgres else f"CAST({expr} AS REAL)"
 
+# The open pipeline: deals in an open stage that are not archived (app.domain.archive). Closed deals
+# count whether archived or not: they are what happened.
+OPEN_DEAL = "(s.kind = 'open' AND o.archived_at IS NULL)"
+
 
 def dialect() -> Dialect:
     return Dialect("postgres" if connections.get("default").capabilities.dialect == "postgres" else "sqlite")
@@ -179,7 +183,7 @@ SELECT {rep}o.stage_id AS stage_id,
 FROM opportunities o
 JOIN pipeline_stages s ON s.id = o.stage_id
 WHERE o.created_at < {p.add(w.end)}
-  AND (s.kind = 'open' OR o.actual_close_date >= {start_day})
+  AND ({OPEN_DEAL} OR o.actual_close_date >= {start_day})
   AND {opportunity_where(p, scope, filters)}
 GROUP BY {"o.assigned_to_id, " if by_rep else ""}o.stage_id"""
     return p.query(sql)
@@ -278,7 +282,7 @@ def _forecast_rows(p: Params, scope: Scope, filters: PipelineFilters, period: Fo
     from_where = f"""
 FROM opportunities o
 JOIN pipeline_stages s ON s.id = o.stage_id {joins}
-WHERE ((s.kind = 'open' AND {counted})
+WHERE (({OPEN_DEAL} AND {counted})
        OR (s.kind = 'won' AND o.actual_close_date >= {p.add(period.first_day)}
            AND o.actual_close_date < {p.add(period.end_date)}))
   AND {opportunity_where(p, scope, filters)}"""
@@ -314,7 +318,7 @@ def forecast_largest_open(d: Dialect, scope: Scope, filters: PipelineFilters, pe
     from_where, weight = _forecast_rows(p, scope, filters, period, today)
     sql = f"""
 SELECT {d.as_float('o.value')} AS value, ({d.as_float('o.probability')} * {weight} / 100.0) AS q
-{from_where} AND s.kind = 'open'
+{from_where} AND {OPEN_DEAL}
 ORDER BY {d.money('o.value')} DESC, o.id
 LIMIT {int(limit)}"""
     return p.query(sql)

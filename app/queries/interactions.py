@@ -12,6 +12,7 @@ from tortoise.functions import Avg, Count
 from app.domain.health import EngagementTotals
 from app.domain.interactions import MEETING_TYPES, InteractionPoint, PeriodFigures
 from app.models import CustomerInteraction, InteractionParticipant
+from app.queries.archived import archived_filter
 from app.queries.visibility import Scope, interaction_filter
 from app.queries.changelog import updated_since_filter
 
@@ -25,10 +26,11 @@ class InteractionListFilter:
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
     updated_since: datetime | None = None
+    archived: bool = False
 
 
 def interaction_query(scope: Scope, f: InteractionListFilter | None = None):
-    qs = CustomerInteraction.filter(interaction_filter(scope))
+    qs = CustomerInteraction.filter(interaction_filter(scope), archived_filter(CustomerInteraction, f.archived if f else False))
     if f is None:
         return qs
     if f.account_id is not None:

@@ -13,7 +13,7 @@ from app.domain.enums import ActivityType, StageKind
 async def stale_filter(now: datetime) -> Q:
     """The deals Opportunity.isStale calls stale at `now` (app.domain.pipeline.is_stale): in an open
     stage that has an expected duration, entered longer ago than that duration, with nothing
-    meaningful (non-system) scheduled ahead. The rule's other branch (no activity for the duration)
+    meaningful (non-system, not archived) scheduled ahead. The rule's other branch (no activity for the duration)
     never adds a deal: its last touch is never before it entered the stage."""
     stages = await m.PipelineStage.filter(kind=StageKind.OPEN, expected_duration_days__gt=0).values(
         "id", "expected_duration_days")
@@ -21,7 +21,8 @@ async def stale_filter(now: datetime) -> Q:
     for stage in stages:
         too_long |= Q(stage_id=stage["id"],
                       stage_entered_at__lt=now - timedelta(days=stage["expected_duration_days"]))
-    scheduled = m.OpportunityActivity.filter(scheduled_at__gt=now, completed_at__isnull=True).exclude(
+    scheduled = m.OpportunityActivity.filter(scheduled_at__gt=now, completed_at__isnull=True,
+                                             archived_at__isnull=True).exclude(
         type=ActivityType.SYSTEM).values("opportunity_id")
     return too_long & ~Q(id__in=Subquery(scheduled))
 

@@ -52,6 +52,7 @@ from app.domain.search import (
     query_words,
     text_score,
 )
+from app.queries.archived import ARCHIVABLE, archived_filter
 from app.queries.visibility import Scope, read_filter
 
 CANDIDATES = 200  # PostgreSQL, per type: at least 2 × MAX_FIRST
@@ -144,7 +145,10 @@ def _visible_ids_sql(model: type[Model], scope: Scope, postgres: bool, first_par
 
 
 def _visible_sql(model: type[Model], scope: Scope) -> tuple[str, list]:
+    """The rows a search may find: readable by the caller and not archived (app.domain.archive)."""
     rule: Q = read_filter(model, scope)
+    if model in ARCHIVABLE:
+        rule &= archived_filter(model)
     if not rule.children and not rule.filters:
         return "", []
     qs = model.filter(rule).values_list("id", flat=True)

@@ -23,7 +23,7 @@ from app.models import Account, AccountTeamMember, Contact, Contract, CustomerIn
 from app.queries.visibility import Scope, account_filter, contact_filter
 from app.services import history
 from app.services.changelog import reassignment, recorded_change
-from app.services.common import Checks, assign, check_grantee, get_visible, strip_text
+from app.services.common import Checks, assign, check_grantee, get_visible, require_deleting_for_good, strip_text
 from app.services.health import request_health_recompute
 from app.services.rows import assign_changes, int_column, locked
 
@@ -120,6 +120,7 @@ async def _check_account_update(scope: Scope, account: Account, data: dict) -> N
 
 async def delete_account(scope: Scope, account_id: int) -> int:
     account = await visible_account(scope, account_id, "id")
+    require_deleting_for_good(scope)
     checks = Checks()
     if await Opportunity.exists(account_id=account.id):
         checks.add("id", "the account has opportunities; move or delete them first", ErrorCode.IN_USE)
@@ -340,6 +341,7 @@ async def update_contact(scope: Scope, contact_id: int, data: dict) -> Contact:
 
 async def delete_contact(scope: Scope, contact_id: int) -> int:
     contact = await get_visible(Contact, contact_id, contact_filter(scope), "id", "contact")
+    require_deleting_for_good(scope)
     async with recorded_change() as outbox:
         await contact.delete()
         await _contact_event(outbox, ContactDeleted, contact, scope.user_id)

@@ -9,7 +9,8 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 
 from app.domain.opportunities import CENT
-from app.domain.errors import ErrorCode, FieldError, ValidationFailed
+from app.domain.archive import delete_refusal
+from app.domain.errors import ErrorCode, FieldError, PermissionDenied, ValidationFailed
 from app.domain.validation import blank_error, money_error
 from app.models import User
 from app.queries.visibility import Scope, user_visible
@@ -63,6 +64,13 @@ class Checks:
     def raise_if_any(self) -> None:
         if self.errors:
             raise ValidationFailed(self.errors)
+
+
+def require_deleting_for_good(scope: Scope) -> None:
+    """Deals, accounts, contacts and activities are deleted for good by admins only; others archive."""
+    refusal = delete_refusal(scope.role)
+    if refusal:
+        raise PermissionDenied(refusal)
 
 
 def assign(obj: Model, data: dict[str, Any], allowed: set[str]) -> None:

@@ -39,7 +39,7 @@ from app.models import (
 from app.queries.visibility import Scope, opportunity_filter
 from app.services.accounts import visible_account
 from app.services.changelog import recorded_change, touch_opportunity
-from app.services.common import Checks, assign, check_grantee, get_visible, strip_text
+from app.services.common import Checks, assign, check_grantee, get_visible, require_deleting_for_good, strip_text
 from app.services.events import Outbox
 from app.services.opportunity_writes import check_opportunity_data, lock_opportunity, save_opportunity, stale
 from app.services.pipelines import ensure_default_pipeline
@@ -169,6 +169,7 @@ async def update_opportunity(scope: Scope, opportunity_id: int, data: dict, expe
 
 async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
     opportunity = await visible_opportunity(scope, opportunity_id, "id")
+    require_deleting_for_good(scope)
     async with recorded_change() as outbox:
         deleted = OpportunityDeleted(
             opportunity_id=opportunity.id,
@@ -359,6 +360,7 @@ async def update_activity(scope: Scope, activity_id: int, data: dict) -> Opportu
 
 async def delete_activity(scope: Scope, activity_id: int) -> int:
     activity = await visible_activity(scope, activity_id)
+    require_deleting_for_good(scope)
     async with recorded_change() as outbox:
         await activity.delete()
         await refresh_last_activity(activity.opportunity_id)

@@ -21,6 +21,8 @@ Reaction = Callable[[DomainEvent, e.Event], Awaitable[object]]
 _DEAL_CHANGE: tuple[Reaction, ...] = (
     automations.on_opportunity_change, forecasts.on_domain_event, webhooks.fan_out, health.on_domain_event)
 
+_ARCHIVAL_OF_DEALS: tuple[Reaction, ...] = (forecasts.on_domain_event, webhooks.fan_out, health.on_domain_event)
+
 REACTIONS: dict[type[e.Event], tuple[Reaction, ...]] = {
     e.OpportunityCreated: _DEAL_CHANGE,
     e.OpportunityUpdated: _DEAL_CHANGE,
@@ -52,6 +54,18 @@ REACTIONS: dict[type[e.Event], tuple[Reaction, ...]] = {
     e.ContactUpdated: (),
     e.InteractionRecorded: (),
     e.InteractionUpdated: (),
+    # Archive and restore: webhooks; a deal's (or an account's deals') leaving or rejoining the open
+    # pipeline moves the forecast and the account's health.
+    e.OpportunityArchived: _ARCHIVAL_OF_DEALS,
+    e.OpportunityRestored: _ARCHIVAL_OF_DEALS,
+    e.AccountArchived: _ARCHIVAL_OF_DEALS,
+    e.AccountRestored: _ARCHIVAL_OF_DEALS,
+    e.ContactArchived: (webhooks.fan_out,),
+    e.ContactRestored: (webhooks.fan_out,),
+    e.InteractionArchived: (webhooks.fan_out, health.on_domain_event),
+    e.InteractionRestored: (webhooks.fan_out, health.on_domain_event),
+    e.ActivityArchived: (webhooks.fan_out,),
+    e.ActivityRestored: (webhooks.fan_out,),
     e.ProductCreated: (),
     e.ProductUpdated: (),
 }

@@ -71,7 +71,8 @@ async def risk_signals(scope: Scope, now: datetime) -> RiskSignals:
 
 def at_risk_query(scope: Scope, signals: RiskSignals):
     """The visible open deals with at least one reason."""
-    return m.Opportunity.filter(opportunity_filter(scope), signals.any_reason(), stage__kind=StageKind.OPEN)
+    return m.Opportunity.filter(opportunity_filter(scope), signals.any_reason(), stage__kind=StageKind.OPEN,
+                                archived_at__isnull=True)
 
 
 async def reasons_for(signals: RiskSignals, deals: Sequence[m.Opportunity]) -> dict[int, list[RiskReason]]:

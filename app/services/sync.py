@@ -107,9 +107,11 @@ async def changes_since(scope: Scope, after: Position | None, types: set[RecordT
             if gone else set()
         for record_id in wanted:
             change = latest[(record_type, record_id)]
-            if record_id in records:
+            if record_id in records and getattr(records[record_id], "archived_at", None) is not None:
+                change.action = ChangeAction.ARCHIVED  # a tombstone while it is archived
+            elif record_id in records:
                 change.record = records[record_id]
-                if change.action == ChangeAction.DELETED:
+                if change.action in (ChangeAction.DELETED, ChangeAction.ARCHIVED):
                     change.action = ChangeAction.UPDATED
             elif (record_type, record_id) not in concerned:
                 continue  # never the caller's: indistinguishable from nothing having happened
