@@ -27,7 +27,13 @@ LISTS = """query($archived: Boolean!, $q: String!) {
   interactions(filter: {archived: $archived}) { totalCount nodes { id } }
   search(query: $q) { node { id } }
 }"""
-FIGURES = """{ pipelineReport(timeframe: "this_year") { totalOpportunities openOpportunities wonCount totalValue } }"""
+FIGURES = """query($period: String!) { pipelineReport(timeframe: "this_year") { totalOpportunities openOpportunities wonCount totalValue }
+  salesForecast(period: $period, method: PIPELINE) { pipeline { openDeals weighted } } }"""
+
+
+async def _figures(gql, actor, deal: Opportunity) -> dict:
+    """The year's report and the forecast of the month the deal is expected to close in."""
+    return await gql(FIGURES, {"period": deal.expected_close_date.strftime("%Y-%m")}, as_=actor)
 NESTED = """query($id: ID!) { account(id: $id) { archivedAt contacts { id } opportunities { id }
   interactions { totalCount } } }"""
 
@@ -57,7 +63,7 @@ async def _world(team):
 
 async def test_an_archived_deal_leaves_lists_search_and_the_open_pipeline_and_comes_back(gql, team):
     account, _, deal, _ = await _world(team)
-    before = (await gql(FIGURES, as_=team.rep))["pipelineReport"]
+    before = await _figures(gql, team.rep, deal)
     archived = (await gql(ARCHIVE_DEAL, {"id": gid(deal)}, as_=team.rep))["archiveOpportunity"]
     assert archived["errors"] == [] and archived["opportunity"]["archivedAt"] is not None
 
@@ -72,8 +78,9 @@ async def test_an_archived_deal_leaves_lists_search_and_the_open_pipeline_and_co
     assert (await gql(one, {"id": gid(deal)}, as_=team.rep))["opportunity"]["archivedAt"] == archived["opportunity"]["archivedAt"]
     apollo = "query($id: ID!) { opportunity(id: $id) { __typename id archivedAt } }"
     assert (await gql(apollo, {"id": gid(deal)}, as_=team.rep))["opportunity"]["archivedAt"] is not None
-    after = (await gql(FIGURES, as_=team.rep))["pipelineReport"]
-    assert after["openOpportunities"] == before["openOpportunities"] - 1
+    after = await _figures(gql, team.rep, deal)
+    assert after["pipelineReport"]["openOpportunities"] == before["pipelineReport"]["openOpportunities"] - 1
+    assert after["salesForecast"]["pipeline"]["openDeals"] == before["salesForecast"]["pipeline"]["openDeals"] - 1 == 0
 
     # Archiving again changes nothing and records nothing.
     again = (await gql(ARCHIVE_DEAL, {"id": gid(deal)}, as_=team.rep))["archiveOpportunity"]
@@ -83,7 +90,7 @@ async def test_an_archived_deal_leaves_lists_search_and_the_open_pipeline_and_co
     restored = (await gql(RESTORE_DEAL, {"id": gid(deal)}, as_=team.rep))["restoreOpportunity"]
     assert restored["errors"] == [] and restored["opportunity"]["archivedAt"] is None
     assert gid(deal) in (await _ids(gql, team.rep, archived=False))["opportunities"]
-    assert (await gql(FIGURES, as_=team.rep))["pipelineReport"] == before
+    assert await _figures(gql, team.rep, deal) == before
     assert await DomainEvent.filter(kind="opportunity.restored", opportunity_id=deal.id).count() == 1
     # The field history has both.
     changes = await FieldHistoryEntry.filter(opportunity_id=deal.id, field="archivedAt").order_by("id")
@@ -96,9 +103,9 @@ async def test_reps_do_not_archive_closed_deals_and_a_won_deal_keeps_counting(gq
     refused = await gql.raw(ARCHIVE_DEAL, {"id": gid(deal)}, team.rep.token)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert (await Opportunity.get(id=deal.id)).archived_at is None
-    before = (await gql(FIGURES, as_=team.manager))["pipelineReport"]
+    before = (await _figures(gql, team.manager, deal))["pipelineReport"]
     assert (await gql(ARCHIVE_DEAL, {"id": gid(deal)}, as_=team.manager))["archiveOpportunity"]["errors"] == []
-    after = (await gql(FIGURES, as_=team.manager))["pipelineReport"]
+    after = (await _figures(gql, team.manager, deal))["pipelineReport"]
     assert after["wonCount"] == before["wonCount"] == 1 and after["totalValue"] == before["totalValue"]
     # Another team's rep cannot reach it at all: the same answer as for a missing deal.
     hidden = (await gql(RESTORE_DEAL, {"id": gid(deal)}, as_=team.other_rep))["restoreOpportunity"]
