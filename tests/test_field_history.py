@@ -150,3 +150,34 @@ async def test_history_is_kept_unless_a_retention_is_set(team, monkeypatch):
     monkeypatch.setattr(get_settings(), "field_history_retention_days", 365)
     assert await history.purge_expired() == 1
     assert [row.after for row in await FieldHistoryEntry.filter(opportunity_id=deal.id)] == ["3.00"]
+
+
+async def test_every_field_a_mutation_can_change_leaves_its_entry(gql, team):
+    """Each input field of updateOpportunity, updateAccount and updateContact, changed at once: one entry
+    each, under the name the type gives the field."""
+    parent = await factories.account(team.manager.user, "Harbor Group")
+    account = await factories.account(team.rep.user, "Harbor Grill")
+    contact = await Contact.create(account=account, first_name="Ana", last_name="Ng", email="ana@harbor.test")
+    deal = await factories.opportunity(team.rep.user, account.id, value="5000.00")
+    deal_input = {"name": "Weekly produce, year 2", "contactId": gid(contact), "value": "7200.00", "budget": "9000.00",
+                  "probability": 40, "expectedCloseDate": "2027-06-30", "source": "REFERRAL",
+                  "assignedToId": gid(team.manager.user), "nextStep": "Chef tasting", "description": "Year two"}
+    assert (await gql(UPDATE_DEAL, {"id": gid(deal), "in": deal_input}, as_=team.manager))["updateOpportunity"]["errors"] == []
+    account_input = {"name": "Harbor Grill & Bar", "industry": "HOTEL", "size": "LARGE", "annualRevenue": "2500000.00",
+                     "headquarters": {"street": "1 Pier Rd", "city": "Salem"}, "parentId": gid(parent),
+                     "status": "CUSTOMER", "tier": "KEY", "assignedToId": gid(team.manager.user), "renewalDate": "2027-01-31"}
+    assert (await gql(UPDATE_ACCOUNT, {"id": gid(account), "in": account_input}, as_=team.manager))["updateAccount"]["errors"] == []
+    contact_input = {"firstName": "Anna", "lastName": "Ngo", "email": "anna@harborgrill.com", "phone": "555-0100",
+                     "title": "Head chef", "role": "DECISION_MAKER", "isPrimary": True}
+    assert (await gql(UPDATE_CONTACT, {"id": gid(contact), "in": contact_input}, as_=team.manager))["updateContact"]["errors"] == []
+
+    def named(input_name: str) -> str:  # contactId -> contact, as the type names the field
+        return input_name.removesuffix("Id")
+
+    deal_fields = {e["field"] for e in (await _deal_history(gql, team.manager, deal, first=50))["nodes"]}
+    assert deal_fields == {named(k) for k in deal_input}  # the value was typed already: valueSource stays MANUAL
+    read = (await gql(ACCOUNT_HISTORY, {"id": gid(account)}, as_=team.manager))["node"]
+    assert {e["field"] for e in read["history"]["nodes"]} == {named(k) for k in account_input}
+    assert {e["field"] for e in read["contacts"][0]["history"]["nodes"]} == set(contact_input)
+    assert all(e["source"] == "API" and e["changedBy"] == {"email": team.manager.user.email}
+               for e in read["history"]["nodes"])
