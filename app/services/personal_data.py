@@ -281,14 +281,16 @@ async def _announce(outbox: Outbox, erasure: Erasure, scope: Scope) -> None:
     """contact.erased, and an update of each interaction and task whose text changed (offline caches)."""
     contact = erasure.contact
     owner_id = (await Account.get(id=contact.account_id).only("id", "assigned_to_id")).assigned_to_id
+    # The documents carry the records as erased, and no `previous` (it would name the person).
     await outbox.record(ContactErased(contact_id=contact.id), account_id=contact.account_id, owner_id=owner_id,
-                        actor_id=scope.user_id)
-    for interaction_id in erasure.changed.get("interactions", []):
-        await outbox.record(InteractionUpdated(interaction_id=interaction_id), account_id=contact.account_id,
-                            owner_id=owner_id, actor_id=scope.user_id)
+                        actor_id=scope.user_id, resource=contact)
+    for interaction in await CustomerInteraction.filter(id__in=erasure.changed.get("interactions") or [0]).order_by("id"):
+        await outbox.record(InteractionUpdated(interaction_id=interaction.id), account_id=contact.account_id,
+                            owner_id=owner_id, actor_id=scope.user_id, resource=interaction)
     for task in await Task.filter(id__in=erasure.changed.get("tasks") or [0]).order_by("id"):
         await outbox.record(TaskUpdated(task_id=task.id, opportunity_id=task.opportunity_id, fields=["description", "title"]),
-                            owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id)
+                            owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id,
+                            resource=task)
 
 
 async def export_contact_data(scope: Scope, contact_id: int) -> dict[str, Any]:
