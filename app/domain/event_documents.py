@@ -115,9 +115,9 @@ def columns_of(type_name: str) -> list[str]:
 def render_value(field: Field, value: Any) -> Any:
     if value is None:
         return None
-    if field.address:
+    if field.address:  # stored as the API's AddressInput gave it (camelCase keys)
         data = value if isinstance(value, dict) else {}
-        return {camel(key): data.get(key) for key in ADDRESS_FIELDS}
+        return {camel(key): data.get(camel(key), data.get(key)) for key in ADDRESS_FIELDS} if data else None
     if field.enum is not None and not isinstance(value, Enum):
         try:
             value = field.enum(value)
