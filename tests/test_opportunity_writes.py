@@ -121,11 +121,14 @@ async def test_every_event_kind_is_typed_round_trips_and_has_its_reactions():
         e.InteractionRestored(interaction_id=10, activity_id=None),
         e.ActivityArchived(activity_id=5, interaction_id=10),
         e.ActivityRestored(activity_id=5),
+        e.OpportunityClosedWon(stage="closed_won", transition_id=7),
+        e.OpportunityClosedLost(stage="closed_lost", transition_id=8),
     ]
     assert {type(s) for s in samples} == set(e.EVENT_TYPES.values())
     for sample in samples:
         assert e.parse_event(sample.KIND, sample.payload()) == sample
-    assert samples[3].payload()["from"] == "prospecting" and samples[3].webhook_name == "opportunity.closed_won"
+    assert samples[3].payload()["from"] == "prospecting" and samples[3].webhook_name == "opportunity.stage_changed"
+    assert samples[-2].webhook_name == "opportunity.closed_won"
     assert samples[2].webhook_name == "opportunity.updated" and samples[2].moves_forecast
     assert not e.OpportunityUpdated(changes={"next_step": {}}).moves_forecast
     assert e.parse_event("no.such_kind", {}) is None

@@ -191,7 +191,9 @@ async def test_erasure_leaves_no_personal_field_anywhere_and_the_figures_unchang
     assert (entry.actor_id, entry.record_type, entry.record_id) == (admin.user.id, "Contact", pk(contact_id))
     assert entry.detail["scrubbed"]["interactions"] == 2 and entry.detail["scrubbed"]["mail withheld"] == 1
     event = await DomainEvent.get(kind="contact.erased")
-    assert event.payload == {"contact_id": pk(contact_id)} and event.account_id == account.id
+    assert event.payload["contact_id"] == pk(contact_id) and event.account_id == account.id
+    # Its document carries the anonymised contact, and no `previous` (which would name the person).
+    assert event.payload["resource"]["firstName"] == "Erased" and "previous" not in event.payload
     # The change log hands the anonymised contact out as an update.
     page = (await gql("""query($after: String) { changes(after: $after, types: [CONTACT, INTERACTION]) {
         changes { type action contact { id name } interaction { subject } } } }""", {"after": cursor}, as_=admin))["changes"]

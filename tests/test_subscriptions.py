@@ -115,7 +115,26 @@ async def test_event_made_on_one_process_reaches_a_subscriber_on_the_other(two_a
     await post_graphql(b, UPDATE, {"id": gid(other), "n": "call buyer"}, team.other_rep.token)
     theirs = (await other_client.next_data("1"))["opportunityEvents"]
     assert theirs["opportunityId"] == gid(other) and theirs["kind"] == "UPDATED"
-    assert theirs["changes"] == [{"field": "next_step", "previous": "", "current": "call buyer"}]
+    assert theirs["changes"] == [{"field": "nextStep", "previous": "", "current": "call buyer"}]
+
+    # Archiving and restoring are events too (the rep, who cannot see that deal, hears nothing of them).
+    for verb, kind in (("archive", "ARCHIVED"), ("restore", "RESTORED")):
+        done = await post_graphql(b, f"mutation($id: ID!) {{ {verb}Opportunity(id: $id) {{ errors {{ code }} }} }}",
+                                  {"id": gid(other)}, team.other_rep.token)
+        assert done["data"][f"{verb}Opportunity"]["errors"] == []
+        event = (await other_client.next_data("1"))["opportunityEvents"]
+        assert (event["kind"], event["opportunityId"]) == (kind, gid(other))
+        assert [c["field"] for c in event["changes"]] == ["archivedAt"]
+        assert (event["changes"][0]["previous"] is None) == (kind == "ARCHIVED")
+
+    # A close is a stage change and a close: two events, each with its own cursor.
+    lose = """mutation($id: ID!) { advanceOpportunity(input: {id: $id, stage: "closed_lost",
+      data: {lostReasonKey: "price"}}) { errors { code } } }"""
+    assert (await post_graphql(b, lose, {"id": gid(opp)}, team.rep.token))["data"]["advanceOpportunity"]["errors"] == []
+    moved = (await rep_client.next_data("1"))["opportunityEvents"]
+    closed = (await rep_client.next_data("1"))["opportunityEvents"]
+    assert (moved["kind"], moved["fromStage"], moved["toStage"]) == ("STAGE_CHANGED", "qualification", "closed_lost")
+    assert (closed["kind"], closed["toStage"]) == ("CLOSED_LOST", "closed_lost") and closed["cursor"] != moved["cursor"]
     await rep_client.ws.close()
     await other_client.ws.close()
 

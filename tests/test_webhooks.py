@@ -39,17 +39,37 @@ async def test_delivery_is_signed_and_recorded(gql, team, allow_local):
         opp = await factories.opportunity(team.rep.user, (await factories.account(team.rep.user)).id)
         await advance(gql, team.rep, opp.id, "closed_lost", data={"lostReasonKey": "price"})
         await run_worker_burst()
-        assert len(receiver.received) == 1
-        hit = receiver.received[0]
-        timestamp = int(hit.headers["x-crm-timestamp"])
-        assert verify(created["secret"], timestamp, hit.body, hit.headers["x-crm-signature"], now=int(time.time()))
-        assert not verify("wrong-secret", timestamp, hit.body, hit.headers["x-crm-signature"], now=int(time.time()))
-        document = json.loads(hit.body)
-        assert document["type"] == "opportunity.closed_lost"
-        assert document["data"]["from"] == "discovery" and document["data"]["opportunityId"] == gid(opp)
+        # Subscribed to both: the stage change and the close, two deliveries of two events.
+        assert len(receiver.received) == 2
+        documents = {}
+        for hit in receiver.received:
+            timestamp = int(hit.headers["x-crm-timestamp"])
+            assert verify(created["secret"], timestamp, hit.body, hit.headers["x-crm-signature"], now=int(time.time()))
+            assert not verify("wrong-secret", timestamp, hit.body, hit.headers["x-crm-signature"], now=int(time.time()))
+            document = json.loads(hit.body)
+            assert hit.headers["x-crm-event"] == document["type"]
+            documents[document["type"]] = document
+        assert set(documents) == {"opportunity.stage_changed", "opportunity.closed_lost"}
+        moved, closed = documents["opportunity.stage_changed"]["data"], documents["opportunity.closed_lost"]["data"]
+        assert (moved["fromStage"], moved["toStage"]) == ("discovery", "closed_lost")
+        assert moved["opportunity"]["id"] == gid(opp) and moved["opportunity"]["stage"] == "closed_lost"
+        assert moved["previous"]["stage"] == "discovery" and moved["opportunity"]["lostReasonKey"] == "price"
+        assert closed["opportunity"] == moved["opportunity"] and closed["transition"] == moved["transition"]
         rows = (await gql(DELIVERIES, {"id": created["webhook"]["id"]}, as_=team.admin))["webhookDeliveries"]["edges"]
-        assert [(r["node"]["status"], r["node"]["attempts"], r["node"]["responseCode"]) for r in rows] == [("delivered", 1, 200)]
+        assert sorted((r["node"]["status"], r["node"]["attempts"], r["node"]["responseCode"]) for r in rows) == \
+            [("delivered", 1, 200)] * 2
         assert rows[0]["node"]["latencyMs"] is not None
+
+
+async def test_a_close_reaches_each_name_on_its_own(gql, team, allow_local):
+    with Receiver() as moves, Receiver() as wins:
+        await _hook(gql, team, moves.url, ["opportunity.stage_changed"])
+        await _hook(gql, team, wins.url, ["opportunity.closed_lost"])
+        opp = await factories.opportunity(team.rep.user, (await factories.account(team.rep.user)).id)
+        await advance(gql, team.rep, opp.id, "closed_lost", data={"lostReasonKey": "price"})
+        await run_worker_burst()
+        assert [json.loads(hit.body)["type"] for hit in moves.received] == ["opportunity.stage_changed"]
+        assert [json.loads(hit.body)["type"] for hit in wins.received] == ["opportunity.closed_lost"]
 
 
 async def test_retry_after_failure_then_redelivery(gql, team, allow_local, monkeypatch):
@@ -67,7 +87,8 @@ async def test_retry_after_failure_then_redelivery(gql, team, allow_local, monke
         first, second, third = receiver.received
         assert first.body == second.body == third.body  # the same event and id: receivers can deduplicate
         assert first.headers["x-crm-signature"] != "" and second.headers["x-crm-delivery"] == gid(delivery)
-        assert json.loads(first.body)["data"]["changes"] == {"next_step": {"from": "", "to": "tasting"}}
+        data = json.loads(first.body)["data"]
+        assert data["previous"] == {"nextStep": ""} and data["opportunity"]["nextStep"] == "tasting"
 
         again = (await gql("""mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { delivery { status } errors { code } } }""",
                            {"id": gid(delivery)}, as_=team.admin))["redeliverWebhook"]

@@ -18,6 +18,7 @@ from app.api.loaders import Loaders
 from app.api.work import Notification, Task
 from app.api.types import Opportunity, User, node_id, node_pk
 from app.domain.errors import ValidationFailed
+from app.domain.event_documents import api_name, changed_fields
 from app.domain.global_ids import globalize_ids
 from app.domain.changelog import CursorError, Position, decode_cursor, encode_cursor
 from app.models import DomainEvent
@@ -27,7 +28,8 @@ from app.services import realtime
 
 ID = strawberry.ID
 OPPORTUNITY_EVENT_KINDS = ["opportunity.created", "opportunity.updated", "opportunity.products_changed",
-                           "opportunity.stage_changed", "opportunity.deleted"]
+                           "opportunity.stage_changed", "opportunity.closed_won", "opportunity.closed_lost",
+                           "opportunity.deleted", "opportunity.archived", "opportunity.restored"]
 
 
 @strawberry.enum
@@ -38,23 +40,26 @@ class OpportunityEventKind(Enum):
     CLOSED_WON = "closed_won"
     CLOSED_LOST = "closed_lost"
     DELETED = "deleted"
+    ARCHIVED = strawberry.enum_value("archived", description="Put away (archiveOpportunity, or with its account): "
+                                                             "out of lists until RESTORED.")
+    RESTORED = "restored"
+
+
+# A close is two events in the log (app.domain.events.OpportunityClosedWon): STAGE_CHANGED, then CLOSED_WON
+# or CLOSED_LOST, each with its own cursor.
+_KINDS = {"opportunity.created": OpportunityEventKind.CREATED, "opportunity.deleted": OpportunityEventKind.DELETED,
+          "opportunity.stage_changed": OpportunityEventKind.STAGE_CHANGED,
+          "opportunity.closed_won": OpportunityEventKind.CLOSED_WON,
+          "opportunity.closed_lost": OpportunityEventKind.CLOSED_LOST,
+          "opportunity.archived": OpportunityEventKind.ARCHIVED, "opportunity.restored": OpportunityEventKind.RESTORED}
 
 
 def opportunity_event_kind(event: DomainEvent) -> OpportunityEventKind:
-    if event.kind == "opportunity.created":
-        return OpportunityEventKind.CREATED
-    if event.kind == "opportunity.deleted":
-        return OpportunityEventKind.DELETED
-    if event.kind == "opportunity.stage_changed":
-        if event.payload.get("won"):
-            return OpportunityEventKind.CLOSED_WON
-        if event.payload.get("lost"):
-            return OpportunityEventKind.CLOSED_LOST
-        return OpportunityEventKind.STAGE_CHANGED
-    return OpportunityEventKind.UPDATED
+    return _KINDS.get(event.kind, OpportunityEventKind.UPDATED)
 
 
-@strawberry.type
+@strawberry.type(description="A field an update changed: its name in the Opportunity type and its values before "
+                             "and after, as the API returns them (ids as global ids, money as strings, enums by name).")
 class FieldChange:
     field: str
     previous: Optional[JSON]
@@ -159,8 +164,16 @@ def _matches(scope: Scope, event: DomainEvent, kind: OpportunityEventKind, f: _E
 
 
 def _changes(event: DomainEvent) -> list[FieldChange]:
+    """From the event's snapshot (app.domain.event_documents); an event logged before snapshots existed
+    names its fields by their API names too."""
+    if event.kind not in ("opportunity.updated", "opportunity.products_changed", "opportunity.archived",
+                          "opportunity.restored"):
+        return []
+    snapshot = changed_fields(event.payload)
+    if snapshot:
+        return [FieldChange(field=name, previous=before, current=after) for name, before, after in snapshot]
     changes = event.payload.get("changes") or {}
-    return [FieldChange(field=name, previous=c.get("from"), current=c.get("to"))
+    return [FieldChange(field=api_name("Opportunity", name), previous=c.get("from"), current=c.get("to"))
             for name, c in globalize_ids(changes).items()]
 
 
@@ -184,7 +197,9 @@ class RealtimeSubscription:
             yield OpportunityEvent(
                 cursor=cursor_of(event), kind=kind, at=event.created_at,
                 opportunity_id=node_id("Opportunity", event.opportunity_id or event.payload["opportunity_id"]),
-                from_stage=event.payload.get("from"), to_stage=event.payload.get("to"), changes=_changes(event),
+                from_stage=event.payload.get("from"),
+                to_stage=event.payload.get("stage") if event.kind.startswith("opportunity.closed_") else event.payload.get("to"),
+                changes=_changes(event),
                 actor_id=event.actor_id,
             )
 

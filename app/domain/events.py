@@ -4,12 +4,18 @@ Every event a use case records is one of the dataclasses below. Its `KIND` is th
 event log (and seen by subscriptions and webhooks); its fields are the payload. What *reacts* to an
 event is not decided here but in one table, `app.services.reactions.REACTIONS`. The questions other
 modules used to answer by comparing kind strings ("may this move the forecast?", "which webhook
-name?") are answered by the event itself."""
+name?") are answered by the event itself.
+
+What integrators receive for an event (webhooks, subscriptions) is rendered by
+app.domain.event_documents from the record snapshotted with it; an event adds its own fields to that
+document through `document_fields` (camelCase, records as `{"id": <global id>}`)."""
 
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar, cast
+
+from app.domain.event_documents import ref, refs
 
 # Opportunity fields whose change moves the forecast (value, probability, close date, owner).
 FORECAST_FIELDS = ("value", "probability", "expected_close_date", "assigned_to_id", "assigned_to")
@@ -38,6 +44,10 @@ class Event:
     def webhook_name(self) -> str | None:
         """The name webhooks subscribe to (None: not offered to webhooks)."""
         return None
+
+    def document_fields(self) -> dict[str, Any]:
+        """What this event adds to its document beside the record and `previous` (API names and forms)."""
+        return {}
 
     @property
     def entered_stage(self) -> str | None:
@@ -88,6 +98,9 @@ class OpportunityUpdated(Event):
     def webhook_name(self) -> str | None:
         return self.KIND
 
+    def document_fields(self) -> dict[str, Any]:
+        return {"source": (self.source or "api").upper()}  # API, or AUTOMATION (a stage's automation)
+
 
 @dataclass(frozen=True)
 class OpportunityProductsChanged(Event):
@@ -136,11 +149,32 @@ class StageChanged(Event):
 
     @property
     def webhook_name(self) -> str | None:
-        if self.won:
-            return "opportunity.closed_won"
-        if self.lost:
-            return "opportunity.closed_lost"
+        return self.KIND  # a close is also its own event, OpportunityClosedWon / OpportunityClosedLost
+
+    def document_fields(self) -> dict[str, Any]:
+        return {"fromStage": self.from_stage, "toStage": self.to_stage,
+                "transition": ref("StageTransition", self.transition_id)}
+
+
+@dataclass(frozen=True)
+class OpportunityClosedWon(Event):
+    """Recorded with the StageChanged that moved the deal into a won stage, in the same transaction:
+    webhooks and subscriptions see the stage change and the close as two events."""
+    KIND: ClassVar[str] = "opportunity.closed_won"
+    stage: str
+    transition_id: int
+
+    @property
+    def webhook_name(self) -> str | None:
         return self.KIND
+
+    def document_fields(self) -> dict[str, Any]:
+        return {"transition": ref("StageTransition", self.transition_id)}
+
+
+@dataclass(frozen=True)
+class OpportunityClosedLost(OpportunityClosedWon):
+    KIND: ClassVar[str] = "opportunity.closed_lost"
 
 
 @dataclass(frozen=True)
@@ -157,6 +191,11 @@ class ActivityAdded(Event):
         if self.scheduled:
             data["scheduled"] = True
         return data
+
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
 
 
 @dataclass(frozen=True)
@@ -206,6 +245,10 @@ class TaskReopened(Event):
     task_id: int
     opportunity_id: int | None = None
 
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
 
 @dataclass(frozen=True)
 class TaskUpdated(Event):
@@ -249,6 +292,9 @@ class OpportunityDeleted(_Deletion):
     def moves_forecast(self) -> bool:
         return True
 
+    def document_fields(self) -> dict[str, Any]:
+        return {"activities": refs("OpportunityActivity", self.activity_ids), "tasks": refs("Task", self.task_ids)}
+
 
 @dataclass(frozen=True)
 class TaskDeleted(_Deletion):
@@ -282,6 +328,10 @@ class AccountCreated(Event):
     KIND: ClassVar[str] = "account.created"
     account_id: int
 
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
 
 @dataclass(frozen=True)
 class AccountUpdated(AccountCreated):
@@ -299,6 +349,10 @@ class AccountDeleted(_Deletion):
     interaction_ids: tuple[int, ...] | list[int] = ()
     task_ids: tuple[int, ...] | list[int] = ()
 
+    def document_fields(self) -> dict[str, Any]:
+        return {"contacts": refs("Contact", self.contact_ids), "interactions": refs("CustomerInteraction", self.interaction_ids),
+                "tasks": refs("Task", self.task_ids)}
+
 
 @dataclass(frozen=True)
 class ContactCreated(Event):
@@ -306,6 +360,10 @@ class ContactCreated(Event):
     KIND: ClassVar[str] = "contact.created"
     contact_id: int
     team_user_ids: tuple[int, ...] | list[int] = ()
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
 
 
 @dataclass(frozen=True)
@@ -337,6 +395,10 @@ class InteractionRecorded(Event):
     KIND: ClassVar[str] = "interaction.recorded"
     interaction_id: int
 
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
+
 
 @dataclass(frozen=True)
 class InteractionUpdated(InteractionRecorded):
@@ -347,6 +409,10 @@ class InteractionUpdated(InteractionRecorded):
 class ProductCreated(Event):
     KIND: ClassVar[str] = "product.created"
     product_id: int
+
+    @property
+    def webhook_name(self) -> str | None:
+        return self.KIND
 
 
 @dataclass(frozen=True)
@@ -399,6 +465,10 @@ class AccountArchived(_Archival):
     def moves_forecast(self) -> bool:
         return bool(self.opportunity_ids)
 
+    def document_fields(self) -> dict[str, Any]:
+        return {"contacts": refs("Contact", self.contact_ids), "opportunities": refs("Opportunity", self.opportunity_ids),
+                "interactions": refs("CustomerInteraction", self.interaction_ids)}
+
 
 @dataclass(frozen=True)
 class AccountRestored(AccountArchived):
@@ -424,6 +494,10 @@ class InteractionArchived(_Archival):
     interaction_id: int
     activity_id: int | None = None
 
+    def document_fields(self) -> dict[str, Any]:
+        # The other side of a logged contact (not `activity`: that key is a record's own).
+        return {"linkedActivity": ref("OpportunityActivity", self.activity_id)}
+
 
 @dataclass(frozen=True)
 class InteractionRestored(InteractionArchived):
@@ -435,6 +509,9 @@ class ActivityArchived(_Archival):
     KIND: ClassVar[str] = "opportunity.activity_archived"
     activity_id: int
     interaction_id: int | None = None
+
+    def document_fields(self) -> dict[str, Any]:
+        return {"linkedInteraction": ref("CustomerInteraction", self.interaction_id)}
 
 
 @dataclass(frozen=True)
@@ -448,7 +525,8 @@ ARCHIVAL_EVENTS: tuple[type[Event], ...] = (
 
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in cast("tuple[type[Event], ...]", (
-    OpportunityCreated, OpportunityUpdated, OpportunityProductsChanged, StageChanged, ActivityAdded,
+    OpportunityCreated, OpportunityUpdated, OpportunityProductsChanged, StageChanged, OpportunityClosedWon,
+    OpportunityClosedLost, ActivityAdded,
     ActivityUpdated, TaskCreated, TaskCompleted, NotificationCreated, ForecastUpdated,
     TaskReopened, NotificationRead, OpportunityDeleted, ActivityDeleted, DocumentsChanged, CompetitorsChanged,
     AccountCreated, AccountUpdated, AccountDeleted, ContactCreated, ContactUpdated, ContactDeleted, ContactErased,
@@ -461,3 +539,14 @@ def parse_event(kind: str, payload: dict[str, Any] | None) -> Event | None:
     """The typed event for a logged kind and payload; None for a kind this code does not know."""
     event_type = EVENT_TYPES.get(kind)
     return None if event_type is None else event_type.from_payload(payload or {})
+
+
+def webhook_names() -> dict[str, str]:
+    """Every event kind offered to webhooks -> the name webhooks subscribe to (a product change is an
+    `opportunity.updated`). Read from each kind's `webhook_name`, so a new kind needs nothing here."""
+    names = {}
+    for kind, event_type in EVENT_TYPES.items():
+        name = event_type.from_payload({}).webhook_name
+        if name is not None:
+            names[kind] = name
+    return names

@@ -82,6 +82,23 @@ def written(value: Any, names: str | None = None) -> str | None:
     return str(value)
 
 
+def api_value(value: Any, names: str | None = None) -> Any:
+    """A value as the API returns it in JSON (webhook and subscription documents, app.domain.event_documents):
+    a foreign key as `{"id": <global id>}` (what `field { id }` answers), an enum by its API name, money as
+    its decimal string ("6500.00"), dates and datetimes in ISO 8601; numbers, booleans, text and null as they are."""
+    if value is None:
+        return None
+    if names is not None:
+        return {"id": global_id(names, int(value))}
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
 def field_changes(record_type: str, before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
     """The tracked fields whose value differs between two states of a record (columns left out of
     `after` did not change), in a stable order."""

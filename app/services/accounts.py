@@ -24,6 +24,7 @@ from app.queries.visibility import Scope, account_filter, contact_filter
 from app.services import history
 from app.services.changelog import reassignment, recorded_change
 from app.services.common import Checks, assign, check_grantee, get_visible, require_deleting_for_good, strip_text
+from app.services.events import columns
 from app.services.health import request_health_recompute
 from app.services.rows import assign_changes, int_column, locked
 
@@ -81,8 +82,10 @@ async def create_account(scope: Scope, data: dict) -> Account:
     return account
 
 
-async def _account_event(outbox, event: Event, account: Account, scope: Scope) -> None:
-    await outbox.record(event, account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id)
+async def _account_event(outbox, event: Event, account: Account, scope: Scope,
+                         before: dict | None = None) -> None:
+    await outbox.record(event, account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id,
+                        resource=account, before=before)
 
 
 async def update_account(scope: Scope, account_id: int, data: dict) -> Account:
@@ -94,12 +97,13 @@ async def update_account(scope: Scope, account_id: int, data: dict) -> Account:
         await _check_account_update(scope, account, data)
         previous_owner_id = account.assigned_to_id
         before = history.tracked_state("account", account)
+        before_columns = columns(account)
         if assign_changes(account, data, ACCOUNT_FIELDS):
             await account.save()
             await history.record_changes("account", account.id, before, data, actor_id=scope.user_id)
             await _account_event(outbox, AccountUpdated(account_id=account.id,
                                                         **reassignment(previous_owner_id, account.assigned_to_id)),
-                                 account, scope)
+                                 account, scope, before_columns)
     return account
 
 
@@ -294,10 +298,11 @@ CONTACT_FIELDS = {"first_name", "last_name", "email", "phone", "title", "role", 
 
 async def _save_contact(contact: Contact, data: dict, *, creating: bool, actor_id: int) -> Contact:
     _check_contact(data, creating=creating)
+    before = None if creating else columns(contact)
     assign(contact, data, CONTACT_FIELDS)
     async with recorded_change() as outbox:
         await contact.save()
-        await _contact_event(outbox, ContactCreated if creating else ContactUpdated, contact, actor_id)
+        await _contact_event(outbox, ContactCreated if creating else ContactUpdated, contact, actor_id, before)
     return contact
 
 
@@ -312,12 +317,14 @@ def _check_contact(data: dict, *, creating: bool) -> None:
     checks.raise_if_any()
 
 
-async def _contact_event(outbox, event_type: type[ContactCreated] | type[ContactDeleted], contact: Contact, actor_id: int) -> None:
+async def _contact_event(outbox, event_type: type[ContactCreated] | type[ContactDeleted], contact: Contact, actor_id: int,
+                         before: dict | None = None) -> None:
     """Contacts follow their account: the event carries the account's owner and team (for tombstones)."""
     account = await Account.get(id=contact.account_id).only("id", "assigned_to_id")
     team = await int_column(AccountTeamMember.filter(account_id=account.id), "user_id")
     await outbox.record(event_type(contact_id=contact.id, team_user_ids=sorted(set(team))),
-                        account_id=account.id, owner_id=account.assigned_to_id, actor_id=actor_id)
+                        account_id=account.id, owner_id=account.assigned_to_id, actor_id=actor_id,
+                        resource=contact, before=before)
 
 
 async def create_contact(scope: Scope, data: dict) -> Contact:
@@ -332,10 +339,11 @@ async def update_contact(scope: Scope, contact_id: int, data: dict) -> Contact:
     async with recorded_change() as outbox:
         contact = await locked(Contact, contact_id)
         before = history.tracked_state("contact", contact)
+        before_columns = columns(contact)
         if assign_changes(contact, data, CONTACT_FIELDS):
             await contact.save()
             await history.record_changes("contact", contact.id, before, data, actor_id=scope.user_id)
-            await _contact_event(outbox, ContactUpdated, contact, scope.user_id)
+            await _contact_event(outbox, ContactUpdated, contact, scope.user_id, before_columns)
     return contact
 
 

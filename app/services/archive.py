@@ -29,6 +29,7 @@ from app.queries.visibility import Scope, account_filter, contact_filter, intera
 from app.services import history
 from app.services.changelog import recorded_change, touch_opportunity
 from app.services.common import get_visible
+from app.services.events import columns
 from app.services.opportunities import visible_activity, visible_opportunity
 from app.services.opportunity_writes import lock_opportunity, save_opportunity
 from app.services.rows import int_column, locked
@@ -107,6 +108,7 @@ async def _account_archival(scope: Scope, account_id: int, archive: bool) -> Acc
         contacts = await Contact.filter(account_id=account.id, **children)
         interactions = await CustomerInteraction.filter(account_id=account.id, **children)
         value = moment if archive else None
+        before = columns(account)
         await _set_archived(Account, "account", account, value, scope.user_id)
         for deal in deals:
             await save_opportunity(deal, {"archived_at": value}, outbox,
@@ -118,7 +120,8 @@ async def _account_archival(scope: Scope, account_id: int, archive: bool) -> Acc
         event = (AccountArchived if archive else AccountRestored)(
             account_id=account.id, contact_ids=[c.id for c in contacts], opportunity_ids=[d.id for d in deals],
             interaction_ids=[i.id for i in interactions], team_user_ids=await _account_team(account.id))
-        await outbox.record(event, account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id)
+        await outbox.record(event, account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id,
+                            resource=account, before=before)
     return account
 
 
@@ -141,11 +144,13 @@ async def _contact_archival(scope: Scope, contact_id: int, archive: bool) -> Con
             return contact
         if not archive:
             await _refuse_under_archived_account(contact.account_id)
+        before = columns(contact)
         await _set_archived(Contact, "contact", contact, _now() if archive else None, scope.user_id)
         account = await Account.get(id=contact.account_id).only("id", "assigned_to_id")
         await outbox.record((ContactArchived if archive else ContactRestored)(
             contact_id=contact.id, team_user_ids=await _account_team(account.id)),
-            account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id)
+            account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id,
+            resource=contact, before=before)
     return contact
 
 
@@ -172,6 +177,7 @@ async def _contact_log_archival(scope: Scope, interaction: CustomerInteraction |
         await _refuse_under_archived_account(interaction.account_id)
     value = _now() if archive else None
     deal_id = activity.opportunity_id if activity is not None else interaction.opportunity_id if interaction else None
+    before = columns(current)
     async with recorded_change() as outbox:
         if interaction is not None:
             await _set_archived(CustomerInteraction, None, interaction, value, scope.user_id)
@@ -184,10 +190,12 @@ async def _contact_log_archival(scope: Scope, interaction: CustomerInteraction |
             account = await Account.get(id=interaction.account_id).only("id", "assigned_to_id")
             await outbox.record((InteractionArchived if archive else InteractionRestored)(
                 interaction_id=interaction.id, activity_id=activity_id),
-                opportunity=opportunity, account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id)
+                opportunity=opportunity, account_id=account.id, owner_id=account.assigned_to_id, actor_id=scope.user_id,
+                resource=interaction, before=before)
         elif activity is not None:
             await outbox.record((ActivityArchived if archive else ActivityRestored)(
-                activity_id=activity.id, interaction_id=interaction_id), opportunity=opportunity, actor_id=scope.user_id)
+                activity_id=activity.id, interaction_id=interaction_id), opportunity=opportunity, actor_id=scope.user_id,
+                resource=activity, before=before)
 
 
 async def _interaction_archival(scope: Scope, interaction_id: int, archive: bool) -> CustomerInteraction:

@@ -228,8 +228,8 @@ async def create_task(opportunity, stage, params, key, outbox) -> dict:
         priority=TaskPriority(params.get("priority", "medium")), assignee_id=assignee_id,
         opportunity_id=opportunity.id, account_id=opportunity.account_id, source_key=key,
     )
-    await outbox.record(TaskCreated(task_id=task.id, title=task.title), opportunity=opportunity,
-                        owner_id=assignee_id)
+    await outbox.record(TaskCreated(task_id=task.id, title=task.title, opportunity_id=opportunity.id),
+                        opportunity=opportunity, owner_id=assignee_id, resource=task)
     return {"task_id": task.id}
 
 
@@ -282,7 +282,8 @@ async def schedule_meeting(opportunity, stage, params, key, outbox) -> dict:
         )
         detail["mail_id"] = invite.id
     await touch_opportunity(opportunity)  # a new child moves its opportunity (change log)
-    await outbox.record(ActivityAdded(activity_id=activity.id, type="meeting", scheduled=True), opportunity=opportunity)
+    await outbox.record(ActivityAdded(activity_id=activity.id, type="meeting", scheduled=True), opportunity=opportunity,
+                        resource=activity)
     return detail
 
 

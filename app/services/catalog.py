@@ -9,6 +9,7 @@ from app.models import OpportunityProduct, Product
 from app.queries.visibility import Scope
 from app.services.changelog import recorded_change
 from app.services.common import Checks, assign, strip_text
+from app.services.events import columns
 
 PRODUCT_FIELDS = {"sku", "name", "category", "unit", "unit_price", "description", "is_active"}
 
@@ -33,10 +34,12 @@ async def _save_product(product: Product, data: dict, *, creating: bool, actor_i
         if await clash.exists():
             checks.add("sku", "a product with this SKU exists", ErrorCode.DUPLICATE)
     checks.raise_if_any()
+    before = None if creating else columns(product)
     assign(product, data, PRODUCT_FIELDS)
     async with recorded_change() as outbox:
         await product.save()
-        await outbox.record((ProductCreated if creating else ProductUpdated)(product_id=product.id), actor_id=actor_id)
+        await outbox.record((ProductCreated if creating else ProductUpdated)(product_id=product.id), actor_id=actor_id,
+                            resource=product, before=before)
     return product
 
 
@@ -64,5 +67,5 @@ async def delete_product(scope: Scope, product_id: int) -> int:
         )
     async with recorded_change() as outbox:
         await product.delete()
-        await outbox.record(ProductDeleted(product_id=product_id), actor_id=scope.user_id)
+        await outbox.record(ProductDeleted(product_id=product_id), actor_id=scope.user_id, resource=product)
     return product_id

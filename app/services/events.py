@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from tortoise.models import Model
+
+from app.domain import event_documents
 from app.domain.events import Event
-from app.models import DomainEvent, Opportunity, WebhookDelivery
+from app.models import DomainEvent, Opportunity, PipelineStage, WebhookDelivery
 from app.services import queue
 from app.settings import get_settings
 
@@ -50,15 +55,23 @@ class Outbox:
 
     async def record(self, event: Event, *, opportunity: Opportunity | None = None,
                      account_id: int | None = None, owner_id: int | None = None,
-                     actor_id: int | None = None) -> DomainEvent:
-        """Call inside the transaction that makes the change; the typed event is its payload."""
+                     actor_id: int | None = None, resource: Model | None = None,
+                     before: dict[str, Any] | None = None) -> DomainEvent:
+        """Call inside the transaction that makes the change; the typed event is its payload.
+
+        `resource`: the row the event is about, as it is after the change (deleted: as it was); its
+        document (app.domain.event_documents) is stored with the event. `before`: for an update, the
+        row's `columns` read before the change, so the document names what changed (`previous`)."""
+        payload = event.payload()
+        if resource is not None:
+            payload.update(await resource_snapshot(resource, before))
         record = await DomainEvent.create(
             kind=event.KIND,
             opportunity_id=opportunity.id if opportunity else None,
             account_id=account_id if account_id is not None else (opportunity.account_id if opportunity else None),
             owner_id=owner_id if owner_id is not None else (opportunity.assigned_to_id if opportunity else None),
             actor_id=actor_id,
-            payload=event.payload(),
+            payload=payload,
             caused_by_id=self.caused_by.id if self.caused_by else None,
             chain_depth=self.caused_by.chain_depth + 1 if self.caused_by else 0,
         )
@@ -70,6 +83,50 @@ class Outbox:
         for event in self.events:
             await dispatch(event.id, 0)
         self.events.clear()
+
+
+def columns(row: Model) -> dict[str, Any]:
+    """The columns of a row its event document reads, as plain values: enums as enums and money at its
+    scale, whether the row was read from the database or assigned from input. Read it before changing a
+    row to pass as `Outbox.record(before=…)`."""
+    type_name = type(row).__name__
+    if type_name not in event_documents.RESOURCES:
+        return {}
+    fields_map = row._meta.fields_map
+    values: dict[str, Any] = {}
+    for column in event_documents.columns_of(type_name):
+        if column not in fields_map and not column.endswith("_id"):
+            continue  # a derived value (the opportunity's stage key) or a column this model lacks
+        if not hasattr(row, column):
+            continue
+        value = getattr(row, column)
+        field = fields_map.get(column)
+        enum_type = getattr(field, "enum_type", None)
+        if enum_type is not None and value is not None and not isinstance(value, enum_type):
+            value = enum_type(value)
+        places = getattr(field, "decimal_places", None)
+        if isinstance(value, (int, float, str, Decimal)) and places is not None and not isinstance(value, bool):
+            value = Decimal(value).quantize(Decimal(1).scaleb(-places))
+        values[column] = value
+    if type_name == "Opportunity":
+        values["stage_key"] = getattr(row, "stage_id", None)  # resolved to the key in resource_snapshot
+    return values
+
+
+async def resource_snapshot(row: Model, before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stored part of an event's document: the row rendered, and what changed since `before`."""
+    type_name = type(row).__name__
+    if type_name not in event_documents.RESOURCES:
+        return {}
+    after = columns(row)
+    if type_name == "Opportunity":
+        states = [after] if before is None else [after, before]
+        stage_ids = {state.get("stage_key") for state in states if isinstance(state.get("stage_key"), int)}
+        keys = dict(await PipelineStage.filter(id__in=stage_ids).values_list("id", "key")) if stage_ids else {}
+        for state in states:
+            if isinstance(state.get("stage_key"), int):
+                state["stage_key"] = keys.get(state["stage_key"])
+    return event_documents.snapshot(type_name, int(row.pk), after, before)
 
 
 async def dispatch(event_id: int, dispatch_count: int) -> bool:

@@ -68,6 +68,7 @@ from app.services.accounts import visible_account
 from app.services.common import Checks, assign, get_visible, strip_text
 from app.services.health import request_health_recompute
 from app.services import opportunities as deals
+from app.services.events import columns
 from app.services.queue import abort, enqueue
 
 log = logging.getLogger(__name__)
@@ -194,10 +195,11 @@ async def record_interaction(scope: Scope, data: dict, now: datetime | None = No
 
 
 async def _interaction_event(outbox, event_type: type[InteractionRecorded], interaction: CustomerInteraction,
-                             actor_id: int) -> None:
+                             actor_id: int, before: dict | None = None) -> None:
     """Interactions follow their account: the event carries the account's owner."""
     owner_id = await Account.filter(id=interaction.account_id).values_list("assigned_to_id", flat=True)
     await outbox.record(event_type(interaction_id=interaction.id), account_id=interaction.account_id,
+                        resource=interaction, before=before,
                         owner_id=owner_id[0] if owner_id else None, actor_id=actor_id)
 
 
@@ -320,12 +322,13 @@ async def update_interaction(scope: Scope, interaction_id: int, data: dict, now:
         data.pop("follow_up_date")  # unchanged, even if it has passed meanwhile
     _check_fields(checks, data, now, creating=False)
     checks.raise_if_any()
+    before = columns(interaction)
     assign(interaction, data, EDITABLE_FIELDS)
     if "subject" in data or "description" in data:
         await _score_sentiment(interaction)
     async with recorded_change() as outbox:
         await interaction.save()
-        await _interaction_event(outbox, InteractionUpdated, interaction, scope.user_id)
+        await _interaction_event(outbox, InteractionUpdated, interaction, scope.user_id, before)
         await _follow_on_the_deal(interaction, outbox, scope.user_id)
     if "follow_up_date" in data:
         if previous_follow_up is not None:
@@ -377,7 +380,7 @@ async def run_follow_up(interaction_id: int, scheduled_for: int, now: datetime |
                 source_key=key,
             )
             await outbox.record(TaskCreated(task_id=task.id, title=task.title, opportunity_id=task.opportunity_id),
-                                account_id=account.id, owner_id=task.assignee_id)
+                                account_id=account.id, owner_id=task.assignee_id, resource=task)
             await outbox.record(NotificationCreated(notification_id=notification.id), account_id=account.id,
                                 owner_id=notification.user_id)
     except IntegrityError:  # the same job ran concurrently and won

@@ -40,7 +40,7 @@ from app.queries.visibility import Scope, opportunity_filter
 from app.services.accounts import visible_account
 from app.services.changelog import recorded_change, touch_opportunity
 from app.services.common import Checks, assign, check_grantee, get_visible, require_deleting_for_good, strip_text
-from app.services.events import Outbox
+from app.services.events import Outbox, columns
 from app.services.opportunity_writes import check_opportunity_data, lock_opportunity, save_opportunity, stale
 from app.services.pipelines import ensure_default_pipeline
 from app.services.rows import int_column
@@ -121,7 +121,8 @@ async def create_opportunity(scope: Scope, data: dict) -> Opportunity:
             by_id=scope.user_id, source=TransitionSource.API, amount_before=None,
             amount_after=opportunity.value, probability_before=None, probability_after=probability,
         )
-        await outbox.record(OpportunityCreated(stage=stage.key), opportunity=opportunity, actor_id=scope.user_id)
+        await outbox.record(OpportunityCreated(stage=stage.key), opportunity=opportunity, actor_id=scope.user_id,
+                            resource=opportunity)
     await outbox.publish()
     return opportunity
 
@@ -178,7 +179,7 @@ async def delete_opportunity(scope: Scope, opportunity_id: int) -> int:
         await opportunity.delete()
         # The event outlives the row (its opportunity column would dangle): the id rides in the payload.
         await outbox.record(deleted, account_id=opportunity.account_id, owner_id=opportunity.assigned_to_id,
-                            actor_id=scope.user_id)
+                            resource=opportunity, actor_id=scope.user_id)
     return opportunity_id
 
 
@@ -317,6 +318,7 @@ def check_activity(data: dict, *, creating: bool) -> None:
 async def write_activity(activity: OpportunityActivity, data: dict, outbox: Outbox, *, creating: bool,
                          actor_id: int | None) -> OpportunityActivity:
     """Inside the caller's transaction: the activity written, its deal touched, the event recorded."""
+    before = None if creating else columns(activity)
     assign(activity, data, ACTIVITY_FIELDS)
     opportunity = await Opportunity.get(id=activity.opportunity_id)
     await activity.save()
@@ -325,7 +327,7 @@ async def write_activity(activity: OpportunityActivity, data: dict, outbox: Outb
     event_type = ActivityAdded if creating else ActivityUpdated
     await outbox.record(event_type(activity_id=activity.id, type=getattr(activity.type, "value", activity.type),
                                    completed=activity.completed_at is not None),
-                        opportunity=opportunity, actor_id=actor_id)
+                        opportunity=opportunity, actor_id=actor_id, resource=activity, before=before)
     return activity
 
 
@@ -365,7 +367,7 @@ async def delete_activity(scope: Scope, activity_id: int) -> int:
         await activity.delete()
         await refresh_last_activity(activity.opportunity_id)
         await touch_opportunity(activity.opportunity_id)
-        await outbox.record(ActivityDeleted(activity_id=activity.id),
+        await outbox.record(ActivityDeleted(activity_id=activity.id), resource=activity,
                             opportunity=await Opportunity.get(id=activity.opportunity_id), actor_id=scope.user_id)
     return activity_id
 

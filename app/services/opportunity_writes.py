@@ -26,7 +26,7 @@ from app.models import Contact, DomainEvent, Opportunity
 from app.queries.visibility import Scope, contact_filter
 from app.services import history
 from app.services.common import Checks
-from app.services.events import Outbox
+from app.services.events import Outbox, columns
 
 Changes = dict[str, dict[str, Any]]
 
@@ -85,6 +85,7 @@ async def save_opportunity(opportunity: Opportunity, changes: dict[str, Any], ou
     field history (`source`: what made the change)."""
     now = now or datetime.now(timezone.utc)
     before = history.tracked_state("opportunity", opportunity)
+    before_columns = columns(opportunity)
     diff = {k: {"from": plain(getattr(opportunity, k)), "to": plain(v)}
             for k, v in changes.items() if getattr(opportunity, k) != v}
     updated = await Opportunity.filter(id=opportunity.id, version=opportunity.version).update(
@@ -99,4 +100,5 @@ async def save_opportunity(opportunity: Opportunity, changes: dict[str, Any], ou
     await history.record_changes("opportunity", opportunity.id, before, changes, actor_id=actor_id, source=source,
                                  at=now)
     typed = event if isinstance(event, Event) else event(diff)
-    return await outbox.record(typed, opportunity=opportunity, actor_id=actor_id)
+    return await outbox.record(typed, opportunity=opportunity, actor_id=actor_id, resource=opportunity,
+                               before=before_columns)

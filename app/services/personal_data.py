@@ -33,6 +33,7 @@ from tortoise.transactions import in_transaction
 from app.domain.enums import Role
 from app.domain.errors import PermissionDenied, not_found
 from app.domain.events import ContactErased, InteractionUpdated, TaskUpdated
+from app.domain.event_documents import PREVIOUS_KEY, RESOURCE_KEY, RESOURCES, render_value
 from app.domain.global_ids import global_id
 from app.domain.history import PERSONAL_CONTACT_FIELDS
 from app.domain.personal_data import PersonalData, erased_fields, is_anonymised, redact, redact_json
@@ -177,6 +178,36 @@ class Rows:
 
 
 @dataclass(frozen=True)
+class ContactSnapshots:
+    """The contact's own events carry the contact as it was (app.domain.event_documents): its earlier
+    names, e-mails and phones are theirs whatever they were, so the snapshot's and `previous`'s personal
+    fields take the erased values."""
+
+    contact_id: int
+    account_id: int
+    name: str = "the contact's event documents"
+
+    async def scrub(self, person: PersonalData, pattern: re.Pattern[str]) -> list[int]:
+        contact = RESOURCES["Contact"]
+        erased = {contact.fields[column].api_name: render_value(contact.fields[column], value)
+                  for column, value in erased_fields().items()}
+        changed: list[int] = []
+        events = DomainEvent.filter(account_id=self.account_id, kind__startswith="contact.")
+        for event_id, payload in await events.order_by("id").values_list("id", "payload"):
+            if not isinstance(payload, dict) or payload.get("contact_id") != self.contact_id:
+                continue
+            scrubbed = dict(payload)
+            for key in (RESOURCE_KEY, PREVIOUS_KEY):
+                if isinstance(payload.get(key), dict):
+                    scrubbed[key] = {name: erased.get(name, value) if name in PERSONAL_CONTACT_FIELDS else value
+                                     for name, value in payload[key].items()}
+            if scrubbed != payload:
+                await DomainEvent.filter(id=event_id).update(payload=scrubbed)
+                changed.append(event_id)
+        return changed
+
+
+@dataclass(frozen=True)
 class SearchLexicon:
     """PostgreSQL's lexicon of searched words (`search_words`, migration 0017) keeps every word it was
     ever given: the person's name and e-mail words go once no searched field holds them any more.
@@ -221,6 +252,7 @@ def _scrub_places(reach: Reach) -> list[Place]:
              text=("to_address", "subject", "body", "ics"), mentioned=True),
         Rows("notifications", Notification, text=("title", "message"), mentioned=True),
         Rows("event log", DomainEvent, on_account | Q(opportunity_id__in=reach.deal_ids or [0]), json=("payload",)),
+        ContactSnapshots(reach.contact_id, reach.account_id),
         Rows("automation runs", AutomationRun, on_deals, json=("detail",)),
         # The contact's own earlier names, e-mails and phones are theirs whatever they were: emptied.
         Rows("the contact's field history", FieldHistoryEntry,
@@ -281,14 +313,16 @@ async def _announce(outbox: Outbox, erasure: Erasure, scope: Scope) -> None:
     """contact.erased, and an update of each interaction and task whose text changed (offline caches)."""
     contact = erasure.contact
     owner_id = (await Account.get(id=contact.account_id).only("id", "assigned_to_id")).assigned_to_id
+    # The documents carry the records as erased, and no `previous` (it would name the person).
     await outbox.record(ContactErased(contact_id=contact.id), account_id=contact.account_id, owner_id=owner_id,
-                        actor_id=scope.user_id)
-    for interaction_id in erasure.changed.get("interactions", []):
-        await outbox.record(InteractionUpdated(interaction_id=interaction_id), account_id=contact.account_id,
-                            owner_id=owner_id, actor_id=scope.user_id)
+                        actor_id=scope.user_id, resource=contact)
+    for interaction in await CustomerInteraction.filter(id__in=erasure.changed.get("interactions") or [0]).order_by("id"):
+        await outbox.record(InteractionUpdated(interaction_id=interaction.id), account_id=contact.account_id,
+                            owner_id=owner_id, actor_id=scope.user_id, resource=interaction)
     for task in await Task.filter(id__in=erasure.changed.get("tasks") or [0]).order_by("id"):
         await outbox.record(TaskUpdated(task_id=task.id, opportunity_id=task.opportunity_id, fields=["description", "title"]),
-                            owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id)
+                            owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id,
+                            resource=task)
 
 
 async def export_contact_data(scope: Scope, contact_id: int) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from app.domain.enums import ActivityType, ChangeSource, StageKind, TransitionSource
 from app.domain.errors import ErrorCode, ValidationFailed
-from app.domain.events import StageChanged
+from app.domain.events import OpportunityClosedLost, OpportunityClosedWon, StageChanged
 from app.domain.pipeline import ADVANCE_DATA_FIELDS, UnmetRequirement, decide_move
 from app.models import Opportunity, OpportunityActivity, StageTransition, User
 from app.queries.visibility import Scope, opportunity_filter
@@ -118,5 +118,10 @@ async def advance_opportunity(
             from_stage=current.key, to_stage=target.key, transition_id=transition.id,
             stage_entered_at=now.isoformat(), won=target.kind is StageKind.WON, lost=target.kind is StageKind.LOST,
         ), actor_id=scope.user_id, now=now, source=ChangeSource(source.value))
+        if target.kind in (StageKind.WON, StageKind.LOST):
+            # A close is a stage change and a close: two events, so each is delivered under its own name.
+            closed = OpportunityClosedWon if target.kind is StageKind.WON else OpportunityClosedLost
+            await outbox.record(closed(stage=target.key, transition_id=transition.id), opportunity=opportunity,
+                                actor_id=scope.user_id, resource=opportunity)
     await outbox.publish()
     return AdvanceResult(opportunity)

@@ -28,8 +28,11 @@ REACTIONS: dict[type[e.Event], tuple[Reaction, ...]] = {
     e.OpportunityUpdated: _DEAL_CHANGE,
     e.OpportunityProductsChanged: _DEAL_CHANGE,
     e.StageChanged: _DEAL_CHANGE,
-    e.ActivityAdded: (automations.on_opportunity_change, health.on_domain_event),
-    e.ActivityUpdated: (automations.on_opportunity_change, health.on_domain_event),
+    # The close beside its stage change: the stage change already moved forecasts and health.
+    e.OpportunityClosedWon: (webhooks.fan_out,),
+    e.OpportunityClosedLost: (webhooks.fan_out,),
+    e.ActivityAdded: (automations.on_opportunity_change, health.on_domain_event, webhooks.fan_out),
+    e.ActivityUpdated: (automations.on_opportunity_change, health.on_domain_event, webhooks.fan_out),
     e.TaskCreated: (webhooks.fan_out,),
     e.TaskCompleted: (webhooks.fan_out,),
     e.NotificationCreated: (),  # live subscribers only
@@ -42,18 +45,20 @@ REACTIONS: dict[type[e.Event], tuple[Reaction, ...]] = {
     e.ContactDeleted: (webhooks.fan_out,),
     e.ContactErased: (webhooks.fan_out,),
     e.ProductDeleted: (webhooks.fan_out,),
-    e.TaskReopened: (),
+    e.TaskReopened: (webhooks.fan_out,),
     e.TaskUpdated: (webhooks.fan_out,),
     e.TaskDeleted: (webhooks.fan_out,),
     e.NotificationRead: (),
     e.DocumentsChanged: (),
     e.CompetitorsChanged: (),
-    e.AccountCreated: (),
-    e.AccountUpdated: (),
-    e.ContactCreated: (),
-    e.ContactUpdated: (),
-    e.InteractionRecorded: (),
-    e.InteractionUpdated: (),
+    e.AccountCreated: (webhooks.fan_out,),
+    e.AccountUpdated: (webhooks.fan_out,),
+    e.ContactCreated: (webhooks.fan_out,),
+    e.ContactUpdated: (webhooks.fan_out,),
+    e.InteractionRecorded: (webhooks.fan_out,),
+    e.InteractionUpdated: (webhooks.fan_out,),
+    e.ProductCreated: (webhooks.fan_out,),
+    e.ProductUpdated: (webhooks.fan_out,),
     # Archive and restore: webhooks; a deal's (or an account's deals') leaving or rejoining the open
     # pipeline moves the forecast and the account's health.
     e.OpportunityArchived: _ARCHIVAL_OF_DEALS,
@@ -66,8 +71,6 @@ REACTIONS: dict[type[e.Event], tuple[Reaction, ...]] = {
     e.InteractionRestored: (webhooks.fan_out, health.on_domain_event),
     e.ActivityArchived: (webhooks.fan_out,),
     e.ActivityRestored: (webhooks.fan_out,),
-    e.ProductCreated: (),
-    e.ProductUpdated: (),
 }
 
 

@@ -18,7 +18,8 @@ from tortoise.expressions import Q
 
 from app.domain.enums import Role
 from app.domain.errors import ErrorCode, PermissionDenied, ValidationFailed
-from app.domain.global_ids import global_id, globalize_ids
+from app.domain import event_documents
+from app.domain.global_ids import global_id
 from app.domain.webhooks import DISABLE_AFTER, WEBHOOK_EVENTS, address_refusal, next_attempt, signature
 from app.domain.events import Event, parse_event
 from app.models import DomainEvent, Notification, User, Webhook, WebhookDelivery
@@ -140,10 +141,9 @@ async def fan_out(record: DomainEvent, event: Event) -> int:
     name = event.webhook_name
     if name is None:
         return 0
-    names = {name, "opportunity.stage_changed"} if name.startswith("opportunity.closed_") else {name}
     queued = 0
     for hook in await Webhook.filter(is_active=True):
-        if not names.intersection(hook.events):
+        if name not in hook.events:
             continue
         try:
             delivery = await WebhookDelivery.create(webhook_id=hook.id, event_id=record.id, status="pending",
@@ -155,10 +155,16 @@ async def fan_out(record: DomainEvent, event: Event) -> int:
     return queued
 
 
+def event_document(event: DomainEvent, name: str) -> dict:
+    """The catalogue's document for a logged event (app.domain.event_documents)."""
+    typed = parse_event(event.kind, event.payload)
+    return event_documents.document(event_id=event.id, name=name, created_at=event.created_at,
+                                    payload=event.payload or {}, actor_id=event.actor_id,
+                                    extra=typed.document_fields() if typed is not None else {})
+
+
 def _body(event: DomainEvent, name: str) -> bytes:
-    data = globalize_ids({"opportunityId": event.opportunity_id, "accountId": event.account_id, **event.payload})
-    document = {"id": f"evt_{event.id}", "type": name, "createdAt": event.created_at.isoformat(), "data": data}
-    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    return json.dumps(event_document(event, name), separators=(",", ":"), sort_keys=True).encode()
 
 
 async def deliver(delivery_id: int) -> str:

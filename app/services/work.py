@@ -30,7 +30,7 @@ from app.models import Account, Notification, Opportunity, Task
 from app.queries.visibility import Scope, account_filter, opportunity_filter, task_filter
 from app.services.changelog import reassignment, recorded_change
 from app.services.common import Checks, check_grantee, strip_text
-from app.services.events import Outbox
+from app.services.events import Outbox, columns
 from app.services.queue import enqueue
 from app.services.rows import assign_changes, locked
 
@@ -63,8 +63,11 @@ async def _move_task(scope: Scope, task_id: int, source: TaskStatus, target: Tas
             # Compare-and-set: the UPDATE waits for a concurrent one's row lock, then finds the status changed.
             if await Task.filter(id=task.id, status=source).update(status=target, completed_at=completed_at,
                                                                 updated_at=datetime.now(timezone.utc)):
+                before = columns(task)
+                task.status, task.completed_at = target, completed_at
                 await outbox.record(event_type(task_id=task.id, opportunity_id=task.opportunity_id),
-                                    owner_id=task.assignee_id, actor_id=scope.user_id, account_id=task.account_id)
+                                    owner_id=task.assignee_id, actor_id=scope.user_id, account_id=task.account_id,
+                                    resource=task, before=before)
         await outbox.publish()
         await task.refresh_from_db()
     if task.status is TaskStatus.CANCELLED:
@@ -174,7 +177,8 @@ async def create_task(scope: Scope, data: dict) -> Task:
     async with recorded_change() as outbox:
         task = await Task.create(**{k: v for k, v in data.items() if k in TASK_FIELDS and v is not None})
         await outbox.record(TaskCreated(task_id=task.id, title=task.title, opportunity_id=task.opportunity_id),
-                            owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id)
+                            owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id,
+                            resource=task)
     await schedule_reminder(task)
     return task
 
@@ -191,12 +195,14 @@ async def update_task(scope: Scope, task_id: int, data: dict) -> Task:
     async with recorded_change() as outbox:
         task = await locked(Task, task_id)
         before = {name: getattr(task, name) for name in TASK_FIELDS}
+        before_columns = columns(task)
         if assign_changes(task, data, TASK_FIELDS):
             await task.save()
             changed = sorted(name for name in TASK_FIELDS if getattr(task, name) != before[name])
             await outbox.record(TaskUpdated(task_id=task.id, opportunity_id=task.opportunity_id, fields=changed,
                                             **reassignment(before["assignee_id"], task.assignee_id)),
-                                owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id)
+                                owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id,
+                                resource=task, before=before_columns)
     if task.due_date is not None and task.due_date != before["due_date"]:
         await schedule_reminder(task)
     return task
@@ -210,7 +216,8 @@ async def delete_task(scope: Scope, task_id: int) -> int:
         # Of concurrent deletes one removes the row and records the event; the others answer the same.
         if await Task.filter(id=task.id).delete():
             await outbox.record(TaskDeleted(task_id=task.id, opportunity_id=task.opportunity_id),
-                                owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id)
+                                owner_id=task.assignee_id, account_id=task.account_id, actor_id=scope.user_id,
+                                resource=task)
     return task_id
 
 
