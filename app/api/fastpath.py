@@ -101,6 +101,8 @@ def _text(value: Any) -> Any:
 
 
 def _iso(value: Any) -> Any:
+    """A date or datetime as ISO 8601. The generated renderer leaves these values to orjson, which writes
+    exactly `isoformat()` (RFC 3339: same offset, microseconds only when non-zero), in C."""
     return None if value is None else value.isoformat()
 
 
@@ -1147,7 +1149,7 @@ def compile_renderer(plan: ObjectPlan) -> Callable[[Any, dict], dict | None]:
         for key, kind, payload in obj.fields:
             if kind == "scalar":
                 column, serialize = payload
-                if serialize is _same:
+                if serialize is _same or serialize is _iso:  # orjson writes dates as _iso would
                     expr = f"{row}[{column!r}]"
                 else:
                     namespace[f"s_{id(serialize)}"] = serialize
