@@ -64,6 +64,9 @@ async def test_every_changed_deal_field_is_kept_with_who_when_and_what(gql, team
     # Filter by field; page with cursors.
     only_value = await _deal_history(gql, team.manager, deal, fields=["value"])
     assert [(e["field"], e["after"]) for e in only_value["nodes"]] == [("value", "6500.00")]
+    one = "query($id: ID!) { opportunity(id: $id) { history(field: \"assignedTo\") { nodes { field after } } } }"
+    assert (await gql(one, {"id": gid(deal)}, as_=team.manager))["opportunity"]["history"]["nodes"] == [
+        {"field": "assignedTo", "after": gid(team.manager.user)}]
     first = await _deal_history(gql, team.manager, deal, first=3)
     rest = await _deal_history(gql, team.manager, deal, first=3, after=first["pageInfo"]["endCursor"])
     assert first["pageInfo"]["hasNextPage"] and not rest["pageInfo"]["hasNextPage"]

@@ -83,9 +83,12 @@ def node_pk(value: strawberry.ID, type_name: str) -> int:
 
 
 async def _history(info: CtxInfo, record_type: str, record_id: int, first: int | None, after: str | None,
-                   fields: list[str] | None) -> "FieldHistoryConnection":
-    """A record's field history page; `fields` must name tracked fields (else BAD_USER_INPUT)."""
+                   fields: list[str] | None, field: str | None = None) -> "FieldHistoryConnection":
+    """A record's field history page; `fields` (and `field`, for one) must name tracked fields (else
+    BAD_USER_INPUT)."""
     tracked = tracked_field_names(record_type)
+    if field is not None:
+        fields = [*(fields or []), field]
     if fields is not None and (not fields or set(fields) - set(tracked)):
         unknown = sorted(set(fields) - set(tracked))
         reason = f"unknown fields {unknown}" if unknown else "name at least one field"
@@ -195,12 +198,13 @@ class Contact(Node):
     async def account(self, info: CtxInfo) -> "Account":
         return await info.context.loaders.account.load(self.account_id)
 
-    @strawberry.field(description="Every change to the record's fields, newest first; `fields` keeps only those "
-                                  "fields (names as in the type).")
+    @strawberry.field(description="Every change to the record's fields, newest first; `fields` (or `field`, for "
+                                  "one) keeps only those fields (names as in the type).")
     async def history(
         self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None, fields: Optional[list[str]] = None,
+        field: Optional[str] = None,
     ) -> Annotated["FieldHistoryConnection", strawberry.lazy("app.api.history")]:
-        return await _history(info, "contact", cast("Model", self).pk, first, after, fields)
+        return await _history(info, "contact", cast("Model", self).pk, first, after, fields, field)
 
 
 @strawberry.type
@@ -280,12 +284,13 @@ class Account(Node):
         connection = await child_connection(info.context.loaders.account_interactions, self.id, first, after)
         return cast("CustomerInteractionConnection", connection)
 
-    @strawberry.field(description="Every change to the record's fields, newest first; `fields` keeps only those "
-                                  "fields (names as in the type).")
+    @strawberry.field(description="Every change to the record's fields, newest first; `fields` (or `field`, for "
+                                  "one) keeps only those fields (names as in the type).")
     async def history(
         self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None, fields: Optional[list[str]] = None,
+        field: Optional[str] = None,
     ) -> Annotated["FieldHistoryConnection", strawberry.lazy("app.api.history")]:
-        return await _history(info, "account", cast("Model", self).pk, first, after, fields)
+        return await _history(info, "account", cast("Model", self).pk, first, after, fields, field)
 
 
 @strawberry.type
@@ -565,12 +570,13 @@ class Opportunity(Node):
         connection = await child_connection(info.context.loaders.opportunity_interactions, self.id, first, after)
         return cast("CustomerInteractionConnection", connection)
 
-    @strawberry.field(description="Every change to the record's fields, newest first; `fields` keeps only those "
-                                  "fields (names as in the type).")
+    @strawberry.field(description="Every change to the record's fields, newest first; `fields` (or `field`, for "
+                                  "one) keeps only those fields (names as in the type).")
     async def history(
         self, info: CtxInfo, first: Optional[int] = 20, after: Optional[str] = None, fields: Optional[list[str]] = None,
+        field: Optional[str] = None,
     ) -> Annotated["FieldHistoryConnection", strawberry.lazy("app.api.history")]:
-        return await _history(info, "opportunity", cast("Model", self).pk, first, after, fields)
+        return await _history(info, "opportunity", cast("Model", self).pk, first, after, fields, field)
 
     @strawberry.field(description="Every stage move, oldest first (append-only log).")
     async def stage_history(self, info: CtxInfo) -> list[StageTransition]:
