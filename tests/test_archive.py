@@ -5,10 +5,10 @@ event and the change log's tombstone."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 from app.models import Contact, CustomerInteraction, DomainEvent, FieldHistoryEntry, Opportunity, OpportunityActivity, PipelineStage
-from app.settings import get_settings
 from tests import factories
 from tests.factories import gid
 
@@ -197,4 +197,31 @@ async def test_a_logged_contact_is_archived_with_its_activity_and_sync_sees_a_to
       changes { type action } } }""", {"after": changes["cursor"]}, as_=team.rep))["changes"]["changes"]
     assert sorted((c["type"], c["action"]) for c in after) == [("ACTIVITY", "UPDATED"), ("INTERACTION", "UPDATED")]
     assert await DomainEvent.filter(kind__in=["interaction.archived", "opportunity.activity_restored"]).count() == 2
-    assert get_settings().field_history_retention_days is None  # archive entries are kept like any change
+
+
+async def test_an_archived_deal_leaves_the_at_risk_list(gql, team):
+    _, _, deal, _ = await _world(team)
+    # Long in its stage: stale, so at risk.
+    await Opportunity.filter(id=deal.id).update(stage_entered_at=datetime.now(timezone.utc) - timedelta(days=90))
+    at_risk = "{ atRiskOpportunities { nodes { opportunity { id } } } }"
+
+    async def listed() -> list[str]:
+        return [n["opportunity"]["id"] for n in (await gql(at_risk, as_=team.rep))["atRiskOpportunities"]["nodes"]]
+
+    assert await listed() == [gid(deal)]
+    assert (await gql(ARCHIVE_DEAL, {"id": gid(deal)}, as_=team.rep))["archiveOpportunity"]["errors"] == []
+    assert await listed() == []
+    assert (await gql(RESTORE_DEAL, {"id": gid(deal)}, as_=team.rep))["restoreOpportunity"]["errors"] == []
+    assert await listed() == [gid(deal)]
+
+
+async def test_concurrent_archives_record_one_change(gql, team):
+    _, contact, deal, interaction = await _world(team)
+    mutations = [("archiveInteraction", gid(interaction)), ("archiveContact", gid(contact)),
+                 ("archiveOpportunity", gid(deal))]
+    for mutation, record_id in mutations:
+        document = f"mutation($id: ID!) {{ {mutation}(id: $id) {{ errors {{ code }} }} }}"
+        answers = await asyncio.gather(*(gql(document, {"id": record_id}, as_=team.rep) for _ in range(4)))
+        assert all(a[mutation]["errors"] == [] for a in answers)
+    assert [await DomainEvent.filter(kind=kind).count()
+            for kind in ("interaction.archived", "contact.archived", "opportunity.archived")] == [1, 1, 1]

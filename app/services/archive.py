@@ -8,6 +8,7 @@ Whoever may change a record may archive it, except what app.domain.archive refus
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import cast
 
 from app.domain import archive as rules
 from app.domain.enums import StageKind
@@ -165,27 +166,29 @@ async def restore_contact(scope: Scope, contact_id: int) -> Contact:
 # Interactions and activities: a logged contact's two sides go together -------------------------------
 
 
-async def _contact_log_archival(scope: Scope, interaction: CustomerInteraction | None,
-                                activity: OpportunityActivity | None, archive: bool, *, asked: str) -> None:
+async def _contact_log_archival(scope: Scope, interaction_id: int | None, activity_id: int | None, archive: bool,
+                                *, asked: str) -> tuple[CustomerInteraction | None, OpportunityActivity | None]:
     """The interaction and/or the activity: the two sides of one logged contact (app.domain.contact_log)
-    go together. `asked` ("interaction" or "activity") names the event."""
-    current = interaction if asked == "interaction" else activity
-    assert current is not None
-    if (current.archived_at is not None) == archive:
-        return
-    if not archive and interaction is not None:
-        await _refuse_under_archived_account(interaction.account_id)
-    value = _now() if archive else None
-    deal_id = activity.opportunity_id if activity is not None else interaction.opportunity_id if interaction else None
-    before = columns(current)
+    go together, decided on the locked rows (of concurrent calls one changes them, the others find them
+    changed). `asked` ("interaction" or "activity") names the event. Returns both rows as they now are."""
     async with recorded_change() as outbox:
+        interaction = await locked(CustomerInteraction, interaction_id) if interaction_id else None
+        activity = await locked(OpportunityActivity, activity_id) if activity_id else None
+        current = interaction if asked == "interaction" else activity
+        assert current is not None
+        if (current.archived_at is not None) == archive:
+            return interaction, activity
+        if not archive and interaction is not None:
+            await _refuse_under_archived_account(interaction.account_id)
+        value = _now() if archive else None
+        deal_id = activity.opportunity_id if activity is not None else interaction.opportunity_id if interaction else None
+        before = columns(current)
         if interaction is not None:
             await _set_archived(CustomerInteraction, None, interaction, value, scope.user_id)
         if activity is not None:
             await _set_archived(OpportunityActivity, None, activity, value, scope.user_id)
             await touch_opportunity(activity.opportunity_id)
         opportunity = await Opportunity.get_or_none(id=deal_id) if deal_id else None
-        interaction_id, activity_id = (interaction.id if interaction else None), (activity.id if activity else None)
         if interaction is not None and asked == "interaction":
             account = await Account.get(id=interaction.account_id).only("id", "assigned_to_id")
             await outbox.record((InteractionArchived if archive else InteractionRestored)(
@@ -196,13 +199,16 @@ async def _contact_log_archival(scope: Scope, interaction: CustomerInteraction |
             await outbox.record((ActivityArchived if archive else ActivityRestored)(
                 activity_id=activity.id, interaction_id=interaction_id), opportunity=opportunity, actor_id=scope.user_id,
                 resource=activity, before=before)
+    return interaction, activity
 
 
 async def _interaction_archival(scope: Scope, interaction_id: int, archive: bool) -> CustomerInteraction:
     interaction = await get_visible(CustomerInteraction, interaction_id, interaction_filter(scope), "id", "interaction")
-    activity = await OpportunityActivity.get_or_none(interaction_id=interaction.id)
-    await _contact_log_archival(scope, interaction, activity, archive, asked="interaction")
-    return interaction
+    activity_id = await OpportunityActivity.filter(interaction_id=interaction.id).first().values_list("id", flat=True)
+    row, _ = await _contact_log_archival(scope, interaction.id, cast("int | None", activity_id), archive,
+                                         asked="interaction")
+    assert row is not None
+    return row
 
 
 async def archive_interaction(scope: Scope, interaction_id: int) -> CustomerInteraction:
@@ -215,9 +221,9 @@ async def restore_interaction(scope: Scope, interaction_id: int) -> CustomerInte
 
 async def _activity_archival(scope: Scope, activity_id: int, archive: bool) -> OpportunityActivity:
     activity = await visible_activity(scope, activity_id)
-    interaction = await CustomerInteraction.get_or_none(id=activity.interaction_id) if activity.interaction_id else None
-    await _contact_log_archival(scope, interaction, activity, archive, asked="activity")
-    return activity
+    _, row = await _contact_log_archival(scope, activity.interaction_id, activity.id, archive, asked="activity")
+    assert row is not None
+    return row
 
 
 async def archive_activity(scope: Scope, activity_id: int) -> OpportunityActivity:
