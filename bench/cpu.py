@@ -60,6 +60,8 @@ async def main(args: argparse.Namespace) -> None:
         scenarios: dict[str, tuple[list[dict], list[dict], str]] = {
             "list": ([{"query": q.OPPORTUNITIES_PAGE, "variables": {"first": 100}}], [{"variables": {"first": 100}}],
                      "/opportunities"),
+            "list_no_count": ([{"query": q.OPPORTUNITIES_PAGE_NO_COUNT, "variables": {"first": 100}}],
+                              [{"variables": {"first": 100, "count": False}}], "/opportunities"),
             "detail": ([{"query": q.OPPORTUNITY_DETAIL, "variables": {"id": i}} for i in ids],
                        [{"variables": {"id": i}} for i in ids], "/opportunity"),
         }
