@@ -60,10 +60,7 @@ def _decode_value(raw: Any, sample_type: type) -> Any:
 
 def encode_cursor(sort_field: str, row: Any) -> str:
     """Rows are model instances or, on the fast read path, rows of column values (dicts, driver records)."""
-    if isinstance(row, Model):
-        payload = [getattr(row, sort_field), row.pk]
-    else:
-        payload = [row[sort_field], row["id"]]
+    payload = [getattr(row, sort_field), row.pk] if isinstance(row, Model) else [row[sort_field], row["id"]]
     return base64.urlsafe_b64encode(orjson.dumps(payload, default=_encode_value)).decode()
 
 
