@@ -239,3 +239,67 @@ async def test_websocket_results_carry_the_cost_and_costly_operations_are_refuse
         errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
         await client.ws.close()
+
+
+async def _remaining(budget: query_budget.QueryBudget, caller: str) -> int:
+    charge = await budget.charge(caller, 0)
+    assert charge.remaining is not None
+    return charge.remaining
+
+
+async def test_concurrent_charges_share_a_pipeline_and_each_is_charged_once_in_order(monkeypatch):
+    monkeypatch.setattr(get_settings(), "cost_budget_capacity", 1000)
+    monkeypatch.setattr(get_settings(), "cost_budget_refill_per_second", 0.001)  # what is charged stays charged
+    budget = query_budget.QueryBudget()
+    pipelines: list[int] = []
+    send = query_budget.QueryBudget._pipeline
+
+    async def counted(client, sha, batch):
+        pipelines.append(len(batch))
+        return await send(client, sha, batch)
+
+    monkeypatch.setattr(query_budget.QueryBudget, "_pipeline", staticmethod(counted))
+    caller = f"test-batch-{id(budget)}"
+    try:
+        charges = await asyncio.gather(*(budget.charge(caller, 150) for _ in range(10)))
+        # 1000 holds six charges of 150; the other four are refused and charge nothing
+        assert [c.admitted for c in charges] == [True] * 6 + [False] * 4
+        assert [c.remaining for c in charges[:6]] == [850, 700, 550, 400, 250, 100]
+        assert all(c.remaining == 100 and c.retry_after >= 1 for c in charges[6:])
+        assert len(pipelines) <= 2 and sum(pipelines) == 10  # ten requests, not ten round trips
+        assert await _remaining(budget, caller) == 100
+    finally:
+        await budget.close()
+
+
+async def test_a_flushed_script_cache_is_reloaded_without_charging_twice(monkeypatch):
+    monkeypatch.setattr(get_settings(), "cost_budget_capacity", 1000)
+    monkeypatch.setattr(get_settings(), "cost_budget_refill_per_second", 0.001)
+    budget = query_budget.QueryBudget()
+    caller = f"test-flush-{id(budget)}"
+    try:
+        assert await _remaining(budget, caller) == 1000
+        client, _ = budget._connect()
+        await client.script_flush()  # as after a Redis restart
+        charges = await asyncio.gather(*(budget.charge(caller, 100) for _ in range(3)))
+        assert all(c.admitted for c in charges) and sorted(c.remaining or 0 for c in charges) == [700, 800, 900]
+        assert await _remaining(budget, caller) == 700
+    finally:
+        await budget.close()
+
+
+async def test_concurrent_charges_fail_open_together_when_redis_is_gone(monkeypatch):
+    server = EmbeddedRedis()
+    url = await asyncio.to_thread(server.start)
+    budget = query_budget.QueryBudget()
+    try:
+        monkeypatch.setattr(get_settings(), "redis_url", url)
+        assert (await budget.charge("test-down", 10)).remaining is not None
+        server.stop()
+        charges = await asyncio.gather(*(budget.charge("test-down", 10) for _ in range(5)))
+        assert all(c.admitted and c.remaining is None for c in charges)  # served, budget not consulted
+        assert budget._skip_until > 0  # and not asked again for a while
+    finally:
+        if server.proc and server.proc.poll() is None:
+            server.stop()
+        await budget.close()
