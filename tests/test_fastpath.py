@@ -99,6 +99,56 @@ async def test_cursors_walk_identically(both, team):
         after = fast["data"]["opportunities"]["pageInfo"]["endCursor"]
 
 
+async def test_page_statements_kept_per_shape_walk_every_order_and_caller_as_standard_execution(both, team, monkeypatch):
+    """The compiled list builds a page's SQL once per list shape (filter, caller's scope, order) and
+    reuses it for every cursor: the second walk builds nothing on PostgreSQL and still answers exactly as
+    standard execution does, for every order and every caller (one rep's statement never serves another)."""
+    from app.queries import pagination
+
+    await _world(team)
+    await factories.opportunity(team.other_rep.user, (await factories.account(team.other_rep.user, "Bistro")).id,
+                                "other deal", value=Decimal("1010.5"))
+    built: list = []
+    build = pagination._parameterized
+
+    def counted(query):
+        built.append(query)
+        return build(query)
+
+    monkeypatch.setattr(pagination, "_parameterized", counted)
+
+    async def walk(token: str, order: dict, list_filter: dict | None) -> list[str]:
+        names, after = [], None
+        for _ in range(5):
+            variables = {"first": 2, "after": after, "order": order, "filter": list_filter}
+            fast, standard = await _both(both, LIST, variables, token)
+            assert "errors" not in standard and fast == standard
+            connection = fast["data"]["opportunities"]
+            names += [edge["node"]["name"] for edge in connection["edges"]]
+            if not connection["pageInfo"]["hasNextPage"]:
+                return names
+            after = connection["pageInfo"]["endCursor"]
+        raise AssertionError("more pages than deals")
+
+    walks = [(caller, {"field": field, "direction": direction}, list_filter)
+             for caller in (team.rep, team.other_rep, team.manager)
+             for field in ("CREATED_AT", "VALUE", "NAME", "EXPECTED_CLOSE_DATE")
+             for direction in ("ASC", "DESC")
+             for list_filter in (None, {"valueMin": "1005"})]
+    first = [await walk(caller.token, order, list_filter) for caller, order, list_filter in walks]
+    built.clear()
+    again = [await walk(caller.token, order, list_filter) for caller, order, list_filter in walks]
+    assert again == first
+    if pagination.connections.get("default").capabilities.dialect == "postgres":
+        assert built == []  # every page and count statement was kept from the first walk
+    seen_by: dict[str, set[str]] = {caller.token: set() for caller, _, _ in walks}
+    for (caller, _, _), names in zip(walks, first, strict=True):
+        seen_by[caller.token] |= set(names)
+    assert "other deal" not in seen_by[team.rep.token] and "hidden" not in seen_by[team.rep.token]
+    assert seen_by[team.other_rep.token] == {"other deal", "hidden"}
+    assert {"deal 0", "deal 6"} <= seen_by[team.manager.token]
+
+
 async def test_node_and_nodes_queries_are_identical(both, team):
     await _world(team)
     opp = await Opportunity.get(name="deal 2")

@@ -64,7 +64,7 @@ from app import models as m
 from app.api.cost import admit_compiled, operation_cost, page_variables, refund_compiled, with_extensions
 from app.api.inputs import OpportunityOrder
 from app.api.outages import is_outage
-from app.api.queries import opportunity_query
+from app.api.queries import filter_reads_clock, opportunity_query, opportunity_query_shape
 from app.domain import opportunities as deal_rules
 from app.domain import enums as e
 from app.domain.errors import NotAuthenticated, ValidationFailed
@@ -1237,9 +1237,11 @@ async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
     assert isinstance(connection, ConnectionPlan)
     order = args.get("order_by") or OpportunityOrder()
     columns = sorted(connection.node.columns | {order.field.value})
-    page = await paginate(await opportunity_query(args.get("filter"), opportunity_filter(scope)), first=args.get("first"),
+    f = args.get("filter")
+    page = await paginate(await opportunity_query(f, opportunity_filter(scope)), first=args.get("first"),
                           after=args.get("after"), sort_field=order.field.value,
-                          descending=order.direction.value == "desc", columns=columns, nulls_last=order.field.nullable)
+                          descending=order.direction.value == "desc", columns=columns, nulls_last=order.field.nullable,
+                          shape=opportunity_query_shape(f, scope))
     lookups: dict[int, dict] = {}
     # A page of rows reads its relations level by level, in batched `= ANY` reads: for a hundred rows they
     # cost PostgreSQL less than correlated sub-selects or joins into the page's statement (measured: the
@@ -1255,12 +1257,12 @@ def _filters_by_clock(query: str, variables: bytes, args: "_Lazy") -> bool:
     if not any(word in query for word in ("stale", "overdue")) and b"stale" not in variables \
             and b"overdue" not in variables:
         return False
-    f = args.value.get("filter")
-    return f is not None and (f.stale is not None or f.overdue is not None)
+    return filter_reads_clock(args.value.get("filter"))
 
 
 async def _total_count(args: dict, scope: Scope) -> int:
-    return await count_rows(await opportunity_query(args.get("filter"), opportunity_filter(scope)))
+    f = args.get("filter")
+    return await count_rows(await opportunity_query(f, opportunity_filter(scope)), opportunity_query_shape(f, scope))
 
 
 def _render_page(plan: QueryPlan, data: PageData, total: int | None) -> dict:

@@ -76,6 +76,18 @@ async def load_nodes(scope: Scope, ids: list[strawberry.ID]) -> list[Optional[No
     return [cast(Optional[Node], found.get(key)) if key else None for key in keys]
 
 
+def filter_reads_clock(f: OpportunityFilter | None) -> bool:
+    """Whether what the filter selects changes with time alone (stale, overdue)."""
+    return f is not None and (f.stale is not None or f.overdue is not None)
+
+
+def opportunity_query_shape(f: OpportunityFilter | None, scope: Scope) -> tuple | None:
+    """A name for the query `opportunity_query(f, opportunity_filter(scope))` builds: equal names, equal
+    SQL and parameters (it depends on the filter's values and on what the sharing model reads of the
+    caller). None when the filter reads the clock."""
+    return None if filter_reads_clock(f) else ("opportunities", scope.sharing_key, repr(f))
+
+
 async def opportunity_query(f: OpportunityFilter | None, visible: Q, now: datetime | None = None):
     """The opportunities a list filter selects among the visible ones (shared with the fast path).
     `stale` and `overdue` read the clock: `now`, default the current time."""

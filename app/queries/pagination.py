@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -81,29 +83,59 @@ def page_size(first: int | None) -> int:
     return first
 
 
-async def column_rows(qs: QuerySet, columns: list[str]) -> list:
-    """The query's rows as plain rows of these columns, read as row["column"]. On PostgreSQL the SQL
-    Tortoise builds runs straight through the driver (its records hold the values Tortoise would
-    convert them to, but for enum columns, which stay their raw values, and times, which keep the
-    driver's UTC); elsewhere Tortoise's values()."""
-    query = qs.values(*columns)
+async def column_rows(query: Callable[[], QuerySet], columns: list[str], *, shape: Hashable | None = None,
+                      trailing: tuple = ()) -> list:
+    """The rows of the query `query()` builds, as plain rows of these columns, read as row["column"]. On
+    PostgreSQL the SQL Tortoise builds runs straight through the driver (its records hold the values
+    Tortoise would convert them to, but for enum columns, which stay their raw values, and times, which
+    keep the driver's UTC), built once per `shape` (see `_statement`); elsewhere Tortoise's values()."""
     db = connections.get("default")
     if db.capabilities.dialect != "postgres":
-        return await query
-    sql, params = _parameterized(query)
+        return await query().values(*columns)
+    sql, params = _statement(shape, lambda: query().values(*columns), trailing)
     async with db.acquire_connection() as conn:
         return await conn.fetch(sql, *params)
 
 
-async def count_rows(qs: QuerySet) -> int:
-    """`qs.count()`; on PostgreSQL its SQL straight through the driver."""
+async def count_rows(qs: QuerySet, shape: Hashable | None = None) -> int:
+    """`qs.count()`; on PostgreSQL its SQL straight through the driver, built once per `shape`."""
     query = qs.count()
     db = connections.get("default")
     if db.capabilities.dialect != "postgres" or query._limit is not None or query._offset:
         return await query  # (Tortoise applies a limit and an offset to the count itself)
-    sql, params = _parameterized(query)
+    sql, params = _statement(None if shape is None else ("count", shape), lambda: query, ())
     async with db.acquire_connection() as conn:
         return await conn.fetchval(sql, *params)
+
+
+# The SQL Tortoise built per query shape. Building a page's statement costs the API process about as
+# much CPU as PostgreSQL spends running it (≈ 0.13 ms, its count ≈ 0.05 ms; bench/README.md).
+MAX_STATEMENTS = 512
+_statements: OrderedDict[Hashable, tuple[str, tuple]] = OrderedDict()
+
+
+def _statement(shape: Hashable | None, build: Callable[[], Any], trailing: tuple) -> tuple[str, list]:
+    """The SQL and parameters of the query `build()` makes, whose last parameters are `trailing` (what
+    varies between the queries of one shape: a cursor's values, the limit). `shape` names everything
+    else: equal shapes must build equal SQL with equal other parameters. The SQL is then built once
+    per shape and reused with new trailing values; it is kept only when the parameters Tortoise wrote
+    end with exactly those values (same types, equal), so a query that places them otherwise is built
+    every time rather than run wrong."""
+    if shape is not None and (known := _statements.get(shape)) is not None:
+        _statements.move_to_end(shape)
+        sql, fixed = known
+        return sql, [*fixed, *trailing]
+    sql, params = _parameterized(build())
+    if shape is not None and _ends_with(params, trailing):
+        _statements[shape] = (sql, tuple(params[:len(params) - len(trailing)]))
+        if len(_statements) > MAX_STATEMENTS:
+            _statements.popitem(last=False)
+    return sql, params
+
+
+def _ends_with(params: list, trailing: tuple) -> bool:
+    tail = params[len(params) - len(trailing):] if trailing else []
+    return len(tail) == len(trailing) and all(type(a) is type(b) and a == b for a, b in zip(tail, trailing, strict=True))
 
 
 def _parameterized(query: Any) -> tuple[str, list]:
@@ -122,29 +154,38 @@ def _field_type(qs: QuerySet, field: str) -> type:
 
 async def paginate(
     qs: QuerySet, *, first: int | None, after: str | None, sort_field: str = "id", descending: bool = False,
-    columns: list[str] | None = None, nulls_last: bool = False,
+    columns: list[str] | None = None, nulls_last: bool = False, shape: Hashable | None = None,
 ) -> Page:
-    """One page after the cursor. With `columns`, rows are plain rows of those columns (fast path).
-    `nulls_last`: the sort field may be null; rows without a value come after all others, in either
-    direction (the databases disagree on where NULL sorts, so the order is made explicit)."""
+    """One page after the cursor. With `columns`, rows are plain rows of those columns (fast path), and
+    `shape` may name `qs` (equal shapes, equal SQL and parameters) so that its page statements are
+    built once. `nulls_last`: the sort field may be null; rows without a value come after all others,
+    in either direction (the databases disagree on where NULL sorts, so the order is made explicit)."""
     if nulls_last and sort_field != "id":
         return await _paginate_nulls_last(qs, first=first, after=after, sort_field=sort_field, descending=descending)
     first = page_size(first)
-    page_qs = qs
+    op = "lt" if descending else "gt"
+    # What follows the filter's parameters in the page's statement: the cursor's values, then the limit.
+    trailing: tuple = (first + 1,)
+    condition: Q | None = None
     if after:
         value, pk = decode_cursor(after, _field_type(qs, sort_field))
+        after_pk: dict[str, Any] = {f"id__{op}": pk}
         if sort_field == "id":
-            page_qs = page_qs.filter(id__lt=pk) if descending else page_qs.filter(id__gt=pk)
+            condition, trailing = Q(**after_pk), (pk, first + 1)
         else:
-            op = "lt" if descending else "gt"
-            after_pk: dict[str, Any] = {f"id__{op}": pk}
-            page_qs = page_qs.filter(
-                Q(**{f"{sort_field}__{op}": value}) | (Q(**{sort_field: value}) & Q(**after_pk))
-            )
+            condition = Q(**{f"{sort_field}__{op}": value}) | (Q(**{sort_field: value}) & Q(**after_pk))
+            trailing = (value, value, pk, first + 1)
     prefix = "-" if descending else ""
     orderings = [f"{prefix}{sort_field}"] + ([f"{prefix}id"] if sort_field != "id" else [])
-    page_qs = page_qs.order_by(*orderings).limit(first + 1)
-    rows = await (column_rows(page_qs, columns) if columns is not None else page_qs)
+
+    def page_query() -> QuerySet:
+        return (qs if condition is None else qs.filter(condition)).order_by(*orderings).limit(first + 1)
+
+    if columns is None:
+        rows = await page_query()
+    else:
+        statement = None if shape is None else ("page", shape, sort_field, descending, bool(after), tuple(columns))
+        rows = await column_rows(page_query, columns, shape=statement, trailing=trailing)
     has_next = len(rows) > first
     rows = rows[:first]
     return Page(
