@@ -46,7 +46,8 @@ class InvalidGlobalId(ValueError):
 
 
 def global_id(type_name: str, pk: int) -> str:
-    return base64.b64encode(f"{type_name}:{int(pk)}".encode()).decode()
+    # binascii directly: base64.b64encode's wrapper doubles the cost of the hundreds a list page writes
+    return binascii.b2a_base64(f"{type_name}:{int(pk)}".encode(), newline=False).decode()
 
 
 def decode_global_id(value: Any, expected_type: str) -> int:
