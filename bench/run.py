@@ -92,19 +92,46 @@ class Bench:
         self.log(text)
         self.result["notes"].append(text)
 
+    def _interleaved(self, targets: dict[str, tuple[str, list]], concurrency: int, rounds: int = 3) -> dict[str, dict]:
+        """Each target (url, bodies) loaded in turn, `rounds` times for a `rounds`-th of the duration each,
+        and summed up per target: the speed of a shared machine drifts by tens of per cent within a
+        minute, and in turn it drifts under all targets alike instead of under whichever ran last."""
+        from statistics import median
+
+        runs: dict[str, list] = {key: [] for key in targets}
+        for _ in range(rounds):
+            for key, (url, bodies) in targets.items():
+                runs[key].append(load(url, bodies, concurrency=concurrency, duration=self.duration / rounds,
+                                      token=self.token))
+        combined = {}
+        for key, outs in runs.items():
+            seconds = sum(o["seconds"] for o in outs)
+            combined[key] = {
+                "requests": sum(o["requests"] for o in outs), "errors": sum(o["errors"] for o in outs),
+                "seconds": round(seconds, 3), "rps": round(sum(o["requests"] for o in outs) / seconds, 1) if seconds else 0.0,
+                "p50_ms": round(median(o["p50_ms"] for o in outs), 2), "p95_ms": round(median(o["p95_ms"] for o in outs), 2),
+                "p99_ms": max(o["p99_ms"] for o in outs), "rounds": [(o["rps"], o["p50_ms"]) for o in outs]}
+        return combined
+
     async def measure_reads(self, name: str, api: Server, base: Server, gql_bodies: list, base_bodies: list,
                             path: str, variants: dict[str, Server]) -> None:
         """`graphql` is the API as deployed (read cache on: warm once a request has been seen); each variant
-        is the same API with something switched off: `cold` the read cache, `standard` the fast path too."""
+        is the same API with something switched off: `cold` the read cache, `standard` the fast path too.
+        The cold API and the baseline, the comparison that matters, are measured interleaved."""
         rows = []
         for c in self.levels:
             g = load(f"{api.http}/graphql", gql_bodies, concurrency=c, duration=self.duration, token=self.token)
-            b = load(f"{base.http}{path}", base_bodies, concurrency=c, duration=self.duration, token=self.token)
+            targets = {"baseline": (f"{base.http}{path}", base_bodies)}
+            if "cold" in variants:
+                targets["cold"] = (f"{variants['cold'].http}/graphql", gql_bodies)
+            measured = self._interleaved(targets, c)
+            b = measured["baseline"]
             row = {"concurrency": c, "graphql": g, "baseline": b, "ratio": round(g["rps"] / b["rps"], 3) if b["rps"] else None,
                    "api_peak_rss_mb": api.peak_rss_mb(), "baseline_peak_rss_mb": base.peak_rss_mb()}
             line = f"  {name} c={c}: warm {g['rps']} req/s p50 {g['p50_ms']} ms p99 {g['p99_ms']}"
             for key, server in variants.items():
-                v = load(f"{server.http}/graphql", gql_bodies, concurrency=c, duration=self.duration, token=self.token)
+                v = measured.get(key) or load(f"{server.http}/graphql", gql_bodies, concurrency=c,
+                                              duration=self.duration, token=self.token)
                 row.update({key: v, f"{key}_ratio": round(v["rps"] / b["rps"], 3) if b["rps"] else None,
                             f"{key}_peak_rss_mb": server.peak_rss_mb()})
                 line += f" | {key} {v['rps']} req/s p50 {v['p50_ms']} ms p99 {v['p99_ms']}"
@@ -112,30 +139,19 @@ class Bench:
             rows.append(row)
         self.result["scenarios"][name] = rows
 
-    async def measure_apollo(self, name: str, plain: list, apollo: list, servers: dict[str, Server],
-                             rounds: int = 3) -> None:
+    async def measure_apollo(self, name: str, plain: list, apollo: list, servers: dict[str, Server]) -> None:
         """The same reads as plain documents and as Apollo Client sends them (named operation, fragments,
         `__typename` in every selection set), on the same server, interleaved in short rounds so that
         the load of a shared machine falls on both alike."""
-        from statistics import median
-
         rows = []
         for c in self.levels:
             row: dict = {"concurrency": c}
             line = f"  {name} c={c}:"
             for key, server in servers.items():
-                runs: dict[str, list] = {"plain": [], "apollo": []}
-                for _ in range(rounds):
-                    for side, bodies in (("plain", plain), ("apollo", apollo)):
-                        runs[side].append(load(f"{server.http}/graphql", bodies, concurrency=c,
-                                               duration=self.duration / rounds, token=self.token))
-                for side, outs in runs.items():
-                    seconds = sum(o["seconds"] for o in outs)
-                    row[f"{key}_{side}"] = {
-                        "requests": sum(o["requests"] for o in outs), "errors": sum(o["errors"] for o in outs),
-                        "rps": round(sum(o["requests"] for o in outs) / seconds, 1) if seconds else 0.0,
-                        "p50_ms": round(median(o["p50_ms"] for o in outs), 2),
-                        "p99_ms": max(o["p99_ms"] for o in outs), "rounds": [(o["rps"], o["p50_ms"]) for o in outs]}
+                measured = self._interleaved({"plain": (f"{server.http}/graphql", plain),
+                                              "apollo": (f"{server.http}/graphql", apollo)}, c)
+                for side, out in measured.items():
+                    row[f"{key}_{side}"] = out
                 plain_rps, apollo_rps = row[f"{key}_plain"]["rps"], row[f"{key}_apollo"]["rps"]
                 row[f"{key}_ratio"] = round(apollo_rps / plain_rps, 3) if plain_rps else None
                 line += (f" | {key}: plain {plain_rps} req/s p50 {row[f'{key}_plain']['p50_ms']} ms, Apollo "
