@@ -94,6 +94,26 @@ def stop(proc: subprocess.Popen | None) -> None:
             proc.wait()
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def wait_for_quiet(max_seconds: float = 10.0, busy_below: float = 0.25, window: float = 0.2) -> float:
+    """Wait until the machine's CPUs are mostly idle for a moment (the requests a load generator left
+    in flight are done, in the server and in PostgreSQL), at most `max_seconds`; the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < max_seconds:
+        busy0, total0 = _cpu_times()
+        time.sleep(window)
+        busy1, total1 = _cpu_times()
+        if total1 > total0 and (busy1 - busy0) / (total1 - total0) < busy_below:
+            break
+    return time.monotonic() - started
+
+
 def load(url: str, bodies: list[dict], *, concurrency: int, duration: float = 8, warmup: float = 1,
          cycle: bool = True, token: str | None = None, keep_requests: bool = False, slow: bool = False) -> dict:
     """Load from a process of its own; its summary. Timed runs use wrk when it is installed (C: it
@@ -127,6 +147,7 @@ def _wrk(url: str, bodies: list[dict], *, concurrency: int, duration: float, war
 
         if warmup:
             run(warmup)
+            wait_for_quiet()  # what the warm-up left in flight must not run into the measured seconds
         r = run(duration)
     seconds = r["duration_us"] / 1e6
     return {"requests": r["requests"], "errors": r["errors"], "seconds": round(seconds, 3),

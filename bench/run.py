@@ -21,7 +21,7 @@ from tortoise import Tortoise
 from bench import datagen, queries as q
 from app.domain.global_ids import global_id
 from bench.checks import counting_queries, discovery_ids, run_quick_checks, schema_fields
-from bench.procs import Server, Worker, load
+from bench.procs import Server, Worker, load, wait_for_quiet
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCENARIOS = ("queries", "worker", "list", "detail", "apollo", "advance", "optional", "subscription", "search")
@@ -95,14 +95,20 @@ class Bench:
     def _interleaved(self, targets: dict[str, tuple[str, list]], concurrency: int, rounds: int = 3) -> dict[str, dict]:
         """Each target (url, bodies) loaded in turn, `rounds` times for a `rounds`-th of the duration each,
         and summed up per target: the speed of a shared machine drifts by tens of per cent within a
-        minute, and in turn it drifts under all targets alike instead of under whichever ran last."""
+        minute, and in turn it drifts under all targets alike instead of under whichever ran last.
+        A round lasts at least ten of the target's median latencies in its previous round (requests
+        of seconds: otherwise each connection finishes about one per round), and the machine is left
+        to finish what a round left in flight before the next one starts."""
         from statistics import median
 
         runs: dict[str, list] = {key: [] for key in targets}
         for _ in range(rounds):
             for key, (url, bodies) in targets.items():
-                runs[key].append(load(url, bodies, concurrency=concurrency, duration=self.duration / rounds,
-                                      token=self.token))
+                seconds = self.duration / rounds
+                if runs[key]:
+                    seconds = min(max(seconds, 10 * runs[key][-1]["p50_ms"] / 1000), 30.0)
+                runs[key].append(load(url, bodies, concurrency=concurrency, duration=seconds, token=self.token))
+                wait_for_quiet()
         combined = {}
         for key, outs in runs.items():
             seconds = sum(o["seconds"] for o in outs)
