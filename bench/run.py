@@ -96,8 +96,8 @@ class Bench:
         """Each target (url, bodies) loaded in turn, `rounds` times for a `rounds`-th of the duration each,
         and summed up per target: the speed of a shared machine drifts by tens of per cent within a
         minute, and in turn it drifts under all targets alike instead of under whichever ran last.
-        A round lasts at least ten of the target's median latencies in its previous round (requests
-        of seconds: otherwise each connection finishes about one per round), and the machine is left
+        A round lasts at least ten of the target's median latencies in its previous round, up to 30 s
+        (requests of seconds: otherwise each connection finishes about one per round), and the machine is left
         to finish what a round left in flight before the next one starts."""
         from statistics import median
 
@@ -106,7 +106,7 @@ class Bench:
             for key, (url, bodies) in targets.items():
                 seconds = self.duration / rounds
                 if runs[key]:
-                    seconds = min(max(seconds, 10 * runs[key][-1]["p50_ms"] / 1000), 30.0)
+                    seconds = max(seconds, min(10 * runs[key][-1]["p50_ms"] / 1000, 30.0))
                 runs[key].append(load(url, bodies, concurrency=concurrency, duration=seconds, token=self.token))
                 wait_for_quiet()
         combined = {}
