@@ -1,5 +1,6 @@
 """The compiled read path gives exactly what standard execution gives, in fewer steps."""
 
+import asyncio
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -147,6 +148,51 @@ async def test_page_statements_kept_per_shape_walk_every_order_and_caller_as_sta
     assert "other deal" not in seen_by[team.rep.token] and "hidden" not in seen_by[team.rep.token]
     assert seen_by[team.other_rep.token] == {"other deal", "hidden"}
     assert {"deal 0", "deal 6"} <= seen_by[team.manager.token]
+
+
+async def test_busy_lists_read_each_page_in_turn_on_one_connection_as_standard_execution(both, team, monkeypatch):
+    """While the process answers other requests too, a list page's statements run one after the other on
+    one pooled connection (on PostgreSQL), the visibility checks' own queries included: four times as
+    many concurrent requests as the pool holds all finish, each exactly as standard execution answers it,
+    and a request alone still reads concurrently."""
+    from app.api import fastpath
+    from app.settings import get_settings
+    from tests.conftest import TEST_BACKEND
+
+    await _world(team)
+    held: list[int] = []
+    one_connection = fastpath._one_connection
+
+    def counted():
+        held.append(1)
+        return one_connection()
+
+    monkeypatch.setattr(fastpath, "_one_connection", counted)
+    fast, standard = both
+    requests = [(caller, {"first": first, "filter": list_filter})
+                for caller in (team.rep, team.other_rep, team.manager) for first in range(1, 8)
+                for list_filter in (None, {"valueMin": "1005"}, {"search": "deal"})]
+    assert len(requests) >= 4 * get_settings().db_pool_max_size
+
+    async def ask(client, caller, variables) -> dict:
+        response = await client.post("/graphql", json={"query": LIST, "variables": variables},
+                                     headers={"Authorization": f"Bearer {caller.token}"})
+        return _comparable(response.json())
+
+    expected = [await ask(standard, caller, variables) for caller, variables in requests]
+    assert all("errors" not in body for body in expected)
+    answers = await asyncio.wait_for(asyncio.gather(*(ask(fast, caller, variables) for caller, variables in requests)),
+                                     timeout=60)
+    assert answers == expected
+    assert {edge["node"]["name"] for body in answers[:21] for edge in body["data"]["opportunities"]["edges"]} \
+        == {f"deal {i}" for i in range(7)}  # the rep's own, nothing of the other rep's
+    if TEST_BACKEND == "postgres":
+        assert held  # pages read in turn while others were answered
+    else:
+        assert not held
+    held.clear()
+    assert await ask(fast, team.rep, {"first": 5}) == await ask(standard, team.rep, {"first": 5})
+    assert not held  # alone: its reads run concurrently
 
 
 async def test_node_and_nodes_queries_are_identical(both, team):

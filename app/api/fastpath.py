@@ -30,7 +30,8 @@ from functools import lru_cache, partial
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Iterator, cast
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence, cast
 
 import orjson
 from graphql import (
@@ -59,6 +60,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types.arguments import convert_arguments
 from tortoise import connections
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
 from app import models as m
 from app.api.cost import admit_compiled, operation_cost, page_variables, refund_compiled, with_extensions
@@ -790,11 +792,12 @@ def _fetch_sql(table: str, columns: tuple[str, ...], key: str, order_by: tuple[s
 
 
 async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict], scope: Scope,
-                done: set[int] | None = None) -> None:
+                done: set[int] | None = None, in_turn: bool = False) -> None:
     """Fetch every relation of these rows into `lookups`, level by level: at each level the to-one
     relations that point to the same table (the deal's owner, the account's owner, who logged each
     activity…) are read in ONE query, so is each to-many relation however often the level asks for it
-    (aliases, what isStale reads), and all of a level's queries run concurrently on pooled connections.
+    (aliases, what isStale reads), and all of a level's queries run concurrently on pooled connections
+    (`in_turn`: one after the other, see `_read_all`).
     On PostgreSQL the to-one relations of a to-many's children that lead no further (a product line's
     product) are joined into the children's statement instead (`_joins`; `done`: the links read that
     way). Rows the caller may not read are dropped (a hidden to-one target renders as null, a hidden child is left out), as the
@@ -816,7 +819,27 @@ async def _load(plan: ObjectPlan, rows: list, lookups: dict[int, dict], scope: S
                         (link, parent_rows))
         reads = [_load_one(type_name, wanted, lookups, scope) for type_name, wanted in to_one.items()]
         reads += [_load_many(wanted, lookups, scope, done) for wanted in to_many.values()]
-        level = [pair for pairs in await asyncio.gather(*reads) for pair in pairs]
+        level = [pair for pairs in await _read_all(reads, in_turn) for pair in pairs]
+
+
+async def _read_all(reads: Sequence[Coroutine[Any, Any, list]], in_turn: bool) -> list[list]:
+    """The results of these reads: concurrently, each on a pooled connection of its own, or `in_turn`,
+    one after the other (on one held connection, where they would wait for each other anyway, and with
+    no task each)."""
+    if not in_turn:
+        return await asyncio.gather(*reads)
+    try:
+        return [await read for read in reads]
+    finally:
+        for read in reads:  # those a failure left unstarted (closing a finished one does nothing)
+            read.close()
+
+
+def _one_connection() -> AbstractAsyncContextManager:
+    """Every statement of the block on one pooled connection, Tortoise's own (visibility checks) included:
+    Tortoise holds one for a transaction. The block only reads; the transaction costs a BEGIN and a
+    COMMIT, and no statement in it can wait for a second connection of the pool."""
+    return in_transaction()
 
 
 @dataclass(frozen=True)
@@ -1235,22 +1258,24 @@ async def _node_data(plan: QueryPlan, pk: int, scope: Scope) -> NodeData:
     return NodeData(rows, lookups)
 
 
-async def _page_data(plan: QueryPlan, args: dict, scope: Scope) -> PageData:
+async def _page_data(plan: QueryPlan, args: dict, scope: Scope, in_turn: bool = False) -> PageData:
+    """The page and its relations; `in_turn`: its statements one after the other on one connection."""
     connection = plan.plan
     assert isinstance(connection, ConnectionPlan)
     order = args.get("order_by") or OpportunityOrder()
     columns = sorted(connection.node.columns | {order.field.value})
     f = args.get("filter")
-    page = await paginate(await opportunity_query(f, opportunity_filter(scope)), first=args.get("first"),
-                          after=args.get("after"), sort_field=order.field.value,
-                          descending=order.direction.value == "desc", columns=columns, nulls_last=order.field.nullable,
-                          shape=opportunity_query_shape(f, scope))
-    lookups: dict[int, dict] = {}
-    # A page of rows reads its relations level by level, in batched `= ANY` reads: for a hundred rows they
-    # cost PostgreSQL less than correlated sub-selects or joins into the page's statement (measured: the
-    # page joined with its stage, account and owner took 1.1 ms of PostgreSQL CPU, the page and the three
-    # batched reads 0.4 ms; bench/README.md). A to-many's leaf to-one relations are joined in (`_joins`).
-    await _load(connection.node, page.rows, lookups, scope)
+    async with _one_connection() if in_turn else nullcontext():
+        page = await paginate(await opportunity_query(f, opportunity_filter(scope)), first=args.get("first"),
+                              after=args.get("after"), sort_field=order.field.value,
+                              descending=order.direction.value == "desc", columns=columns,
+                              nulls_last=order.field.nullable, shape=opportunity_query_shape(f, scope))
+        lookups: dict[int, dict] = {}
+        # A page of rows reads its relations level by level, in batched `= ANY` reads: for a hundred rows they
+        # cost PostgreSQL less than correlated sub-selects or joins into the page's statement (measured: the
+        # page joined with its stage, account and owner took 1.1 ms of PostgreSQL CPU, the page and the three
+        # batched reads 0.4 ms; bench/README.md). A to-many's leaf to-one relations are joined in (`_joins`).
+        await _load(connection.node, page.rows, lookups, scope, in_turn=in_turn)
     return PageData(page, lookups)
 
 
@@ -1335,6 +1360,7 @@ class FastPath:
         self.served = 0
         self.fallbacks: Counter[str] = Counter()
         self._in_flight: dict[tuple, asyncio.Future] = {}
+        self._requests = 0  # requests this path is answering now (in this process)
 
     def _fall_back(self, reason: str) -> bytes | None:
         """Count why standard execution answers, and say it does (None)."""
@@ -1438,6 +1464,7 @@ class FastPath:
     async def execute(self, query: str, variables: dict | None, operation_name: str | None,
                       authorization: str | None) -> bytes | None:
         """The response body, or None when the request must take standard execution."""
+        self._requests += 1
         try:
             body = await self._execute(query, variables, operation_name, authorization)
         except Exception as exc:
@@ -1447,6 +1474,8 @@ class FastPath:
             log.error("compiled read path failed, standard execution answers: %s: %s", type(exc).__name__, exc,
                       exc_info=exc)
             return self._fall_back("unexpected error")
+        finally:
+            self._requests -= 1
         if body is not None:
             self.served += 1
         return body
@@ -1520,12 +1549,22 @@ class FastPath:
     async def _list(self, plan: QueryPlan, args: dict, scope: Scope, reads: tuple, cache_data: bool,
                     cache_count: bool) -> dict:
         counting = any(what == "totalCount" for _, what, _ in plan.plan.fields)
-        page = self._maybe_cached(cache_data, ("page", *reads), lambda: _page_data(plan, args, scope),
+        # Reading a page's statements concurrently shortens its answer while the process is otherwise idle;
+        # while it answers other requests too, the cores are busy anyway, and one connection per page read
+        # in turn costs the process a third less CPU per page (pool hand-offs, tasks; bench/README.md).
+        in_turn = self._requests > 1 and _postgres()
+        page = self._maybe_cached(cache_data, ("page", *reads), lambda: _page_data(plan, args, scope, in_turn),
                                   lambda d: _size(d.page.rows, d.lookups))
         if not counting:
             return _render_page(plan, await page, None)
-        # The count does not depend on the page: other pages (and orders) of the same list share it.
-        count = self._maybe_cached(cache_count, ("count", scope.sharing_key, repr(args.get("filter"))),
-                                   lambda: _total_count(args, scope), lambda _: 1)
-        data, total = await asyncio.gather(page, count)
+
+        def count() -> Awaitable[int]:
+            # The count does not depend on the page: other pages (and orders) of the same list share it.
+            return self._maybe_cached(cache_count, ("count", scope.sharing_key, repr(args.get("filter"))),
+                                      lambda: _total_count(args, scope), lambda _: 1)
+
+        if in_turn:
+            data = await page
+            return _render_page(plan, data, await count())
+        data, total = await asyncio.gather(page, count())
         return _render_page(plan, data, total)
