@@ -115,16 +115,20 @@ def wait_for_quiet(max_seconds: float = 10.0, busy_below: float = 0.25, window: 
 
 
 def load(url: str, bodies: list[dict], *, concurrency: int, duration: float = 8, warmup: float = 1,
-         cycle: bool = True, token: str | None = None, keep_requests: bool = False, slow: bool = False) -> dict:
+         cycle: bool = True, token: str | None = None, keep_requests: bool = False, slow: bool = False,
+         accept_encoding: str = "identity") -> dict:
     """Load from a process of its own; its summary. Timed runs use wrk when it is installed (C: it
     leaves the two cores to the API and PostgreSQL), else, and for one-pass runs, bench.load (httpx).
     `slow` requests (seconds each) also take bench.load: it waits for the requests in flight at the
-    end, where wrk would walk away and leave the server computing them into the next scenario."""
+    end, where wrk would walk away and leave the server computing them into the next scenario.
+    `accept_encoding`: what the requests accept (by default only uncompressed answers, as the baseline
+    sends them; browsers and Apollo Client send "gzip, deflate, br")."""
     if cycle and not keep_requests and not slow and shutil.which("wrk") and os.environ.get("BENCH_LOAD", "wrk") == "wrk":
-        return _wrk(url, bodies, concurrency=concurrency, duration=duration, warmup=warmup, token=token)
+        return _wrk(url, bodies, concurrency=concurrency, duration=duration, warmup=warmup, token=token,
+                    accept_encoding=accept_encoding)
     spec = {"url": url, "bodies": bodies, "concurrency": concurrency, "duration": duration, "warmup": warmup,
             "cycle": cycle, "keep_requests": keep_requests,
-            "headers": {"Authorization": f"Bearer {token}"} if token else {}}
+            "headers": {"Accept-Encoding": accept_encoding, **({"Authorization": f"Bearer {token}"} if token else {})}}
     with tempfile.TemporaryDirectory() as tmp:
         spec_file, out_file = Path(tmp, "spec.json"), Path(tmp, "out.json")
         spec_file.write_text(json.dumps(spec))
@@ -132,7 +136,8 @@ def load(url: str, bodies: list[dict], *, concurrency: int, duration: float = 8,
         return json.loads(out_file.read_text())
 
 
-def _wrk(url: str, bodies: list[dict], *, concurrency: int, duration: float, warmup: float, token: str | None) -> dict:
+def _wrk(url: str, bodies: list[dict], *, concurrency: int, duration: float, warmup: float, token: str | None,
+         accept_encoding: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         body_file = Path(tmp, "bodies.jsonl")
         body_file.write_text("\n".join(json.dumps(b, separators=(",", ":")) for b in bodies) + "\n")
@@ -140,7 +145,7 @@ def _wrk(url: str, bodies: list[dict], *, concurrency: int, duration: float, war
         def run(seconds: float) -> dict:
             command = ["wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s",
                        "--timeout", "30s", "-s", str(ROOT / "bench" / "wrk.lua"), url, "--", str(body_file),
-                       f"Bearer {token}" if token else ""]
+                       f"Bearer {token}" if token else "", accept_encoding]
             out = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
             line = next(line for line in out.splitlines() if line.startswith("WRK-SUMMARY "))
             return json.loads(line.split(" ", 1)[1])

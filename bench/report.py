@@ -66,7 +66,7 @@ def _apollo_table(results: list[dict]) -> list[str]:
         qpr = r.get("queries_per_request", {})
         for name, key, count in _APOLLO_SCENARIOS:
             for row in r["scenarios"].get(key, []):
-                for server in ("warm", "cold"):
+                for server in ("warm", "cold", "warm gzip", "cold gzip"):
                     if f"{server}_plain" not in row:
                         continue
                     p, a = row[f"{server}_plain"], row[f"{server}_apollo"]

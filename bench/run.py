@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
+import itertools
 import json
 import pstats
 import random
@@ -92,7 +93,8 @@ class Bench:
         self.log(text)
         self.result["notes"].append(text)
 
-    def _interleaved(self, targets: dict[str, tuple[str, list]], concurrency: int, rounds: int = 3) -> dict[str, dict]:
+    def _interleaved(self, targets: dict[str, tuple[str, list]], concurrency: int, rounds: int = 3,
+                     accept_encoding: str = "identity") -> dict[str, dict]:
         """Each target (url, bodies) loaded in turn, `rounds` times for a `rounds`-th of the duration each,
         and summed up per target: the speed of a shared machine drifts by tens of per cent within a
         minute, and in turn it drifts under all targets alike instead of under whichever ran last.
@@ -107,7 +109,8 @@ class Bench:
                 seconds = self.duration / rounds
                 if runs[key]:
                     seconds = max(seconds, min(10 * runs[key][-1]["p50_ms"] / 1000, 30.0))
-                runs[key].append(load(url, bodies, concurrency=concurrency, duration=seconds, token=self.token))
+                runs[key].append(load(url, bodies, concurrency=concurrency, duration=seconds, token=self.token,
+                                      accept_encoding=accept_encoding))
                 wait_for_quiet()
         combined = {}
         for key, outs in runs.items():
@@ -148,14 +151,17 @@ class Bench:
     async def measure_apollo(self, name: str, plain: list, apollo: list, servers: dict[str, Server]) -> None:
         """The same reads as plain documents and as Apollo Client sends them (named operation, fragments,
         `__typename` in every selection set), on the same server, interleaved in short rounds so that
-        the load of a shared machine falls on both alike."""
+        the load of a shared machine falls on both alike; once with uncompressed answers, once compressed
+        ("gzip" rows: the Accept-Encoding that browsers and Apollo Client send)."""
         rows = []
         for c in self.levels:
             row: dict = {"concurrency": c}
             line = f"  {name} c={c}:"
-            for key, server in servers.items():
+            for (key, server), (suffix, encoding) in itertools.product(
+                    servers.items(), (("", "identity"), (" gzip", "gzip, deflate, br"))):
+                key += suffix
                 measured = self._interleaved({"plain": (f"{server.http}/graphql", plain),
-                                              "apollo": (f"{server.http}/graphql", apollo)}, c)
+                                              "apollo": (f"{server.http}/graphql", apollo)}, c, accept_encoding=encoding)
                 for side, out in measured.items():
                     row[f"{key}_{side}"] = out
                 plain_rps, apollo_rps = row[f"{key}_plain"]["rps"], row[f"{key}_apollo"]["rps"]

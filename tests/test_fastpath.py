@@ -232,7 +232,7 @@ async def test_every_benchmark_query_is_identical_both_ways(both, team):
         assert fast == standard
         # served by the compiled plan itself, not by a fallback to standard execution
         served = await compiled.execute(query, variables, None, f"Bearer {team.rep.token}")
-        assert served is not None and _comparable(orjson.loads(served)) == standard
+        assert served is not None and _comparable(orjson.loads(served.body())) == standard
     stale = [(await _both(both, detail, {"id": gid(o)}, team.rep.token))[0]["data"]["opportunity"]["isStale"]
              for o in await Opportunity.filter(name__in=["deal 1", "deal 3"]).order_by("name")]
     assert stale == [True, False]

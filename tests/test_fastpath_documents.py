@@ -397,6 +397,7 @@ async def test_apollo_clients_own_requests_are_served_compiled_and_identically(a
     page = out["results"][0]["data"]["deals"]
     assert page["__typename"] == "OpportunityConnection" and page["edges"][0]["node"]["account"]["__typename"] == "Account"
     assert len(out["sent"]) == len(out["results"]) >= 3  # both pages and a detail per deal of the first
+    assert "gzip" in out["encodings"]  # the detail answers at least: Node's fetch decoded the compiled path's gzip
     both, compiled = apps
     for body in out["sent"]:
         assert body["operationName"] in ("DealsPage", "DealDetail") and "__typename" in body["query"]

@@ -84,7 +84,7 @@ async def test_every_response_carries_the_cost_on_every_path(gql, app, team, mon
     # the compiled read path, served by the plan itself, charged to the same budget
     served = await app.state.fast_path.execute(FAST_LIST, {"first": 10}, None, f"Bearer {team.rep.token}")
     assert served is not None
-    fast = orjson.loads(served)
+    fast = orjson.loads(served.body())
     assert fast["data"]["opportunities"]["edges"][0]["node"]["account"]["name"] == "Harbor Grill"
     assert _cost(fast)["requested"] == 10 + 10 + 10 + 10
     assert _cost(fast)["budgetRemaining"] == _cost(standard)["budgetRemaining"] - 40

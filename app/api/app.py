@@ -22,6 +22,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from tortoise import Tortoise, connections
 
+from app.api.compression import Compression
 from app.api.context import Context, authenticate, build_context
 from app.api.cors import cors_middleware, normalized_origins
 from app.api.fastpath import FastPath
@@ -147,7 +148,8 @@ def create_app(*, manage_database: bool = True, fast_path: bool | None = None,
 
     application = Starlette(
         # CORS first, so that the guard's 413/503 answers carry its headers too.
-        middleware=[*[m for m in (cors_middleware(settings),) if m is not None], Middleware(RequestGuard)],
+        middleware=[*[m for m in (cors_middleware(settings),) if m is not None], Middleware(Compression),
+                    Middleware(RequestGuard)],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -217,7 +217,12 @@ async def refund_compiled(user_id: int, cost: dict) -> None:
 
 def with_extensions(body: bytes, cost: dict) -> bytes:
     """Add `extensions.cost` to a serialised {"data": …} response."""
-    return body[:-1] + b',"extensions":{"cost":' + orjson.dumps(cost) + b"}}"
+    return body[:-1] + extensions_tail(cost)
+
+
+def extensions_tail(cost: dict) -> bytes:
+    """What follows a serialised {"data": …} response's last byte but one (its closing brace) to add `extensions.cost`."""
+    return b',"extensions":{"cost":' + orjson.dumps(cost) + b"}}"
 
 
 class QueryCost(SchemaExtension):

@@ -27,6 +27,7 @@ from app.domain.idempotency import (
     parse_key,
     request_fingerprint,
 )
+from app.api.compression import without_accept_encoding
 from app.api.persisted import DocumentRefused, PersistedDocuments
 from app.services import idempotency as store
 from app.services.auth import read_credential
@@ -155,7 +156,8 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            # Asked for as plain JSON, which is what is kept (and read); Compression encodes it on its way out.
+            await self.app(without_accept_encoding(scope), receive, capture)
         except Exception:
             await store.release(caller, key, claimed)
             raise

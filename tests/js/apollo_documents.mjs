@@ -6,10 +6,13 @@ import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client";
 
 const [url, token] = process.argv.slice(2);
 const sent = [];
+const encodings = [];  // each answer's Content-Encoding (Node's fetch asks for gzip, as browsers do)
 
 async function recordingFetch(input, init) {
   sent.push(JSON.parse(init.body));
-  return fetch(input, init);
+  const response = await fetch(input, init);
+  encodings.push(response.headers.get("content-encoding"));
+  return response;
 }
 
 const client = new ApolloClient({
@@ -76,4 +79,4 @@ for (const edge of page.data?.deals?.edges ?? []) {
   const detail = await client.query({ query: DETAIL, variables: { id: edge.node.id }, fetchPolicy: "network-only" });
   results.push({ operation: "DealDetail", data: detail.data ?? null, error: detail.error ? String(detail.error) : null });
 }
-console.log(JSON.stringify({ results, sent }));
+console.log(JSON.stringify({ results, sent, encodings }));
